@@ -1,0 +1,89 @@
+"""What every ``kiosk`` command shares: the --config option, config loading, error reporting."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from typing import Any, Callable
+
+import click
+
+from .. import config as config_module
+from ..errors import KioskError
+
+
+def _remember_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value:
+        ctx.ensure_object(dict)["config_path"] = value
+    return value
+
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    expose_value=False,
+    is_eager=True,
+    callback=_remember_config,
+    help="Config file (default: $KIOSK_CONFIG or /etc/kiosk/kiosk.toml).",
+)
+
+
+def load_config(ctx: click.Context | None = None) -> config_module.Config:
+    """The config named on the command line (at any level), else from the environment/default."""
+    ctx = ctx or click.get_current_context()
+    path = None
+    while ctx is not None:
+        if isinstance(ctx.obj, dict) and ctx.obj.get("config_path"):
+            path = ctx.obj["config_path"]
+            break
+        ctx = ctx.parent
+    return config_module.load(path)
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=False, default=str))
+
+
+class KioskCommand(click.Command):
+    """A command that accepts --config and turns KioskError into a clean message and exit 1."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        config_option(self)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KioskError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+
+
+class KioskGroup(click.Group):
+    """A group whose commands (and sub-groups) are KioskCommands."""
+
+    command_class = KioskCommand
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not any(p.name == "config_path" for p in self.params):
+            config_option(self)
+
+
+KioskGroup.group_class = KioskGroup
+
+
+def kiosk_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """For plain click callbacks outside a KioskGroup: same error handling as KioskCommand."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except KioskError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+
+    return wrapper

@@ -1,0 +1,50 @@
+"""The kiosk's one error root; each error also inherits the matching builtin.
+
+Callers catch ``KioskError`` to report any expected failure cleanly (the CLI turns it
+into a message on stderr and a non-zero exit; the API into a 4xx answer), while the
+builtin base keeps ordinary ``except ValueError`` code working.
+"""
+
+
+class KioskError(Exception):
+    """Root of every error the kiosk raises on purpose."""
+
+
+class ConfigError(KioskError, ValueError):
+    """The configuration file or environment is missing, unreadable or invalid."""
+
+
+class StoreError(KioskError, RuntimeError):
+    """The local database cannot be opened, migrated or written."""
+
+
+class MRZError(KioskError, ValueError):
+    """The text is not a machine readable zone (wrong shape or characters)."""
+
+
+class ImportFileError(KioskError, ValueError):
+    """A list file (CSV) is malformed; nothing from it was applied."""
+
+
+class AuthError(KioskError, PermissionError):
+    """An officer could not be authenticated (unknown id, wrong PIN, no session)."""
+
+
+class LockedOut(AuthError):
+    """Too many wrong PINs: the officer is locked out until a given time."""
+
+
+class Forbidden(AuthError):
+    """The officer is authenticated but their role may not do this."""
+
+
+class NotFound(KioskError, LookupError):
+    """The requested record (crossing, officer) does not exist."""
+
+
+class WorkflowError(KioskError, ValueError):
+    """A crossing request is inconsistent (bad direction, missing document, wrong state)."""
+
+
+class DeviceError(KioskError, OSError):
+    """A hardware device (or its simulator) failed or is not configured."""
