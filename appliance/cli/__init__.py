@@ -20,15 +20,13 @@ def cli() -> None:
     """Border kiosk firmware: records, screens and uplinks border crossings."""
 
 
-def _register() -> None:
-    # Imported here, not at module top, so each command module can import ``common``
-    # without a cycle through this package's __init__.
-    from . import audit, config_cmd, crossings, db, demo, mrz, officers, run, stats, watchlist
+# Imported after ``cli`` exists: the command modules import only ``.common``, never this
+# module's names, so there is no import cycle.
+from . import audit, config_cmd, crossings, db, demo, mrz, officers, run, screen, stats, watchlist  # noqa: E402
 
-    for module in (config_cmd, db, audit, mrz, officers, crossings, watchlist, stats, run, demo):
-        cli.add_command(module.command)
+for _module in (run, demo, config_cmd, db, audit, officers, mrz, crossings, watchlist, screen, stats):
+    cli.add_command(_module.command)
 
 
 def main() -> None:
-    _register()
     cli(prog_name="kiosk")

@@ -1,0 +1,205 @@
+"""The local HTTP API (FastAPI): login, crossings, statistics, devices, health; serves the UI.
+
+Every route except ``/api/health`` (and the static UI shell) needs a bearer token from
+``POST /api/login``. Errors come back as ``{"error": message, "kind": ErrorClass}`` with a
+status that says which side is wrong (401/403/404/422/423).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from importlib import resources
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from . import __version__, clock, crossings, stats
+from .config import Config
+from .errors import AuthError, Forbidden, KioskError, LockedOut, MRZError, NotFound, WorkflowError
+from .officers import Officer, Officers, require_role
+from .store import Store
+from .watchlist import list_status
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoginBody(_Body):
+    officer_id: str = Field(min_length=1, max_length=64)
+    pin: str = Field(min_length=1, max_length=32)
+
+
+class ManualDocumentBody(_Body):
+    document_number: str
+    issuing_state: str
+    surname: str
+    given_names: str = ""
+    nationality: str = ""
+    birth_date: str | None = None
+    sex: str = "X"
+    expiry_date: str | None = None
+    document_code: str = "P"
+
+
+class CrossingBody(_Body):
+    direction: Literal["entry", "exit"]
+    mrz: str | None = Field(default=None, max_length=400, description="MRZ lines as read (newline separated)")
+    document: ManualDocumentBody | None = Field(default=None, description="Fields typed by hand when no MRZ")
+    decision: Literal["cleared", "referred", "refused"] | None = None
+    note: str = Field(default="", max_length=2000)
+
+
+class OutcomeBody(_Body):
+    outcome: Literal["cleared", "refused"]
+    note: str = Field(default="", max_length=2000)
+
+
+_STATUS = [
+    (LockedOut, 423),
+    (Forbidden, 403),
+    (AuthError, 401),
+    (NotFound, 404),
+    (MRZError, 422),
+    (WorkflowError, 422),
+    (KioskError, 400),
+]
+
+
+def create_app(config: Config, store: Store, devices: Any = None) -> FastAPI:
+    """The kiosk's app over one store; ``devices`` is the opened hardware (None: no devices)."""
+    app = FastAPI(title="Border kiosk", version=__version__, description=__doc__)
+    officers = Officers(store, config.security)
+
+    @app.exception_handler(KioskError)
+    async def _kiosk_error(_request: Request, exc: KioskError) -> JSONResponse:
+        status = next(code for kind, code in _STATUS if isinstance(exc, kind))
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse({"error": str(exc), "kind": type(exc).__name__}, status_code=status, headers=headers)
+
+    def current_officer(authorization: Annotated[str | None, Header()] = None) -> Officer:
+        if not authorization or not authorization.lower().startswith("bearer "):
+            raise AuthError("not logged in: send 'Authorization: Bearer <token>' from POST /api/login")
+        return officers.session(authorization[7:].strip()).officer
+
+    Authenticated = Annotated[Officer, Depends(current_officer)]
+
+    @app.get("/api/health", tags=["health"])
+    def health() -> dict[str, Any]:
+        """Liveness for systemd, the browser and HQ; no authentication, no personal data."""
+        return {
+            "status": "ok",
+            "version": __version__,
+            "post_id": config.kiosk.post_id,
+            "kiosk_id": config.kiosk.kiosk_id,
+            "training": config.kiosk.training,
+            "time": clock.iso(clock.utcnow()),
+        }
+
+    @app.post("/api/login", tags=["session"])
+    def login(body: LoginBody) -> dict[str, Any]:
+        session = officers.login(body.officer_id, body.pin)
+        return {
+            "token": session.token,
+            "officer": {"id": session.officer.id, "role": session.officer.role},
+            "idle_timeout_seconds": config.security.session_idle_minutes * 60,
+        }
+
+    @app.post("/api/logout", tags=["session"])
+    def logout(officer: Authenticated, authorization: Annotated[str, Header()]) -> dict[str, str]:
+        officers.logout(authorization[7:].strip())
+        return {"logged_out": officer.id}
+
+    @app.get("/api/me", tags=["session"])
+    def me(officer: Authenticated) -> dict[str, Any]:
+        return {"id": officer.id, "role": officer.role}
+
+    @app.post("/api/crossings", tags=["crossings"], status_code=201)
+    def record_crossing(body: CrossingBody, officer: Authenticated) -> dict[str, Any]:
+        """Screen and record a crossing; the answer comes only after it is durably stored."""
+        document = crossings.ManualDocument(**body.document.model_dump()) if body.document else None
+        request = crossings.CrossingRequest(
+            direction=body.direction, mrz=body.mrz, document=document, decision=body.decision, note=body.note
+        )
+        return crossings.record(store, config, officer, request)
+
+    @app.get("/api/crossings", tags=["crossings"])
+    def list_crossings(
+        officer: Authenticated,
+        day: Annotated[date | None, Query(alias="date", description="Post-local day, YYYY-MM-DD")] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> dict[str, Any]:
+        since = until = None
+        if day is not None:
+            since, until = _day_bounds(day, config.kiosk.timezone)
+        items = crossings.list_crossings(store, since=since, until=until, limit=limit, offset=offset)
+        return {"crossings": items, "count": len(items)}
+
+    @app.get("/api/crossings/{crossing_id}", tags=["crossings"])
+    def get_crossing(crossing_id: str, officer: Authenticated) -> dict[str, Any]:
+        return crossings.get(store, crossing_id)
+
+    @app.post("/api/crossings/{crossing_id}/outcome", tags=["crossings"])
+    def resolve_crossing(crossing_id: str, body: OutcomeBody, officer: Authenticated) -> dict[str, Any]:
+        """A supervisor records the outcome of a referred crossing."""
+        return crossings.resolve(store, officer, crossing_id, body.outcome, body.note)
+
+    @app.get("/api/stats/daily", tags=["statistics"])
+    def daily_stats(
+        officer: Authenticated,
+        first: Annotated[date | None, Query(alias="from", description="First day (default: today)")] = None,
+        last: Annotated[date | None, Query(alias="to", description="Last day (default: same as from)")] = None,
+        training: bool = False,
+    ) -> dict[str, Any]:
+        from zoneinfo import ZoneInfo
+
+        today = clock.utcnow().astimezone(ZoneInfo(config.kiosk.timezone)).date()
+        first = first or today
+        return {
+            "timezone": config.kiosk.timezone,
+            "training": training,
+            "days": stats.daily(store, first, last or first, config.kiosk.timezone, training=training),
+        }
+
+    @app.get("/api/lists", tags=["screening"])
+    def lists(officer: Authenticated) -> dict[str, Any]:
+        return {"lists": list_status(store)}
+
+    @app.get("/api/devices", tags=["devices"])
+    def device_status(officer: Authenticated) -> dict[str, Any]:
+        if devices is None:
+            return {"devices": {}}
+        return {"devices": devices.status()}
+
+    @app.post("/api/reader/read", tags=["devices"])
+    def read_document(officer: Authenticated, timeout: Annotated[float, Query(ge=0, le=30)] = 5.0) -> dict[str, Any]:
+        """Wait for a document on the MRZ reader and return its parsed MRZ (nothing is recorded)."""
+        require_role(officer, "officer", "supervisor", "technician")
+        from . import mrz
+
+        if devices is None:
+            raise NotFound("this kiosk has no MRZ reader configured")
+        text = devices.mrz_reader.read(timeout)
+        if text is None:
+            return {"mrz": None, "parsed": None}
+        return {"mrz": text, "parsed": mrz.parse(text).to_dict()}
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def ui_shell() -> str:
+        return resources.files("appliance").joinpath("ui/index.html").read_text(encoding="utf-8")
+
+    return app
+
+
+def _day_bounds(day: date, zone: str) -> tuple[str, str]:
+    from datetime import datetime, time
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(zone)
+    return (
+        clock.iso(datetime.combine(day, time.min, tz)),
+        clock.iso(datetime.combine(day + timedelta(days=1), time.min, tz)),
+    )

@@ -1,0 +1,111 @@
+"""``kiosk crossings``: record, list, show and resolve crossings through the same workflow as the API."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+
+from .. import clock
+from .. import crossings as workflow
+from ..errors import KioskError
+from ..officers import Officers
+from ..store import Store
+from .common import KioskGroup, load_config, print_json
+
+
+@click.group("crossings", cls=KioskGroup)
+def command() -> None:
+    """Record and read crossings."""
+
+
+def _summary(crossing: dict) -> str:
+    name = f"{crossing['surname']}, {crossing['given_names']}".strip(", ")
+    hits = len(crossing["screening"]["hits"])
+    outcome = f" -> {crossing['outcome']}" if crossing.get("outcome") else ""
+    training = " [training]" if crossing["training"] else ""
+    return (f"#{crossing['seq']} {crossing['recorded_at']} {crossing['direction']:<5} {crossing['decision']}{outcome}"
+            f" {crossing['issuing_state']} {crossing['document_number']} {name} hits={hits}{training} {crossing['id']}")
+
+
+@command.command("record")
+@click.option("--direction", type=click.Choice(workflow.DIRECTIONS), required=True, help="Entry or exit.")
+@click.option("--mrz-file", type=click.Path(dir_okay=False, allow_dash=True), required=True,
+              help="File holding the MRZ lines ('-' for stdin).")
+@click.option("--officer", "officer_id", required=True, help="Officer recording the crossing.")
+@click.option("--decision", type=click.Choice(workflow.DECISIONS),
+              help="Officer's decision (default: cleared, or referred on a hit or document problem).")
+@click.option("--note", default="", help="Officer's note.")
+@click.option("--json", "as_json", is_flag=True, help="Print the recorded crossing as JSON.")
+def record(direction: str, mrz_file: str, officer_id: str, decision: str | None, note: str, as_json: bool) -> None:
+    """Screen and record one crossing from an MRZ file."""
+    config = load_config()
+    try:
+        text = sys.stdin.read() if mrz_file == "-" else Path(mrz_file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KioskError(f"cannot read MRZ file {mrz_file}: {exc}") from None
+    store = Store(config.db_path)
+    officer = Officers(store, config.security).get(officer_id)
+    if not officer.active:
+        raise KioskError(f"officer {officer_id} is disabled")
+    crossing = workflow.record(
+        store, config, officer,
+        workflow.CrossingRequest(direction=direction, mrz=text, decision=decision, note=note),
+    )
+    if as_json:
+        print_json(crossing)
+    else:
+        click.echo(f"recorded {_summary(crossing)}")
+        click.echo(f"  decision: {crossing['decision']} ({crossing['decision_reason']})")
+        for hit in crossing["screening"]["hits"]:
+            click.echo(f"  HIT {hit['list']}/{hit['entry_id']} score {hit['score']:.2f}: {hit['explanation']}")
+
+
+@command.command("list")
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="Only this post-local day.")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 100_000), help="At most this many.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+def list_(day: datetime | None, limit: int, as_json: bool) -> None:
+    """List crossings, newest first."""
+    config = load_config()
+    since = until = None
+    if day is not None:
+        tz = ZoneInfo(config.kiosk.timezone)
+        since = clock.iso(datetime.combine(day.date(), time.min, tz))
+        until = clock.iso(datetime.combine(day.date() + timedelta(days=1), time.min, tz))
+    items = workflow.list_crossings(Store(config.db_path), since=since, until=until, limit=limit)
+    if as_json:
+        print_json(items)
+    else:
+        for crossing in items:
+            click.echo(_summary(crossing))
+
+
+@command.command("show")
+@click.argument("crossing_id")
+def show(crossing_id: str) -> None:
+    """Print one crossing as JSON."""
+    print_json(workflow.get(Store(load_config().db_path), crossing_id))
+
+
+@command.command("resolve")
+@click.argument("crossing_id")
+@click.option("--supervisor", "supervisor_id", required=True, help="Supervisor recording the outcome.")
+@click.option("--outcome", type=click.Choice(workflow.OUTCOMES), required=True, help="Outcome of secondary inspection.")
+@click.option("--note", default="", help="Supervisor's note.")
+def resolve(crossing_id: str, supervisor_id: str, outcome: str, note: str) -> None:
+    """Record a supervisor's outcome for a referred crossing; the PIN is read from stdin."""
+    config = load_config()
+    store = Store(config.db_path)
+    pin = sys.stdin.readline().strip()
+    officers = Officers(store, config.security)
+    # The same PIN check and lockout as at the screen; the session is only for this command.
+    session = officers.login(supervisor_id, pin)
+    try:
+        crossing = workflow.resolve(store, session.officer, crossing_id, outcome, note)
+    finally:
+        officers.logout(session.token)
+    click.echo(f"resolved {_summary(crossing)}")

@@ -1,0 +1,77 @@
+"""``kiosk demo``: a throw-away kiosk with an officer and sample lists, running in one command."""
+
+from __future__ import annotations
+
+import secrets
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+import click
+
+from .. import config as config_module
+from .. import service
+from ..errors import KioskError
+from ..officers import InvalidPin, Officers, validate_pin
+from ..store import Store
+from ..watchlist import import_csv
+from .common import KioskCommand
+
+
+def _random_pin(config: config_module.Config) -> str:
+    while True:
+        pin = "".join(secrets.choice("0123456789") for _ in range(config.security.pin_min_length))
+        try:
+            validate_pin(pin, config.security)
+            return pin
+        except InvalidPin:
+            continue
+
+
+@click.command("demo", cls=KioskCommand)
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
+              help="Where to put the demo config and data (default: a new temporary directory).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+@click.option("--training/--no-training", default=False, help="Start in training mode.")
+@click.option("--setup-only", is_flag=True, help="Create the demo kiosk but do not start the service.")
+def command(directory: Path | None, host: str, port: int, training: bool, setup_only: bool) -> None:
+    """Create a demo kiosk (config, officer with a random PIN, sample watchlists) and run it."""
+    directory = directory or Path(tempfile.mkdtemp(prefix="kiosk-demo-"))
+    config_path = directory / "kiosk.toml"
+    if config_path.exists():
+        raise KioskError(f"{config_path} already exists: give an empty --dir or none for a new temporary one")
+    directory.mkdir(parents=True, exist_ok=True)
+    raw = {
+        "kiosk": {"post_id": "DEMO-POST", "kiosk_id": "K1", "data_dir": str(directory / "data"), "training": training},
+        "api": {"host": host, "port": port},
+    }
+    config_path.write_text(config_module.to_toml(raw), encoding="utf-8")
+    config = config_module.load(config_path)
+
+    store = Store(config.db_path)
+    pin = _random_pin(config)
+    Officers(store, config.security).add("demo", "supervisor", pin, actor="demo")
+    samples = resources.files("appliance").joinpath("demo_data")
+    for kind in ("persons", "documents"):
+        with resources.as_file(samples.joinpath(f"{kind}.csv")) as path:
+            import_csv(store, kind, path, actor="demo")
+    store.close()
+    with resources.as_file(samples.joinpath("specimens.mrz")) as path:
+        specimen = path.read_text(encoding="utf-8").strip().split("\n\n")[1]
+
+    click.echo(f"""
+Demo kiosk created in {directory}
+  config:   {config_path}
+  UI/API:   http://{host}:{port}/   (API docs: http://{host}:{port}/docs)
+  officer:  demo (supervisor)   PIN: {pin}
+
+Record a crossing from another terminal:
+  printf '{specimen.replace(chr(10), chr(92) + 'n')}\\n' > /tmp/mrz.txt
+  kiosk crossings record --config {config_path} --direction entry --mrz-file /tmp/mrz.txt --officer demo
+  kiosk crossings list --config {config_path} --json
+""")
+    if setup_only:
+        return
+    service.setup_logging("INFO")
+    service.run(config)

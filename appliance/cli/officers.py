@@ -1,0 +1,74 @@
+"""``kiosk officers``: enrol officers, list them, clear lockouts, disable accounts."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..officers import ROLES, Officers
+from ..store import Store
+from .common import KioskGroup, load_config, print_json
+
+
+def _officers() -> Officers:
+    config = load_config()
+    return Officers(Store(config.db_path), config.security)
+
+
+@click.group("officers", cls=KioskGroup)
+def command() -> None:
+    """Manage officer accounts."""
+
+
+@command.command("add")
+@click.argument("officer_id")
+@click.option("--role", type=click.Choice(ROLES), required=True, help="What the officer may do.")
+def add(officer_id: str, role: str) -> None:
+    """Enrol OFFICER_ID; the PIN is read from the first line of stdin (never from the command line)."""
+    if sys.stdin.isatty():
+        click.echo("PIN (digits, not echoed): ", nl=False, err=True)
+        import getpass
+
+        pin = getpass.getpass("")
+    else:
+        pin = sys.stdin.readline().strip()
+    officer = _officers().add(officer_id, role, pin)
+    click.echo(f"officer {officer.id} added with role {officer.role}")
+
+
+@command.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def list_(as_json: bool) -> None:
+    """List officers with role and lockout state."""
+    officers = _officers().list()
+    if as_json:
+        print_json([o.to_dict() for o in officers])
+        return
+    for o in officers:
+        state = "disabled" if not o.active else (f"locked until {o.locked_until}" if o.locked_until else "active")
+        click.echo(f"{o.id:<20} {o.role:<11} {state}")
+
+
+@command.command("unlock")
+@click.argument("officer_id")
+def unlock(officer_id: str) -> None:
+    """Clear OFFICER_ID's lockout after too many wrong PINs."""
+    _officers().unlock(officer_id)
+    click.echo(f"officer {officer_id} unlocked")
+
+
+@command.command("disable")
+@click.argument("officer_id")
+def disable(officer_id: str) -> None:
+    """Disable OFFICER_ID's account and end their sessions."""
+    _officers().set_active(officer_id, False)
+    click.echo(f"officer {officer_id} disabled")
+
+
+@command.command("enable")
+@click.argument("officer_id")
+def enable(officer_id: str) -> None:
+    """Re-enable OFFICER_ID's account."""
+    _officers().set_active(officer_id, True)
+    click.echo(f"officer {officer_id} enabled")

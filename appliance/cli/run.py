@@ -1,0 +1,17 @@
+"""``kiosk run``: the appliance service."""
+
+from __future__ import annotations
+
+import click
+
+from .. import service
+from .common import KioskCommand, load_config
+
+
+@click.command("run", cls=KioskCommand)
+@click.option("--log-level", default="INFO", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]), help="Logging threshold.")
+def command(log_level: str) -> None:
+    """Run the kiosk: API and touchscreen UI, devices, watchdog (systemd runs this)."""
+    service.setup_logging(log_level)
+    service.run(load_config())

@@ -1,0 +1,42 @@
+"""``kiosk stats``: the post's daily statistics."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import click
+
+from .. import clock
+from .. import stats as post_stats
+from ..store import Store
+from .common import KioskGroup, load_config, print_json
+
+
+@click.group("stats", cls=KioskGroup)
+def command() -> None:
+    """Statistics of the post."""
+
+
+@command.command("daily")
+@click.option("--from", "first", type=click.DateTime(["%Y-%m-%d"]), help="First post-local day (default: today).")
+@click.option("--to", "last", type=click.DateTime(["%Y-%m-%d"]), help="Last day (default: same as --from).")
+@click.option("--training", is_flag=True, help="Count training records instead of real crossings.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def daily(first: datetime | None, last: datetime | None, training: bool, as_json: bool) -> None:
+    """Crossings per day by direction, nationality, sex, age band and decision."""
+    config = load_config()
+    today = clock.utcnow().astimezone(ZoneInfo(config.kiosk.timezone)).date()
+    first_day = first.date() if first else today
+    last_day = last.date() if last else first_day
+    days = post_stats.daily(Store(config.db_path), first_day, last_day, config.kiosk.timezone, training=training)
+    if as_json:
+        print_json({"timezone": config.kiosk.timezone, "training": training, "days": days})
+        return
+    for day in days:
+        click.echo(f"{day['date']}: {day['total']} crossings "
+                   f"(entry {day['by_direction']['entry']}, exit {day['by_direction']['exit']})")
+        for key in ("by_nationality", "by_sex", "by_age_band", "by_decision"):
+            if day["total"]:
+                parts = ", ".join(f"{k} {v}" for k, v in day[key].items())
+                click.echo(f"  {key[3:].replace('_', ' ')}: {parts}")

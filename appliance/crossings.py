@@ -1,0 +1,307 @@
+"""The crossing workflow: document → screening → decision → record, used by API, CLI and UI.
+
+One function records a crossing, so every way in (touchscreen, local API, CLI) applies
+the same checks and leaves the same durable trace: the crossing row, its outbox message
+and its audit entry commit in one transaction, and only then is "recorded" returned.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Literal
+
+from . import audit, clock, mrz
+from .config import Config
+from .errors import NotFound, WorkflowError
+from .officers import Officer, require_role
+from .screening import Traveller, screen
+from .store import Store
+from .uplink import outbox
+
+Direction = Literal["entry", "exit"]
+Decision = Literal["cleared", "referred", "refused"]
+DIRECTIONS = ("entry", "exit")
+DECISIONS = ("cleared", "referred", "refused")
+OUTCOMES = ("cleared", "refused")
+
+_CODE = re.compile(r"^[A-Z]{1,3}$")
+_DOC_NUMBER = re.compile(r"^[A-Z0-9]{1,20}$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_NAME = re.compile(r"^[A-Z][A-Z ]*$")
+
+
+@dataclass(frozen=True)
+class ManualDocument:
+    """Document fields typed by the officer when the MRZ cannot be read."""
+
+    document_number: str
+    issuing_state: str
+    surname: str
+    given_names: str = ""
+    nationality: str = ""
+    birth_date: str | None = None
+    sex: str = "X"
+    expiry_date: str | None = None
+    document_code: str = "P"
+
+
+@dataclass(frozen=True)
+class CrossingRequest:
+    direction: str
+    mrz: str | None = None
+    document: ManualDocument | None = None
+    decision: str | None = None
+    note: str = ""
+
+
+@dataclass
+class _Document:
+    source: str
+    fields: dict[str, Any]
+    checks: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def problems(self) -> list[str]:
+        return self.checks["problems"]
+
+
+def _from_mrz(text: str, today: date) -> _Document:
+    result = mrz.parse(text, today=today)
+    data = result.to_dict()
+    problems = list(data.get("messages") or [f"check failed: {name}" for name in data["failed_checks"]])
+    expired = result.is_expired(today)
+    if expired:
+        problems.append(f"document expired on {data['expiry_date']}")
+    return _Document(
+        source="mrz",
+        fields={
+            "mrz": "\n".join(result.lines),
+            "document_format": data["format"],
+            "document_code": data["document_code"],
+            "issuing_state": data["issuing_state"],
+            "document_number": data["document_number"],
+            "surname": data["surname"],
+            "given_names": data["given_names"],
+            "nationality": data["nationality"],
+            "birth_date": data["birth_date"],
+            "sex": data["sex"],
+            "expiry_date": data["expiry_date"],
+        },
+        checks={
+            "failed_checks": data["failed_checks"],
+            "expired": expired,
+            "problems": problems,
+        },
+    )
+
+
+def _from_manual(doc: ManualDocument, today: date) -> _Document:
+    def clean(value: str | None) -> str:
+        return " ".join((value or "").upper().replace("<", " ").split())
+
+    fields = {
+        "mrz": None,
+        "document_format": None,
+        "document_code": clean(doc.document_code).replace(" ", ""),
+        "issuing_state": clean(doc.issuing_state),
+        "document_number": clean(doc.document_number).replace(" ", ""),
+        "surname": clean(doc.surname),
+        "given_names": clean(doc.given_names),
+        "nationality": clean(doc.nationality),
+        "birth_date": doc.birth_date or None,
+        "sex": clean(doc.sex) or "X",
+        "expiry_date": doc.expiry_date or None,
+    }
+    errors = []
+    if not _DOC_NUMBER.match(fields["document_number"]):
+        errors.append("document_number must be 1-20 letters or digits")
+    if not _CODE.match(fields["issuing_state"]):
+        errors.append("issuing_state must be a 1-3 letter ICAO code")
+    if fields["nationality"] and not _CODE.match(fields["nationality"]):
+        errors.append("nationality must be a 1-3 letter ICAO code")
+    if not _CODE.match(fields["document_code"] or "?"):
+        errors.append("document_code must be 1-2 letters (P, I, ID, V...)")
+    if not _NAME.match(fields["surname"]):
+        errors.append("surname must contain letters A-Z (as printed in the MRZ)")
+    if fields["given_names"] and not _NAME.match(fields["given_names"]):
+        errors.append("given_names must contain letters A-Z (as printed in the MRZ)")
+    if fields["sex"] not in ("M", "F", "X"):
+        errors.append("sex must be M, F or X")
+    for name in ("birth_date", "expiry_date"):
+        value = fields[name]
+        if value is not None:
+            try:
+                if not _DATE.match(value):
+                    raise ValueError
+                date.fromisoformat(value)
+            except ValueError:
+                errors.append(f"{name} must be a date YYYY-MM-DD (got {value!r})")
+    if errors:
+        raise WorkflowError("manual document entry: " + "; ".join(errors))
+    if fields["birth_date"] and date.fromisoformat(fields["birth_date"]) > today:
+        raise WorkflowError(f"manual document entry: birth_date {fields['birth_date']} is in the future")
+    expired = bool(fields["expiry_date"]) and date.fromisoformat(fields["expiry_date"]) < today
+    problems = ["typed by hand: no check digits to verify"]
+    if expired:
+        problems.append(f"document expired on {fields['expiry_date']}")
+    if not fields["expiry_date"]:
+        problems.append("no expiry date given")
+    return _Document(
+        source="manual", fields=fields, checks={"failed_checks": [], "expired": expired, "problems": problems}
+    )
+
+
+def _decide(requested: str | None, hits: list, problems: list[str], config: Config) -> tuple[str, str]:
+    """The decision and the reason an officer is shown for it."""
+    if requested is not None and requested not in DECISIONS:
+        raise WorkflowError(f"decision {requested!r} is not one of {', '.join(DECISIONS)}")
+    if hits:
+        # An officer cannot clear (or refuse) a watchlist hit alone: a supervisor decides.
+        return "referred", "watchlist hit: refer to a supervisor"
+    if requested is not None:
+        return requested, "officer's decision"
+    if problems and config.screening.refer_on_document_problem:
+        return "referred", "document problem: " + "; ".join(problems)
+    return "cleared", "no hit, document checks passed"
+
+
+def record(store: Store, config: Config, officer: Officer, request: CrossingRequest,
+           now: datetime | None = None) -> dict[str, Any]:
+    """Screen and durably record one crossing; returns the stored crossing.
+
+    Raises WorkflowError for a bad direction, decision or manual document, MRZError for a
+    text that is not an MRZ, Forbidden for a technician (who does not process travellers).
+    Nothing is stored when it raises.
+    """
+    require_role(officer, "officer", "supervisor")
+    if request.direction not in DIRECTIONS:
+        raise WorkflowError(f"direction {request.direction!r} is not one of {', '.join(DIRECTIONS)}")
+    if (request.mrz is None) == (request.document is None):
+        raise WorkflowError("give either the MRZ text or the manually entered document fields, not both or neither")
+    if len(request.note) > 2000:
+        raise WorkflowError("note is longer than 2000 characters")
+    now = now or clock.utcnow()
+    today = now.date()
+    document = _from_mrz(request.mrz, today) if request.mrz is not None else _from_manual(request.document, today)
+    doc = document.fields
+    traveller = Traveller(
+        surname=doc["surname"] or None,
+        given_names=doc["given_names"] or None,
+        birth_date=doc["birth_date"],
+        nationality=doc["nationality"] or None,
+        sex=doc["sex"],
+        document_issuer=doc["issuing_state"] or None,
+        document_type=doc["document_code"] or None,
+        document_number=doc["document_number"] or None,
+    )
+    screening = screen(store, traveller).to_dict()
+    decision, reason = _decide(request.decision, screening["hits"], document.problems, config)
+    row = {
+        "id": str(uuid.uuid4()),
+        "post_id": config.kiosk.post_id,
+        "kiosk_id": config.kiosk.kiosk_id,
+        "officer_id": officer.id,
+        "direction": request.direction,
+        "recorded_at": clock.iso(now),
+        "training": int(config.kiosk.training),
+        "document_source": document.source,
+        **doc,
+        "document_checks": json.dumps(document.checks, ensure_ascii=False),
+        "screening": json.dumps(screening, ensure_ascii=False),
+        "decision": decision,
+        "note": request.note,
+    }
+    with store.transaction() as db:
+        row["seq"] = store.next_counter("crossing_seq")
+        db["crossings"].insert(row)
+        crossing = _to_dict(row)
+        crossing["decision_reason"] = reason
+        if not config.kiosk.training:
+            # Training records stay on the kiosk: HQ must never count them as crossings.
+            outbox.enqueue(store, "crossing", row["id"], crossing)
+        audit.append(
+            store, officer.id, "crossing.record", row["id"],
+            {"seq": row["seq"], "direction": row["direction"], "decision": decision,
+             "hits": len(screening["hits"]), "training": bool(row["training"])},
+        )
+    return crossing
+
+
+def resolve(store: Store, supervisor: Officer, crossing_id: str, outcome: str, note: str = "",
+            now: datetime | None = None) -> dict[str, Any]:
+    """A supervisor's outcome for a referred crossing.
+
+    Raises Forbidden unless the officer is a supervisor, NotFound for an unknown id,
+    WorkflowError if the crossing was not referred, already has an outcome, or the
+    outcome is not cleared/refused.
+    """
+    require_role(supervisor, "supervisor")
+    if outcome not in OUTCOMES:
+        raise WorkflowError(f"outcome {outcome!r} is not one of {', '.join(OUTCOMES)}")
+    if len(note) > 2000:
+        raise WorkflowError("note is longer than 2000 characters")
+    now = now or clock.utcnow()
+    with store.transaction():
+        current = get(store, crossing_id)
+        if current["decision"] != "referred":
+            raise WorkflowError(f"crossing {crossing_id} was {current['decision']}, not referred: nothing to resolve")
+        if current["outcome"] is not None:
+            raise WorkflowError(
+                f"crossing {crossing_id} already has outcome {current['outcome']} by {current['outcome_by']}"
+            )
+        store.conn.execute(
+            "UPDATE crossings SET outcome = ?, outcome_by = ?, outcome_at = ?, outcome_note = ? WHERE id = ?",
+            (outcome, supervisor.id, clock.iso(now), note, crossing_id),
+        )
+        updated = get(store, crossing_id)
+        if not updated["training"]:
+            outbox.enqueue(store, "crossing_outcome", crossing_id, {
+                "id": crossing_id, "seq": updated["seq"], "outcome": outcome,
+                "outcome_by": supervisor.id, "outcome_at": updated["outcome_at"], "outcome_note": note,
+            })
+        audit.append(store, supervisor.id, "crossing.resolve", crossing_id, {"outcome": outcome})
+    return updated
+
+
+def _to_dict(row: dict[str, Any]) -> dict[str, Any]:
+    crossing = dict(row)
+    crossing["training"] = bool(crossing["training"])
+    for key in ("document_checks", "screening"):
+        crossing[key] = json.loads(crossing[key])
+    for key in ("outcome", "outcome_by", "outcome_at", "outcome_note"):
+        crossing.setdefault(key, None)
+    return crossing
+
+
+def get(store: Store, crossing_id: str) -> dict[str, Any]:
+    """One crossing by id. Raises NotFound."""
+    with store.lock:
+        rows = list(store.db.query("SELECT * FROM crossings WHERE id = ?", [crossing_id]))
+    if not rows:
+        raise NotFound(f"no crossing {crossing_id!r}")
+    return _to_dict(rows[0])
+
+
+def list_crossings(store: Store, since: str | None = None, until: str | None = None,
+                   limit: int = 100, offset: int = 0, training: bool | None = None) -> list[dict[str, Any]]:
+    """Crossings newest first, optionally between two ISO UTC timestamps [since, until)."""
+    clauses, params = [], []
+    if since:
+        clauses.append("recorded_at >= ?")
+        params.append(since)
+    if until:
+        clauses.append("recorded_at < ?")
+        params.append(until)
+    if training is not None:
+        clauses.append("training = ?")
+        params.append(int(training))
+    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+    with store.lock:
+        rows = store.db.query(
+            f"SELECT * FROM crossings {where} ORDER BY seq DESC LIMIT ? OFFSET ?", [*params, limit, offset]
+        )
+        return [_to_dict(row) for row in rows]

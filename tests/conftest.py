@@ -1,0 +1,65 @@
+"""Shared fixtures: a throw-away kiosk (config file, store) and a CLI runner bound to it."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from appliance import config as config_module
+from appliance.officers import Officers
+from appliance.store import Store
+
+OFFICER_PIN = "482915"
+SUPERVISOR_PIN = "739264"
+
+
+@pytest.fixture
+def config_path(tmp_path: Path) -> Path:
+    path = tmp_path / "kiosk.toml"
+    path.write_text(textwrap.dedent(f"""
+        [kiosk]
+        post_id = "POST-T"
+        kiosk_id = "K9"
+        data_dir = "{tmp_path / 'data'}"
+
+        [security]
+        max_failed_logins = 3
+        lockout_minutes = 5
+        session_idle_minutes = 10
+    """), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def config(config_path: Path) -> config_module.Config:
+    return config_module.load(config_path, environ={})
+
+
+@pytest.fixture
+def store(config: config_module.Config):
+    store = Store(config.db_path)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def officers(store: Store, config: config_module.Config) -> Officers:
+    officers = Officers(store, config.security)
+    officers.add("alice", "officer", OFFICER_PIN)
+    officers.add("sam", "supervisor", SUPERVISOR_PIN)
+    officers.add("tech", "technician", "615283")
+    return officers
+
+
+@pytest.fixture
+def run_cli(config_path: Path):
+    """Invoke ``kiosk --config <tmp config> ARGS``; returns the click Result."""
+    from appliance.cli import cli
+
+    def invoke(*args: str, input: str | None = None):
+        return CliRunner().invoke(cli, ["--config", str(config_path), *args], input=input, catch_exceptions=False)
+
+    return invoke

@@ -1,0 +1,123 @@
+"""Store pragmas and migrations; the audit chain detects changed, deleted and truncated rows."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from appliance import audit
+from appliance.errors import StoreError
+from appliance.store import SCHEMA_VERSION, Store
+
+
+def test_durable_pragmas(store):
+    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert store.schema_version == SCHEMA_VERSION
+
+
+def test_migrations_run_once(config):
+    first = Store(config.db_path)
+    first.close()
+    again = Store(config.db_path)
+    assert again.migrate() == 0
+    again.close()
+
+
+def test_newer_schema_is_refused(config):
+    store = Store(config.db_path)
+    store.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    store.close()
+    with pytest.raises(StoreError, match="newer than this software"):
+        Store(config.db_path)
+
+
+def test_not_a_database_is_a_clear_error(tmp_path):
+    path = tmp_path / "junk.sqlite3"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="not usable"):
+        Store(path)
+
+
+def test_transaction_rolls_back_on_error(store):
+    with pytest.raises(RuntimeError):
+        with store.transaction():
+            audit.append(store, "a", "x")
+            raise RuntimeError("boom")
+    assert store.conn.execute("SELECT count(*) FROM audit").fetchone()[0] == 0
+
+
+def test_counter_never_reuses_values(store):
+    with store.transaction():
+        assert [store.next_counter("c") for _ in range(3)] == [1, 2, 3]
+    assert store.conn.execute("SELECT value FROM counters WHERE name='c'").fetchone()[0] == 3
+
+
+def _chain(store, n=5):
+    for i in range(n):
+        audit.record(store, "alice", "test.action", f"s{i}", {"i": i})
+
+
+def test_intact_chain_verifies(store):
+    _chain(store)
+    assert audit.verify(store) == (5, [])
+
+
+def test_changed_row_is_named(store):
+    _chain(store)
+    store.conn.execute("UPDATE audit SET details = ? WHERE seq = 3", (json.dumps({"i": 99}),))
+    checked, problems = audit.verify(store)
+    assert [p.seq for p in problems] == [3]
+    assert "changed" in problems[0].message
+
+
+def test_rehashed_row_breaks_the_next_link(store):
+    _chain(store)
+    row = store.conn.execute("SELECT * FROM audit WHERE seq = 2").fetchone()
+    forged = audit._row_hash(2, row[1], "mallory", row[3], row[4], row[5], row[6])
+    store.conn.execute("UPDATE audit SET actor = 'mallory', hash = ? WHERE seq = 2", (forged,))
+    _, problems = audit.verify(store)
+    assert [p.seq for p in problems] == [3]
+    assert "link" in problems[0].message
+
+
+def test_deleted_row_is_named(store):
+    _chain(store)
+    store.conn.execute("DELETE FROM audit WHERE seq = 4")
+    _, problems = audit.verify(store)
+    assert problems and problems[0].seq == 4 and "deleted" in problems[0].message
+
+
+def test_truncated_tail_is_detected(store):
+    _chain(store)
+    store.conn.execute("DELETE FROM audit WHERE seq >= 4")
+    _, problems = audit.verify(store)
+    assert [p.seq for p in problems] == [4]
+    assert "4-5" in problems[0].message
+
+
+def test_cli_verify_and_db_check(store, run_cli):
+    _chain(store, 3)
+    ok = run_cli("audit", "verify")
+    assert ok.exit_code == 0 and "3 rows" in ok.stdout
+    assert run_cli("db", "check").exit_code == 0
+    store.conn.execute("UPDATE audit SET action = 'x' WHERE seq = 2")
+    bad = run_cli("audit", "verify", "--json")
+    assert bad.exit_code == 1
+    assert json.loads(bad.stdout)["problems"][0]["seq"] == 2
+
+
+def test_db_check_reports_corruption(config, run_cli):
+    store = Store(config.db_path)
+    _chain(store, 200)
+    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    # Overwrite a page in the middle of the file: integrity_check must notice.
+    data = bytearray(config.db_path.read_bytes())
+    page = 4096 * 3
+    data[page + 100 : page + 400] = b"\xff" * 300
+    config.db_path.write_bytes(bytes(data))
+    result = run_cli("db", "check", "--json")
+    assert result.exit_code != 0
