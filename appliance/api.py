@@ -68,23 +68,32 @@ _STATUS = [
 ]
 
 
+def _bearer(authorization: str | None) -> str:
+    if not authorization or not authorization.lower().startswith("bearer "):
+        raise AuthError("not logged in: send 'Authorization: Bearer <token>' from POST /api/login")
+    return authorization[7:].strip()
+
+
+def current_officer(request: Request, authorization: Annotated[str | None, Header()] = None) -> Officer:
+    """The officer of the request's bearer token; raises AuthError without a live session."""
+    return request.app.state.officers.session(_bearer(authorization)).officer
+
+
+# Module level, not inside create_app: FastAPI resolves these annotations by name.
+Authenticated = Annotated[Officer, Depends(current_officer)]
+
+
 def create_app(config: Config, store: Store, devices: Any = None) -> FastAPI:
     """The kiosk's app over one store; ``devices`` is the opened hardware (None: no devices)."""
     app = FastAPI(title="Border kiosk", version=__version__, description=__doc__)
     officers = Officers(store, config.security)
+    app.state.officers = officers
 
     @app.exception_handler(KioskError)
     async def _kiosk_error(_request: Request, exc: KioskError) -> JSONResponse:
         status = next(code for kind, code in _STATUS if isinstance(exc, kind))
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         return JSONResponse({"error": str(exc), "kind": type(exc).__name__}, status_code=status, headers=headers)
-
-    def current_officer(authorization: Annotated[str | None, Header()] = None) -> Officer:
-        if not authorization or not authorization.lower().startswith("bearer "):
-            raise AuthError("not logged in: send 'Authorization: Bearer <token>' from POST /api/login")
-        return officers.session(authorization[7:].strip()).officer
-
-    Authenticated = Annotated[Officer, Depends(current_officer)]
 
     @app.get("/api/health", tags=["health"])
     def health() -> dict[str, Any]:
@@ -108,8 +117,8 @@ def create_app(config: Config, store: Store, devices: Any = None) -> FastAPI:
         }
 
     @app.post("/api/logout", tags=["session"])
-    def logout(officer: Authenticated, authorization: Annotated[str, Header()]) -> dict[str, str]:
-        officers.logout(authorization[7:].strip())
+    def logout(officer: Authenticated, authorization: Annotated[str | None, Header()] = None) -> dict[str, str]:
+        officers.logout(_bearer(authorization))
         return {"logged_out": officer.id}
 
     @app.get("/api/me", tags=["session"])

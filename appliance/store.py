@@ -207,8 +207,17 @@ class Store:
     def integrity_check(self) -> list[str]:
         """SQLite's full integrity check; ['ok'] when the file is sound."""
         with self.lock:
-            rows = [row[0] for row in self.conn.execute("PRAGMA integrity_check")]
-            rows += [f"foreign key violation in {row[0]} rowid {row[1]}" for row in self.conn.execute("PRAGMA foreign_key_check")]
+            try:
+                rows = [row[0] for row in self.conn.execute("PRAGMA integrity_check")]
+                rows += [
+                    f"foreign key violation in {row[0]} rowid {row[1]}"
+                    for row in self.conn.execute("PRAGMA foreign_key_check")
+                ]
+            except sqlite3.DatabaseError as exc:
+                # Damage bad enough that SQLite cannot even walk the file.
+                return [f"database is malformed: {exc}"]
+        if rows[1:] and rows[0] == "ok":
+            rows = rows[1:]
         return rows
 
     def next_counter(self, name: str) -> int:

@@ -1,0 +1,112 @@
+"""The camera seam: what every camera back-end provides, and the photo it returns."""
+
+from __future__ import annotations
+
+import struct
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ..errors import DeviceError
+
+if TYPE_CHECKING:
+    from ..config import HardwareSection
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+# JPEG start-of-frame markers carry the image size; C4 (DHT), C8 (JPG) and CC (DAC)
+# share the range but are not frames.
+_JPEG_SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+
+
+@dataclass(frozen=True)
+class Photo:
+    """One still image as captured: encoded bytes plus what is needed to store and show it."""
+
+    data: bytes
+    media_type: str  # "image/jpeg" or "image/png"
+    width: int
+    height: int
+    captured_at: datetime  # timezone-aware UTC
+
+
+class Camera(ABC):
+    """A still camera facing the traveller.
+
+    A back-end is one module ``appliance/hw/camera_<name>.py`` registered under
+    ``<name>`` in ``appliance.hw.BACKENDS["camera"]``. It must override:
+
+    - ``from_config(hardware)``: build the camera from the ``[hardware]`` config section;
+      raise ``DeviceError`` if the device cannot be opened;
+    - ``capture()``: take one photo, encoded as JPEG or PNG.
+
+    It may override ``health()`` (default: always ok) to report a fault, and ``close()``
+    to release the device. ``status()`` and ``health()`` must not raise.
+    """
+
+    kind: ClassVar[str] = "camera"
+    backend: ClassVar[str]
+
+    @classmethod
+    @abstractmethod
+    def from_config(cls, hardware: HardwareSection) -> Camera:
+        """Open the camera described by ``hardware``; raises DeviceError if it cannot be opened."""
+
+    @abstractmethod
+    def capture(self) -> Photo:
+        """Take one photo now; raises DeviceError if the camera failed or was closed."""
+
+    def health(self) -> tuple[bool, str]:
+        """(ok, one-line detail) for the status screen; never raises."""
+        return True, ""
+
+    def status(self) -> dict[str, Any]:
+        """kind, backend, ok and detail of this device, as the API and the logs show it."""
+        ok, detail = self.health()
+        return {"kind": self.kind, "backend": self.backend, "ok": ok, "detail": detail}
+
+    def close(self) -> None:
+        """Release the device; capturing afterwards raises DeviceError. Safe to call twice."""
+
+
+def describe_image(data: bytes) -> tuple[str, int, int]:
+    """(media type, width, height) of an encoded PNG or JPEG image, read from its header.
+
+    Back-ends use it to fill a ``Photo`` from whatever bytes the device produced.
+    Raises DeviceError if the data is neither a PNG nor a JPEG with a frame header.
+    """
+    if data.startswith(PNG_SIGNATURE):
+        # The IHDR chunk must come first: length (4), type (4), then width and height.
+        if len(data) < 24 or data[12:16] != b"IHDR":
+            raise DeviceError("PNG image has no IHDR header")
+        width, height = struct.unpack(">II", data[16:24])
+        return "image/png", width, height
+    if data.startswith(b"\xff\xd8"):
+        width, height = _jpeg_size(data)
+        return "image/jpeg", width, height
+    raise DeviceError(f"image is neither PNG nor JPEG (starts with {data[:8]!r})")
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int]:
+    pos = 2
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            raise DeviceError(f"JPEG image is corrupt at byte {pos}")
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte before a marker
+            pos += 1
+            continue
+        if marker in (0x01, 0xD8) or 0xD0 <= marker <= 0xD7:  # markers without a length
+            pos += 2
+            continue
+        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
+        if marker in _JPEG_SOF_MARKERS:
+            if pos + 9 > len(data):
+                break
+            height, width = struct.unpack(">HH", data[pos + 5 : pos + 9])
+            return width, height
+        if marker == 0xDA:  # start of scan before any frame header
+            break
+        pos += 2 + length
+    raise DeviceError("JPEG image has no frame header (SOF)")

@@ -1,0 +1,54 @@
+"""The MRZ reader seam: what every passport-reader back-end provides to the kiosk."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from ..config import HardwareSection
+
+
+class MRZReader(ABC):
+    """A document reader that yields the machine readable zone of each passport put on it.
+
+    A back-end is one module ``appliance/hw/mrz_reader_<name>.py`` registered under
+    ``<name>`` in ``appliance.hw.BACKENDS["mrz_reader"]``. It must override:
+
+    - ``from_config(hardware)``: build the reader from the ``[hardware]`` config section;
+      raise ``DeviceError`` if the device cannot be opened;
+    - ``read(timeout)``: block until a document is read or ``timeout`` seconds pass.
+
+    It may override ``health()`` (default: always ok) to report a fault, and ``close()``
+    to release its port. Both ``status()`` and ``health()`` must not raise: the self-test
+    screen calls them on a broken device.
+    """
+
+    kind: ClassVar[str] = "mrz_reader"
+    backend: ClassVar[str]
+
+    @classmethod
+    @abstractmethod
+    def from_config(cls, hardware: HardwareSection) -> MRZReader:
+        """Open the reader described by ``hardware``; raises DeviceError if it cannot be opened."""
+
+    @abstractmethod
+    def read(self, timeout: float) -> str | None:
+        """The next document's MRZ text (its lines joined by "\\n"), or None after ``timeout`` seconds.
+
+        The text is returned as the device gave it; parsing and validating it is the
+        caller's job (``appliance.mrz``). Raises DeviceError if the device failed or was
+        closed, ValueError if ``timeout`` is negative.
+        """
+
+    def health(self) -> tuple[bool, str]:
+        """(ok, one-line detail) for the status screen; never raises."""
+        return True, ""
+
+    def status(self) -> dict[str, Any]:
+        """kind, backend, ok and detail of this device, as the API and the logs show it."""
+        ok, detail = self.health()
+        return {"kind": self.kind, "backend": self.backend, "ok": ok, "detail": detail}
+
+    def close(self) -> None:
+        """Release the device; reading afterwards raises DeviceError. Safe to call twice."""
