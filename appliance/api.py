@@ -32,22 +32,10 @@ class LoginBody(_Body):
     pin: str = Field(min_length=1, max_length=32)
 
 
-class ManualDocumentBody(_Body):
-    document_number: str
-    issuing_state: str
-    surname: str
-    given_names: str = ""
-    nationality: str = ""
-    birth_date: str | None = None
-    sex: str = "X"
-    expiry_date: str | None = None
-    document_code: str = "P"
-
-
 class CrossingBody(_Body):
     direction: Literal["entry", "exit"]
     mrz: str | None = Field(default=None, max_length=400, description="MRZ lines as read (newline separated)")
-    document: ManualDocumentBody | None = Field(default=None, description="Fields typed by hand when no MRZ")
+    document: crossings.ManualDocument | None = Field(default=None, description="Fields typed by hand when no MRZ")
     decision: Literal["cleared", "referred", "refused"] | None = None
     note: str = Field(default="", max_length=2000)
 
@@ -128,9 +116,8 @@ def create_app(config: Config, store: Store, devices: Any = None) -> FastAPI:
     @app.post("/api/crossings", tags=["crossings"], status_code=201)
     def record_crossing(body: CrossingBody, officer: Authenticated) -> dict[str, Any]:
         """Screen and record a crossing; the answer comes only after it is durably stored."""
-        document = crossings.ManualDocument(**body.document.model_dump()) if body.document else None
         request = crossings.CrossingRequest(
-            direction=body.direction, mrz=body.mrz, document=document, decision=body.decision, note=body.note
+            direction=body.direction, mrz=body.mrz, document=body.document, decision=body.decision, note=body.note
         )
         return crossings.record(store, config, officer, request)
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict
+
 from . import audit, clock, mrz
 from .config import Config
 from .errors import NotFound, WorkflowError
@@ -34,9 +36,10 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _NAME = re.compile(r"^[A-Z][A-Z ]*$")
 
 
-@dataclass(frozen=True)
-class ManualDocument:
-    """Document fields typed by the officer when the MRZ cannot be read."""
+class ManualDocument(BaseModel):
+    """Document fields typed by the officer when the MRZ cannot be read (also the API's body)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     document_number: str
     issuing_state: str

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import json
-import textwrap
 from importlib import resources
-from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from appliance.cli.screen import command as screen_cli
 from appliance.errors import WorkflowError
 from appliance.names import normalise
 from appliance.screening import DEFAULT_THRESHOLD, Traveller, screen
-from appliance.store import Store
 from appliance.watchlist import COLUMNS, import_bytes, import_csv
 
 PERSONS = f"""\
@@ -35,13 +30,6 @@ UTO,P,ZZ1111111,lost
 UTO,,ZZ1111111,stolen later
 D,P,C01X00T47,lost
 """
-
-
-@pytest.fixture
-def store(tmp_path: Path):
-    store = Store(tmp_path / "k.sqlite3")
-    yield store
-    store.close()
 
 
 @pytest.fixture
@@ -305,23 +293,9 @@ def test_demo_lists_hit_the_demo_entries(store):
 # -- CLI --------------------------------------------------------------------------------
 
 @pytest.fixture
-def cli(tmp_path: Path):
-    config = tmp_path / "kiosk.toml"
-    config.write_text(textwrap.dedent(f"""
-        [kiosk]
-        post_id = "POST-T"
-        kiosk_id = "K1"
-        data_dir = "{tmp_path / 'data'}"
-    """), encoding="utf-8")
-    store = Store(tmp_path / "data" / "kiosk.sqlite3")
-    import_bytes(store, "persons", PERSONS.encode(), version="p-7")
-    import_bytes(store, "documents", DOCUMENTS.encode(), version="d-3")
-    store.close()
-
-    def invoke(*args: str):
-        return CliRunner().invoke(screen_cli, ["--config", str(config), *args], catch_exceptions=False)
-
-    return invoke
+def cli(run_cli, lists):
+    """``kiosk screen ARGS`` against the lists above, in the conftest kiosk."""
+    return lambda *args: run_cli("screen", *args)
 
 
 def test_cli_json_shape_with_hits_best_first(cli):

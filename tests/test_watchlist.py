@@ -5,16 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import textwrap
 from datetime import datetime, timedelta, timezone
 from importlib import resources
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from appliance import audit
-from appliance.cli.watchlist import command as watchlist_cli
 from appliance.errors import ImportFileError, KioskError
 from appliance.store import Store
 from appliance.watchlist import COLUMNS, MAX_ERRORS, import_bytes, import_csv, list_status
@@ -33,13 +30,6 @@ DOCUMENTS = f"""\
 UTO,I,zz 987-654/3,stolen
 D,P,C01X00T47,lost
 """
-
-
-@pytest.fixture
-def store(tmp_path: Path):
-    store = Store(tmp_path / "k.sqlite3")
-    yield store
-    store.close()
 
 
 def write(tmp_path: Path, content: str | bytes, name: str = "list.csv") -> Path:
@@ -316,19 +306,13 @@ def test_status_reports_age_and_entries(store, tmp_path):
 # -- CLI ----------------------------------------------------------------------------------
 
 @pytest.fixture
-def cli(tmp_path: Path):
-    config = tmp_path / "kiosk.toml"
-    config.write_text(textwrap.dedent(f"""
-        [kiosk]
-        post_id = "POST-T"
-        kiosk_id = "K1"
-        data_dir = "{tmp_path / 'data'}"
-    """), encoding="utf-8")
+def cli(run_cli, config):
+    """``kiosk watchlist ARGS`` in the conftest kiosk."""
 
     def invoke(*args: str):
-        return CliRunner().invoke(watchlist_cli, ["--config", str(config), *args], catch_exceptions=False)
+        return run_cli("watchlist", *args)
 
-    invoke.db_path = tmp_path / "data" / "kiosk.sqlite3"
+    invoke.db_path = config.db_path
     return invoke
 
 

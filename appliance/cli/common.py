@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
-from typing import Any, Callable
+from typing import Any
 
 import click
 
@@ -73,17 +72,3 @@ class KioskGroup(click.Group):
 
 
 KioskGroup.group_class = KioskGroup
-
-
-def kiosk_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """For plain click callbacks outside a KioskGroup: same error handling as KioskCommand."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except KioskError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(1)
-
-    return wrapper

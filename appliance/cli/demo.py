@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import sys
 import tempfile
 from importlib import resources
 from pathlib import Path
@@ -60,6 +61,9 @@ def command(directory: Path | None, host: str, port: int, training: bool, setup_
     with resources.as_file(samples.joinpath("specimens.mrz")) as path:
         specimen = path.read_text(encoding="utf-8").strip().split("\n\n")[1]
 
+    # Under scripts/dev the command lives in .venv/bin, which may not be on PATH.
+    installed = Path(sys.executable).parent / "kiosk"
+    kiosk = str(installed) if installed.exists() else "kiosk"
     click.echo(f"""
 Demo kiosk created in {directory}
   config:   {config_path}
@@ -68,8 +72,8 @@ Demo kiosk created in {directory}
 
 Record a crossing from another terminal:
   printf '{specimen.replace(chr(10), chr(92) + 'n')}\\n' > /tmp/mrz.txt
-  kiosk crossings record --config {config_path} --direction entry --mrz-file /tmp/mrz.txt --officer demo
-  kiosk crossings list --config {config_path} --json
+  {kiosk} crossings record --config {config_path} --direction entry --mrz-file /tmp/mrz.txt --officer demo
+  {kiosk} crossings list --config {config_path} --json
 """)
     if setup_only:
         return

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import struct
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import ClassVar
 
 from ..errors import DeviceError
-
-if TYPE_CHECKING:
-    from ..config import HardwareSection
+from .device import Device
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -31,7 +29,7 @@ class Photo:
     captured_at: datetime  # timezone-aware UTC
 
 
-class Camera(ABC):
+class Camera(Device):
     """A still camera facing the traveller.
 
     A back-end is one module ``appliance/hw/camera_<name>.py`` registered under
@@ -46,28 +44,10 @@ class Camera(ABC):
     """
 
     kind: ClassVar[str] = "camera"
-    backend: ClassVar[str]
-
-    @classmethod
-    @abstractmethod
-    def from_config(cls, hardware: HardwareSection) -> Camera:
-        """Open the camera described by ``hardware``; raises DeviceError if it cannot be opened."""
 
     @abstractmethod
     def capture(self) -> Photo:
         """Take one photo now; raises DeviceError if the camera failed or was closed."""
-
-    def health(self) -> tuple[bool, str]:
-        """(ok, one-line detail) for the status screen; never raises."""
-        return True, ""
-
-    def status(self) -> dict[str, Any]:
-        """kind, backend, ok and detail of this device, as the API and the logs show it."""
-        ok, detail = self.health()
-        return {"kind": self.kind, "backend": self.backend, "ok": ok, "detail": detail}
-
-    def close(self) -> None:
-        """Release the device; capturing afterwards raises DeviceError. Safe to call twice."""
 
 
 def describe_image(data: bytes) -> tuple[str, int, int]:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, ClassVar
+from abc import abstractmethod
+from typing import ClassVar
 
-if TYPE_CHECKING:
-    from ..config import HardwareSection
+from .device import Device
 
 
-class MRZReader(ABC):
+class MRZReader(Device):
     """A document reader that yields the machine readable zone of each passport put on it.
 
     A back-end is one module ``appliance/hw/mrz_reader_<name>.py`` registered under
@@ -25,12 +24,6 @@ class MRZReader(ABC):
     """
 
     kind: ClassVar[str] = "mrz_reader"
-    backend: ClassVar[str]
-
-    @classmethod
-    @abstractmethod
-    def from_config(cls, hardware: HardwareSection) -> MRZReader:
-        """Open the reader described by ``hardware``; raises DeviceError if it cannot be opened."""
 
     @abstractmethod
     def read(self, timeout: float) -> str | None:
@@ -40,15 +33,3 @@ class MRZReader(ABC):
         caller's job (``appliance.mrz``). Raises DeviceError if the device failed or was
         closed, ValueError if ``timeout`` is negative.
         """
-
-    def health(self) -> tuple[bool, str]:
-        """(ok, one-line detail) for the status screen; never raises."""
-        return True, ""
-
-    def status(self) -> dict[str, Any]:
-        """kind, backend, ok and detail of this device, as the API and the logs show it."""
-        ok, detail = self.health()
-        return {"kind": self.kind, "backend": self.backend, "ok": ok, "detail": detail}
-
-    def close(self) -> None:
-        """Release the device; reading afterwards raises DeviceError. Safe to call twice."""

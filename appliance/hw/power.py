@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import ClassVar
 
-if TYPE_CHECKING:
-    from ..config import HardwareSection
+from .device import Device
 
 
 @dataclass(frozen=True)
@@ -23,7 +22,7 @@ class PowerReading:
     read_at: datetime  # timezone-aware UTC
 
 
-class PowerSource(ABC):
+class PowerSource(Device):
     """The kiosk's battery, UPS HAT or solar charge controller.
 
     A back-end is one module ``appliance/hw/power_<name>.py`` registered under
@@ -38,25 +37,7 @@ class PowerSource(ABC):
     """
 
     kind: ClassVar[str] = "power"
-    backend: ClassVar[str]
-
-    @classmethod
-    @abstractmethod
-    def from_config(cls, hardware: HardwareSection) -> PowerSource:
-        """Open the power source described by ``hardware``; raises DeviceError if it cannot be opened."""
 
     @abstractmethod
     def read(self) -> PowerReading:
         """The power state now; raises DeviceError if the sensor cannot be read or was closed."""
-
-    def health(self) -> tuple[bool, str]:
-        """(ok, one-line detail) for the status screen; never raises."""
-        return True, ""
-
-    def status(self) -> dict[str, Any]:
-        """kind, backend, ok and detail of this device, as the API and the logs show it."""
-        ok, detail = self.health()
-        return {"kind": self.kind, "backend": self.backend, "ok": ok, "detail": detail}
-
-    def close(self) -> None:
-        """Release the device; reading afterwards raises DeviceError. Safe to call twice."""
