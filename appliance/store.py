@@ -105,6 +105,7 @@ MIGRATIONS: list[str] = [
         is_alias INTEGER NOT NULL
     );
     CREATE INDEX watchlist_person_names_key ON watchlist_person_names(name_key);
+    CREATE INDEX watchlist_person_names_list ON watchlist_person_names(list, entry_id);
     CREATE INDEX watchlist_persons_document ON watchlist_persons(document_number);
     CREATE TABLE watchlist_documents (
         list TEXT NOT NULL REFERENCES lists(name),
@@ -115,6 +116,7 @@ MIGRATIONS: list[str] = [
         line INTEGER NOT NULL
     );
     CREATE INDEX watchlist_documents_key ON watchlist_documents(document_number, issuing_state);
+    CREATE INDEX watchlist_documents_list ON watchlist_documents(list);
     CREATE TABLE audit (
         seq INTEGER PRIMARY KEY,
         at TEXT NOT NULL,
