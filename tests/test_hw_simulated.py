@@ -155,8 +155,6 @@ def test_missing_mrz_file_is_a_device_error_naming_it(tmp_path: Path) -> None:
 
 
 def test_default_mrz_file_is_the_package_specimens() -> None:
-    if not resources.files("appliance").joinpath("demo_data/specimens.mrz").is_file():
-        pytest.skip("appliance/demo_data/specimens.mrz is not in the package yet")
     samples, where = load_mrz_file(None)
     assert samples and where.startswith("appliance/demo_data/specimens.mrz")
 
