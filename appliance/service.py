@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 import threading
 
@@ -80,6 +81,10 @@ class KioskService:
     def serve(self) -> None:
         """Run until SIGTERM/SIGINT; tells systemd READY once the socket is listening."""
         threading.Thread(target=self._announce_ready, name="ready-notifier", daemon=True).start()
+        # uvicorn re-raises the SIGTERM it handled once it has shut down; with the default
+        # handler that kills the process before the store and devices are closed. Turning
+        # it into SystemExit lets the `finally` below run.
+        signal.signal(signal.SIGTERM, _exit_cleanly)
         try:
             self.server.run()
         finally:
@@ -106,6 +111,10 @@ class KioskService:
             self.devices.close()
         if self.store:
             self.store.close()
+
+
+def _exit_cleanly(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
 
 
 def run(config: Config) -> None:

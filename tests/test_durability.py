@@ -93,3 +93,34 @@ def test_recorded_crossings_survive_kill_9(config_path, config):
     listed = subprocess.run([sys.executable, "-m", "appliance", "crossings", "list", "--json",
                              "--config", str(config_path)], capture_output=True, text=True, check=True)
     assert [c["id"] for c in json.loads(listed.stdout)] == answered[::-1]
+
+
+def test_service_tells_systemd_ready_and_stops_cleanly(config_path, config, tmp_path):
+    port = _free_port()
+    with config_path.open("a") as handle:
+        handle.write(f"\n[api]\nport = {port}\n")
+    notify_path = tmp_path / "notify.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(str(notify_path))
+    listener.settimeout(30)
+    env = {**os.environ, "KIOSK_CONFIG": str(config_path), "NOTIFY_SOCKET": str(notify_path)}
+    process = subprocess.Popen([sys.executable, "-m", "appliance", "run"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        try:
+            ready = listener.recv(4096).decode()
+        except TimeoutError:
+            process.kill()
+            raise AssertionError(process.stderr.read().decode()) from None
+        assert "READY=1" in ready
+        # READY comes only once the socket listens: the browser may open the page at once.
+        assert httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200
+        process.send_signal(signal.SIGTERM)
+        assert "STOPPING=1" in listener.recv(4096).decode()
+        assert process.wait(timeout=20) == 0
+    finally:
+        listener.close()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert "listening on" in process.stderr.read().decode()
