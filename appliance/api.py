@@ -7,7 +7,7 @@ status that says which side is wrong (401/403/404/422/423).
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from importlib import resources
 from typing import Annotated, Any, Literal
 
@@ -15,10 +15,10 @@ from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import __version__, clock, crossings, stats
+from . import __version__, clock, crossings, mrz, stats
 from .config import Config
 from .errors import AuthError, Forbidden, KioskError, LockedOut, MRZError, NotFound, WorkflowError
-from .officers import Officer, Officers, require_role
+from .officers import Officer, Officers
 from .store import Store
 from .watchlist import list_status
 
@@ -130,7 +130,7 @@ def create_app(config: Config, store: Store, devices: Any = None) -> FastAPI:
     ) -> dict[str, Any]:
         since = until = None
         if day is not None:
-            since, until = _day_bounds(day, config.kiosk.timezone)
+            since, until = clock.day_bounds(day, config.kiosk.timezone)
         items = crossings.list_crossings(store, since=since, until=until, limit=limit, offset=offset)
         return {"crossings": items, "count": len(items)}
 
@@ -150,10 +150,7 @@ def create_app(config: Config, store: Store, devices: Any = None) -> FastAPI:
         last: Annotated[date | None, Query(alias="to", description="Last day (default: same as from)")] = None,
         training: bool = False,
     ) -> dict[str, Any]:
-        from zoneinfo import ZoneInfo
-
-        today = clock.utcnow().astimezone(ZoneInfo(config.kiosk.timezone)).date()
-        first = first or today
+        first = first or clock.local_today(config.kiosk.timezone)
         return {
             "timezone": config.kiosk.timezone,
             "training": training,
@@ -173,9 +170,6 @@ def create_app(config: Config, store: Store, devices: Any = None) -> FastAPI:
     @app.post("/api/reader/read", tags=["devices"])
     def read_document(officer: Authenticated, timeout: Annotated[float, Query(ge=0, le=30)] = 5.0) -> dict[str, Any]:
         """Wait for a document on the MRZ reader and return its parsed MRZ (nothing is recorded)."""
-        require_role(officer, "officer", "supervisor", "technician")
-        from . import mrz
-
         if devices is None:
             raise NotFound("this kiosk has no MRZ reader configured")
         text = devices.mrz_reader.read(timeout)
@@ -189,13 +183,3 @@ def create_app(config: Config, store: Store, devices: Any = None) -> FastAPI:
 
     return app
 
-
-def _day_bounds(day: date, zone: str) -> tuple[str, str]:
-    from datetime import datetime, time
-    from zoneinfo import ZoneInfo
-
-    tz = ZoneInfo(zone)
-    return (
-        clock.iso(datetime.combine(day, time.min, tz)),
-        clock.iso(datetime.combine(day + timedelta(days=1), time.min, tz)),
-    )

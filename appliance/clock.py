@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 
 def utcnow() -> datetime:
@@ -16,3 +17,15 @@ def iso(moment: datetime) -> str:
 
 def parse_iso(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+
+
+def local_today(zone: str) -> date:
+    """Today's date at the post (statistics and lists are cut into the post's local days)."""
+    return utcnow().astimezone(ZoneInfo(zone)).date()
+
+
+def day_bounds(first: date, zone: str, last: date | None = None) -> tuple[str, str]:
+    """[since, until) as stored UTC timestamps covering post-local days ``first``..``last``."""
+    tz = ZoneInfo(zone)
+    end = (last or first) + timedelta(days=1)
+    return iso(datetime.combine(first, time.min, tz)), iso(datetime.combine(end, time.min, tz))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,8 +37,7 @@ def daily(store: Store, first: date, last: date, zone: str = "UTC", training: bo
     if (last - first).days >= MAX_DAYS:
         raise WorkflowError(f"date range {first}..{last} is longer than {MAX_DAYS} days")
     tz = ZoneInfo(zone)
-    since = clock.iso(datetime.combine(first, time.min, tz))
-    until = clock.iso(datetime.combine(last + timedelta(days=1), time.min, tz))
+    since, until = clock.day_bounds(first, zone, last)
     with store.lock:
         rows = list(store.db.query(
             "SELECT recorded_at, direction, nationality, sex, birth_date, decision, outcome FROM crossings "

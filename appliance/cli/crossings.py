@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime, time, timedelta
+from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import click
 
@@ -73,9 +72,7 @@ def list_(day: datetime | None, limit: int, as_json: bool) -> None:
     config = load_config()
     since = until = None
     if day is not None:
-        tz = ZoneInfo(config.kiosk.timezone)
-        since = clock.iso(datetime.combine(day.date(), time.min, tz))
-        until = clock.iso(datetime.combine(day.date() + timedelta(days=1), time.min, tz))
+        since, until = clock.day_bounds(day.date(), config.kiosk.timezone)
     items = workflow.list_crossings(Store(config.db_path), since=since, until=until, limit=limit)
     if as_json:
         print_json(items)

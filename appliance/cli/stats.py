@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import click
 
@@ -26,8 +25,7 @@ def command() -> None:
 def daily(first: datetime | None, last: datetime | None, training: bool, as_json: bool) -> None:
     """Crossings per day by direction, nationality, sex, age band and decision."""
     config = load_config()
-    today = clock.utcnow().astimezone(ZoneInfo(config.kiosk.timezone)).date()
-    first_day = first.date() if first else today
+    first_day = first.date() if first else clock.local_today(config.kiosk.timezone)
     last_day = last.date() if last else first_day
     days = post_stats.daily(Store(config.db_path), first_day, last_day, config.kiosk.timezone, training=training)
     if as_json:
