@@ -123,3 +123,21 @@ def test_lists_and_ui_shell(client):
     assert names == {"persons", "documents"}
     page = client.get("/")
     assert page.status_code == 200 and "<form id=\"login\">" in page.text
+
+
+def test_devices_and_reader_with_the_simulators(store, config, officers):
+    from appliance.hw import open_devices
+
+    devices = open_devices(config.hardware)
+    client = TestClient(create_app(config, store, devices))
+    auth = _login(client)
+    status = client.get("/api/devices", headers=auth).json()["devices"]
+    assert {name: device["backend"] for name, device in status.items()} == {
+        "mrz_reader": "simulated", "camera": "simulated", "power": "simulated"}
+    devices.mrz_reader.present(PERSON_HIT_DOE)
+    read = client.post("/api/reader/read", params={"timeout": 1}, headers=auth).json()
+    assert read["mrz"] == PERSON_HIT_DOE and read["parsed"]["surname"] == "DOE"
+    devices.mrz_reader.present("GARBAGE")
+    assert client.post("/api/reader/read", params={"timeout": 1}, headers=auth).status_code == 422
+    assert store.conn.execute("SELECT count(*) FROM crossings").fetchone()[0] == 0
+    devices.close()
