@@ -23,6 +23,7 @@ from .officers import Officer, require_role
 from .screening import Traveller, screen
 from .store import Store
 from .uplink import outbox
+from .watchlist import SEXES, is_document_number, is_document_type, is_state_code
 
 Direction = Literal["entry", "exit"]
 Decision = Literal["cleared", "referred", "refused"]
@@ -30,8 +31,6 @@ DIRECTIONS = ("entry", "exit")
 DECISIONS = ("cleared", "referred", "refused")
 OUTCOMES = ("cleared", "refused")
 
-_CODE = re.compile(r"^[A-Z]{1,3}$")
-_DOC_NUMBER = re.compile(r"^[A-Z0-9]{1,20}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _NAME = re.compile(r"^[A-Z][A-Z ]*$")
 
@@ -120,19 +119,20 @@ def _from_manual(doc: ManualDocument, today: date) -> _Document:
         "expiry_date": doc.expiry_date or None,
     }
     errors = []
-    if not _DOC_NUMBER.match(fields["document_number"]):
+    number = fields["document_number"]
+    if not (is_document_number(number) and len(number) <= 20):
         errors.append("document_number must be 1-20 letters or digits")
-    if not _CODE.match(fields["issuing_state"]):
+    if not is_state_code(fields["issuing_state"]):
         errors.append("issuing_state must be a 1-3 letter ICAO code")
-    if fields["nationality"] and not _CODE.match(fields["nationality"]):
+    if fields["nationality"] and not is_state_code(fields["nationality"]):
         errors.append("nationality must be a 1-3 letter ICAO code")
-    if not _CODE.match(fields["document_code"] or "?"):
+    if not is_document_type(fields["document_code"]):
         errors.append("document_code must be 1-2 letters (P, I, ID, V...)")
     if not _NAME.match(fields["surname"]):
         errors.append("surname must contain letters A-Z (as printed in the MRZ)")
     if fields["given_names"] and not _NAME.match(fields["given_names"]):
         errors.append("given_names must contain letters A-Z (as printed in the MRZ)")
-    if fields["sex"] not in ("M", "F", "X"):
+    if fields["sex"] not in SEXES:
         errors.append("sex must be M, F or X")
     for name in ("birth_date", "expiry_date"):
         value = fields[name]

@@ -24,7 +24,6 @@ sex different (M against F)                     x0.8
 from __future__ import annotations
 
 import contextlib
-import re
 import sqlite3
 from dataclasses import asdict, dataclass
 from typing import Any, Iterator, Literal
@@ -32,7 +31,8 @@ from typing import Any, Iterator, Literal
 from .errors import WorkflowError
 from .names import display_key, name_key, normalise
 from .store import Store
-from .watchlist import SEXES, is_state_code, normalise_document_number, parse_partial_date
+from .watchlist import (SEXES, is_document_number, is_document_type, is_state_code, normalise_document_number,
+                        parse_partial_date)
 
 DEFAULT_THRESHOLD = 0.7
 
@@ -47,9 +47,6 @@ BIRTH_DATE_COMPATIBLE = 0.9
 BIRTH_DATE_ONE_SIDE = 0.8
 BIRTH_DATE_DIFFERENT = 0.4
 SEX_DIFFERENT = 0.8
-
-_DOCUMENT_NUMBER = re.compile(r"^[A-Z0-9]+$")
-_DOCUMENT_TYPE = re.compile(r"^[A-Z]{1,2}$")
 
 Date = tuple[int, int | None, int | None]
 
@@ -132,10 +129,10 @@ def _prepare(traveller: Traveller) -> _Query:
     if sex and sex not in SEXES:
         problems.append(f"sex: {traveller.sex!r} is not M, F or X")
     document_type = _code(traveller.document_type)
-    if document_type and not _DOCUMENT_TYPE.match(document_type):
+    if document_type and not is_document_type(document_type):
         problems.append(f"document_type: {traveller.document_type!r} is not an ICAO document code of 1-2 letters")
     number = normalise_document_number(traveller.document_number) or None
-    if number and not _DOCUMENT_NUMBER.match(number):
+    if number and not is_document_number(number):
         problems.append(f"document_number: {traveller.document_number!r} has characters other than A-Z and 0-9")
     if problems:
         raise WorkflowError("cannot screen the traveller: " + "; ".join(problems))

@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import threading
+import time
 
 import uvicorn
 
@@ -94,7 +95,7 @@ class KioskService:
     def _announce_ready(self) -> None:
         # uvicorn sets `started` once the socket is bound; only then can systemd start the browser.
         while not self.server.started and not self.server.should_exit:
-            threading.Event().wait(0.05)
+            time.sleep(0.05)
         if self.server.started:
             log.info(
                 "kiosk %s/%s %s listening on http://%s:%d%s",

@@ -58,6 +58,16 @@ def is_state_code(text: str) -> bool:
     return bool(_STATE_CODE.match(text))
 
 
+def is_document_type(text: str) -> bool:
+    """True for an ICAO document code: 1 or 2 letters A-Z ("P", "I", "ID")."""
+    return bool(_DOCUMENT_TYPE.match(text))
+
+
+def is_document_number(text: str) -> bool:
+    """True for a normalised document number: letters A-Z and digits only."""
+    return bool(_DOCUMENT_NUMBER.match(text))
+
+
 def parse_partial_date(text: str) -> tuple[int, int | None, int | None]:
     """(year, month, day) of ``YYYY-MM-DD``, ``YYYY-MM`` or ``YYYY``; month/day None when absent.
 
@@ -150,7 +160,7 @@ def _check_document_number(entry: dict[str, str], required: bool, problems: list
     if not number:
         if required:
             problems.append("field document_number: empty")
-    elif not _DOCUMENT_NUMBER.match(number):
+    elif not is_document_number(number):
         problems.append(f"field document_number: {raw!r} has characters other than A-Z, 0-9, '<', space, '-', '/'")
     entry["document_number"] = number
 
@@ -197,7 +207,7 @@ def _check_person(entry: dict[str, str], problems: list[str]) -> list[tuple[str,
 
 def _check_document(entry: dict[str, str], problems: list[str]) -> None:
     _check_code(entry, "issuing_state", True, problems)
-    if entry["document_type"] and not _DOCUMENT_TYPE.match(entry["document_type"]):
+    if entry["document_type"] and not is_document_type(entry["document_type"]):
         problems.append(f"field document_type: {entry['document_type']!r} is not an ICAO document code "
                         "of 1-2 letters A-Z (such as P, I, ID) or empty")
     _check_document_number(entry, True, problems)

@@ -6,7 +6,7 @@ import click
 
 from ..screening import DEFAULT_THRESHOLD, Traveller, screen
 from ..store import Store
-from ..watchlist import is_state_code, normalise_document_number, parse_partial_date
+from ..watchlist import SEXES, is_document_number, is_state_code, normalise_document_number, parse_partial_date
 from .common import KioskCommand, load_config, print_json
 
 
@@ -33,7 +33,7 @@ def _sex(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str
     if value is None:
         return None
     sex = value.strip().upper()
-    if sex not in ("M", "F", "X"):
+    if sex not in SEXES:
         raise click.BadParameter(f"{value!r} is not M, F or X")
     return sex
 
@@ -43,7 +43,7 @@ def _document(_ctx: click.Context, _param: click.Parameter, value: str | None) -
         return None
     issuer, colon, number = value.partition(":")
     issuer, number = issuer.strip().upper(), normalise_document_number(number)
-    if not colon or not is_state_code(issuer) or not number.isalnum() or not number.isascii():
+    if not colon or not is_state_code(issuer) or not is_document_number(number):
         raise click.BadParameter(f"{value!r} is not ISSUER:NUMBER (e.g. UTO:L898902C3; issuer 1-3 letters, "
                                  "number letters and digits)")
     return issuer, number
