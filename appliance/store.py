@@ -135,6 +135,15 @@ MIGRATIONS: list[str] = [
         created_at TEXT NOT NULL
     );
     """,
+    # 2: uplink (receipts, send state, priorities)
+    """
+    """,
+    # 3: hardware (encrypted biometric captures, power history)
+    """
+    """,
+    # 4: screening engine (list versions and bundles, screening results per crossing)
+    """
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
