@@ -1,0 +1,17 @@
+"""``kiosk bench``: benchmarks that print figures beside a named peer measured in the same run.
+
+Each benchmark is its own module (``bench_uplink``, ``bench_screening``) exporting
+``command``; this group only gathers them. Figures are ratios against the peer because
+the machine that runs them is rarely the board that ships.
+"""
+
+from __future__ import annotations
+
+import click
+
+from .common import KioskGroup
+
+
+@click.group("bench", cls=KioskGroup)
+def command() -> None:
+    """Benchmarks, each against a named peer in the same run."""
