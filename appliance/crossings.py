@@ -226,6 +226,13 @@ def record(store: Store, config: Config, officer: Officer, request: CrossingRequ
         if not config.kiosk.training:
             # Training records stay on the kiosk: HQ must never count them as crossings.
             outbox.enqueue(store, "crossing", row["id"], crossing)
+            if screening["hits"]:
+                # The alert overtakes any backlog: HQ hears of a hit before older crossings.
+                outbox.enqueue(store, "alert", row["id"], {
+                    "crossing_id": row["id"], "seq": row["seq"], "recorded_at": row["recorded_at"],
+                    "direction": row["direction"], "decision": decision, "hits": screening["hits"],
+                    "surname": row.get("surname"), "document_number": row.get("document_number"),
+                })
         audit.append(
             store, officer.id, "crossing.record", row["id"],
             {"seq": row["seq"], "direction": row["direction"], "decision": decision,

@@ -48,3 +48,11 @@ class WorkflowError(KioskError, ValueError):
 
 class DeviceError(KioskError, OSError):
     """A hardware device (or its simulator) failed or is not configured."""
+
+
+class UplinkError(KioskError, RuntimeError):
+    """The uplink cannot run: broker settings, keys or certificates are missing or unusable."""
+
+
+class ProtocolError(KioskError, ValueError):
+    """An uplink message is malformed, unsigned, signed by an unknown key, or of an unknown version."""

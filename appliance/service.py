@@ -45,11 +45,14 @@ class KioskService:
         self.devices = None
         self.server: uvicorn.Server | None = None
         self.watchdog: sdnotify.WatchdogPinger | None = None
+        self.uplink = None
+        self.app = None
 
     def start(self) -> None:
         self.init_store()
         self.init_devices()
         self.init_api()
+        self.start_uplink()
         self.start_watchdog()
 
     def init_store(self) -> None:
@@ -67,10 +70,26 @@ class KioskService:
 
     def init_api(self) -> None:
         app = create_app(self.config, self.store, self.devices)
+        self.app = app
         server_config = uvicorn.Config(
             app, host=self.config.api.host, port=self.config.api.port, log_config=None, access_log=False
         )
         self.server = uvicorn.Server(server_config)
+
+    def start_uplink(self) -> None:
+        # Offline is the normal case: with no broker configured the kiosk simply queues.
+        if not self.config.uplink.broker_url:
+            log.info("no uplink configured; crossings stay queued in the outbox")
+            return
+        from .uplink.client import Uplink
+        from .uplink import telemetry
+
+        self.uplink = Uplink(
+            self.config, self.store,
+            health=lambda: telemetry.collect(self.store, self.config, self.devices,
+                                             getattr(self.app.state, "power_policy", None)),
+        )
+        self.uplink.start()
 
     def start_watchdog(self) -> None:
         self.watchdog = sdnotify.WatchdogPinger(self._healthy)
@@ -108,6 +127,8 @@ class KioskService:
     def stop(self) -> None:
         if self.watchdog:
             self.watchdog.stop()
+        if self.uplink:
+            self.uplink.stop()
         if self.devices:
             self.devices.close()
         if self.store:

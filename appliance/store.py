@@ -135,8 +135,16 @@ MIGRATIONS: list[str] = [
         created_at TEXT NOT NULL
     );
     """,
-    # 2: uplink (receipts, send state, priorities)
+    # 2: uplink (send priority per message; connection and receipt state for `uplink status`)
     """
+    ALTER TABLE outbox ADD COLUMN priority INTEGER NOT NULL DEFAULT 2;
+    ALTER TABLE outbox ADD COLUMN progress INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX outbox_by_priority ON outbox(priority, seq);
+    CREATE TABLE uplink_state (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
     """,
     # 3: hardware (encrypted biometric captures, power history)
     """

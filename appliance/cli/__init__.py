@@ -22,9 +22,9 @@ def cli() -> None:
 
 # Imported after ``cli`` exists: the command modules import only ``.common``, never this
 # module's names, so there is no import cycle.
-from . import audit, bench, config_cmd, crossings, db, demo, mrz, officers, run, screen, stats, watchlist  # noqa: E402
+from . import audit, bench, config_cmd, crossings, db, demo, mrz, officers, run, screen, stats, uplink, watchlist  # noqa: E402
 
-for _module in (run, demo, config_cmd, db, audit, officers, mrz, crossings, watchlist, screen, stats, bench):
+for _module in (run, demo, config_cmd, db, audit, officers, mrz, crossings, watchlist, screen, stats, uplink, bench):
     cli.add_command(_module.command)
 
 

@@ -1,0 +1,105 @@
+"""Fleet health telemetry: one dict of what HQ needs to know about this kiosk right now.
+
+Every figure is read where it lives (power back-end, /sys, the outbox, the lists); a
+sensor that fails gives ``None`` for its fields and a line in ``errors`` rather than no
+telemetry at all, because a half-broken kiosk is exactly the one HQ must see.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from .. import __version__, clock
+from ..config import Config
+from ..store import Store
+from . import outbox, status
+
+THERMAL_ZONE = Path("/sys/class/thermal/thermal_zone0/temp")
+# Process start, for uptime of the service (the board's uptime is /proc/uptime).
+_STARTED = time.monotonic()
+
+
+def collect(store: Store, config: Config, devices: Any = None, power_policy: Any = None) -> dict[str, Any]:
+    """The health message body; never raises."""
+    errors: list[str] = []
+    report: dict[str, Any] = {
+        "at": clock.iso(clock.utcnow()),
+        "version": __version__,
+        "training": config.kiosk.training,
+    }
+    report.update(_power(devices, power_policy, errors))
+    report["cpu_temp_c"] = _cpu_temperature(errors)
+    try:
+        report["load"] = [round(x, 2) for x in os.getloadavg()]
+    except OSError as exc:
+        report["load"] = None
+        errors.append(f"load: {exc}")
+    try:
+        usage = shutil.disk_usage(config.kiosk.data_dir)
+        report["disk_free_bytes"] = usage.free
+        report["disk_free_percent"] = round(100 * usage.free / usage.total, 1)
+    except OSError as exc:
+        report["disk_free_bytes"] = report["disk_free_percent"] = None
+        errors.append(f"disk: {exc}")
+    try:
+        oldest = outbox.oldest_created_at(store, "crossing")
+        report["outbox_depth"] = outbox.depth(store)
+        report["pending_crossings"] = outbox.depth(store, "crossing")
+        report["oldest_unsent_age_s"] = (
+            None if oldest is None else int((clock.utcnow() - clock.parse_iso(oldest)).total_seconds())
+        )
+        report["last_receipt_at"] = status.snapshot(store)["last_receipt_at"]
+        report["lists"] = list_versions(store)
+    except Exception as exc:  # the store is the one thing that should not fail; say so if it does
+        errors.append(f"store: {exc}")
+    report["uptime_s"] = int(time.monotonic() - _STARTED)
+    report["board_uptime_s"] = _board_uptime()
+    report["errors"] = errors
+    return report
+
+
+def list_versions(store: Store) -> dict[str, dict[str, Any]]:
+    """list name -> {version, age_s}: the part of the lists HQ tracks per kiosk."""
+    from ..watchlist import list_status
+
+    return {entry["name"]: {"version": entry["version"], "age_s": entry["age_seconds"]} for entry in list_status(store)}
+
+
+def _power(devices: Any, power_policy: Any, errors: list[str]) -> dict[str, Any]:
+    fields: dict[str, Any] = {"battery_percent": None, "charging": None, "on_mains": None,
+                              "solar_w": None, "battery_v": None, "power_level": None}
+    source = getattr(devices, "power", None)
+    if source is not None:
+        try:
+            reading = source.read()
+            fields.update(battery_percent=reading.battery_percent, charging=reading.charging,
+                          on_mains=reading.on_mains, solar_w=reading.solar_watts, battery_v=reading.voltage)
+        except Exception as exc:
+            errors.append(f"power: {exc}")
+    if power_policy is not None:
+        try:
+            fields["power_level"] = power_policy.snapshot().get("level")
+        except Exception as exc:
+            errors.append(f"power policy: {exc}")
+    return fields
+
+
+def _cpu_temperature(errors: list[str]) -> float | None:
+    try:
+        return round(int(THERMAL_ZONE.read_text().strip()) / 1000, 1)
+    except FileNotFoundError:
+        return None  # no thermal zone (a VM or a laptop container): not an error
+    except (OSError, ValueError) as exc:
+        errors.append(f"cpu temperature: {exc}")
+        return None
+
+
+def _board_uptime() -> int | None:
+    try:
+        return int(float(Path("/proc/uptime").read_text().split()[0]))
+    except (OSError, ValueError, IndexError):
+        return None

@@ -1,0 +1,207 @@
+"""HQ ingest: receive what kiosks send, store it idempotently, then receipt it.
+
+Crossings, alerts and captures arrive through a shared subscription
+(``$share/<group>/kiosk/v1/+/+/crossings``), so several workers on a clustered broker
+split the load; status and health are retained per kiosk and go to every worker
+(retained messages are not delivered to shared subscriptions). A receipt is published
+only after the rows are committed: if a worker dies in between, the kiosk sends again and
+the insert is a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import MQTTProtocolVersion
+
+from appliance import clock
+from appliance.errors import ProtocolError
+from appliance.uplink import mqtt, protocol
+
+from .config import HQConfig
+from .db import HQDatabase
+
+log = logging.getLogger(__name__)
+
+BATCH_ITEM_KEYS = {"seq": int, "kind": str, "id": str, "created_at": str, "data": dict}
+CHUNK_KEYS = {"seq": int, "id": str, "offset": int, "total": int, "chunk": bytes}
+KNOWN_KINDS = set(protocol.TOPIC_OF_KIND)
+
+
+class Ingest:
+    def __init__(self, config: HQConfig, db: HQDatabase) -> None:
+        self.config, self.db = config, db
+        self.key = protocol.load_private_key(config.hq.signing_key_file)
+        self.broker = mqtt.Broker.from_url(config.broker.url)
+        section = config.broker
+        self.credentials = mqtt.Credentials(
+            username=section.username, password=section.password.get_secret_value() if section.password else None,
+            ca_file=section.ca_file, cert_file=section.cert_file, key_file=section.key_file)
+        self.version = mqtt.protocol_version(section.protocol)
+        self.backoff = mqtt.Backoff(0.5, 30.0)
+        self.client: paho.Client | None = None
+        self.connected = threading.Event()
+        self.stored = 0
+        self.rejected = 0
+        self._connack: int | None = None
+        self._keys: dict[tuple[str, str], Any] = {}
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Connect, subscribe and ingest until ``stop`` is set; reconnects with backoff."""
+        while not stop.is_set():
+            try:
+                if not self.connected.is_set():
+                    if not self._connect():
+                        stop.wait(self.backoff.next())
+                        continue
+                    self.backoff.reset()
+                if self.client.loop(timeout=0.2) != paho.MQTT_ERR_SUCCESS:
+                    log.warning("lost the broker %s; reconnecting", self.broker)
+                    self.connected.clear()
+            except Exception:
+                log.exception("ingest error; reconnecting")
+                self.connected.clear()
+                stop.wait(self.backoff.next())
+        if self.client is not None and self.connected.is_set():
+            self.client.disconnect()
+
+    def _connect(self) -> bool:
+        if self.client is None or self.client.protocol != self.version:
+            self.client = mqtt.make_client(self.config.client_id, self.broker, self.credentials, self.version,
+                                           persistent=True)
+            self.client.on_connect = self._on_connect
+            self.client.on_message = self._on_message
+            self.client.on_disconnect = lambda *args: self.connected.clear()
+        self._connack = None
+        try:
+            mqtt.connect(self.client, self.broker, keepalive=30, persistent=True, session_expiry_s=24 * 3600)
+        except OSError as exc:
+            log.warning("cannot reach broker %s: %s", self.broker, exc)
+            return False
+        mqtt.wait_for(lambda: self._connack is not None, 15.0, self.client)
+        if self._connack in mqtt.UNSUPPORTED_PROTOCOL and self.config.broker.protocol == "auto":
+            self.version = MQTTProtocolVersion.MQTTv311
+        return self._connack == 0
+
+    def _on_connect(self, client, _userdata, _flags, reason_code, _properties) -> None:
+        self._connack = reason_code.value if hasattr(reason_code, "value") else int(reason_code)
+        if self._connack != 0:
+            log.error("broker %s refused the connection: %s", self.broker, reason_code)
+            return
+        group = self.config.broker.share_group
+        for leaf in ("alerts", "crossings", "captures"):
+            client.subscribe(f"$share/{group}/{protocol.TOPIC_ROOT}/+/+/{leaf}", qos=1)
+        for leaf in ("status", "health"):
+            client.subscribe(f"{protocol.TOPIC_ROOT}/+/+/{leaf}", qos=1)
+        self.connected.set()
+        log.info("ingest connected to %s as %s", self.broker, self.config.client_id)
+
+    # --- messages -----------------------------------------------------------------------
+
+    def _on_message(self, _client, _userdata, message) -> None:
+        parts = None
+        try:
+            parts = protocol.parse_topic(message.topic)
+            if parts.leaf not in protocol.KIOSK_TO_HQ:
+                raise ProtocolError(f"{parts.leaf!r} is not a kiosk-to-HQ topic")
+            if not message.payload:
+                return  # a cleared retained message
+            received = protocol.open_message(message.payload, message.topic, self._kiosk_key(parts))
+            handler = getattr(self, f"_handle_{parts.leaf}")
+            handler(parts, received)
+        except ProtocolError as exc:
+            self.rejected += 1
+            log.warning("dropped a message on %s: %s", message.topic, exc)
+            if parts is not None:
+                try:
+                    self.db.record_rejected(parts.post_id, parts.kiosk_id)
+                except Exception:
+                    log.exception("could not count the rejected message")
+        except Exception:
+            # Not receipted, so the kiosk will send it again; log loudly, keep serving others.
+            log.exception("storing a message from %s failed", message.topic)
+
+    def _kiosk_key(self, parts: protocol.TopicParts):
+        ident = (parts.post_id, parts.kiosk_id)
+        if ident not in self._keys:
+            text = self.db.public_key(*ident)
+            if text is None:
+                raise ProtocolError(f"kiosk {parts.post_id}/{parts.kiosk_id} is not enrolled")
+            self._keys[ident] = protocol.load_public_key(text)
+        return self._keys[ident]
+
+    def _handle_status(self, parts, received) -> None:
+        state = received.payload.get("state")
+        if state not in ("online", "offline"):
+            raise ProtocolError(f"status state {state!r} is not online/offline")
+        self.db.record_status(parts.post_id, parts.kiosk_id, received.payload, received.sent_at)
+
+    def _handle_health(self, parts, received) -> None:
+        self.db.record_health(parts.post_id, parts.kiosk_id, received.payload)
+
+    def _handle_crossings(self, parts, received) -> None:
+        items = _checked_items(received.payload)
+        pairs = self.db.store_items(parts.post_id, parts.kiosk_id, items)
+        self.stored += len(pairs)
+        self._receipt(parts, {"batch": received.payload.get("batch"), "items": pairs})
+
+    _handle_alerts = _handle_crossings
+
+    def _handle_captures(self, parts, received) -> None:
+        chunk = received.payload
+        for key, kind in CHUNK_KEYS.items():
+            if not isinstance(chunk.get(key), kind):
+                raise ProtocolError(f"capture chunk field {key!r} is missing or not {kind.__name__}")
+        held, complete = self.db.store_capture_chunk(parts.post_id, parts.kiosk_id, chunk)
+        if complete:
+            self._receipt(parts, {"batch": chunk.get("batch"), "items": [[chunk["seq"], chunk["id"]]]})
+        else:
+            self._receipt(parts, {"batch": chunk.get("batch"), "items": [],
+                                  "progress": [[chunk["seq"], chunk["id"], held]]})
+
+    def _receipt(self, parts, payload: dict[str, Any]) -> None:
+        topic = protocol.topic(parts.post_id, parts.kiosk_id, "receipts")
+        payload["at"] = clock.iso(clock.utcnow())
+        self.client.publish(topic, protocol.seal(self.key, topic, "receipt", payload), qos=1)
+
+
+def _checked_items(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    items = payload.get("items")
+    if not isinstance(items, list) or not items:
+        raise ProtocolError("batch has no items")
+    for item in items:
+        if not isinstance(item, dict):
+            raise ProtocolError("batch item is not a map")
+        for key, kind in BATCH_ITEM_KEYS.items():
+            if not isinstance(item.get(key), kind):
+                raise ProtocolError(f"batch item field {key!r} is missing or not {kind.__name__}")
+        if item["kind"] not in KNOWN_KINDS:
+            raise ProtocolError(f"batch item kind {item['kind']!r} is unknown")
+    return items
+
+
+def send_command(config: HQConfig, post_id: str, kiosk_id: str, command: str, ttl_s: int = 600) -> None:
+    """Publish one signed, time-limited command to a kiosk (delivered when it next connects)."""
+    from datetime import timedelta
+
+    key = protocol.load_private_key(config.hq.signing_key_file)
+    broker = mqtt.Broker.from_url(config.broker.url)
+    section = config.broker
+    credentials = mqtt.Credentials(section.username, section.password.get_secret_value() if section.password else None,
+                                   section.ca_file, section.cert_file, section.key_file)
+    client = mqtt.make_client(f"hq-cmd-{int(time.time() * 1000)}", broker, credentials,
+                              mqtt.protocol_version(section.protocol), persistent=False)
+    topic = protocol.topic(post_id, kiosk_id, "commands")
+    expires = clock.iso(clock.utcnow() + timedelta(seconds=ttl_s))
+    mqtt.connect(client, broker, keepalive=30, persistent=False, session_expiry_s=0)
+    info = client.publish(topic, protocol.seal(key, topic, "command", {"command": command, "expires_at": expires}), qos=1)
+    mqtt.wait_for(info.is_published, 10.0, client)
+    client.disconnect()
+    if not info.is_published():
+        raise ProtocolError(f"the broker {broker} did not accept the command")
