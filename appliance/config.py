@@ -137,11 +137,11 @@ class UplinkSection(_Strict):
         description="Seconds between health telemetry messages while connected.",
     )
     batch_max_items: int = Field(
-        default=200, ge=1, le=5000, title="Batch size", description="Most crossings in one uplink message."
+        default=500, ge=1, le=5000, title="Batch size", description="Most crossings in one uplink message."
     )
     batch_max_bytes: int = Field(
-        default=64 * 1024, ge=1024, le=4 * 1024 * 1024, title="Batch bytes",
-        description="Most uncompressed payload bytes in one uplink message.",
+        default=256 * 1024, ge=1024, le=4 * 1024 * 1024, title="Batch bytes",
+        description="Most uncompressed payload bytes in one uplink message (zstd typically shrinks it 8x).",
     )
     max_inflight_batches: int = Field(
         default=4, ge=1, le=100, title="Batches in flight",

@@ -48,6 +48,7 @@ class Ingest:
         self.stored = 0
         self.rejected = 0
         self._connack: int | None = None
+        self._pending_subacks: set[int] = set()
         self._keys: dict[tuple[str, str], Any] = {}
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -77,6 +78,7 @@ class Ingest:
                                            persistent=True)
             self.client.on_connect = self._on_connect
             self.client.on_message = self._on_message
+            self.client.on_subscribe = self._on_subscribe
             self.client.on_disconnect = lambda *args: self.connected.clear()
         self._connack = None
         try:
@@ -87,7 +89,7 @@ class Ingest:
         mqtt.wait_for(lambda: self._connack is not None, 15.0, self.client)
         if self._connack in mqtt.UNSUPPORTED_PROTOCOL and self.config.broker.protocol == "auto":
             self.version = MQTTProtocolVersion.MQTTv311
-        return self._connack == 0
+        return self._connack == 0 and mqtt.wait_for(self.connected.is_set, 15.0, self.client)
 
     def _on_connect(self, client, _userdata, _flags, reason_code, _properties) -> None:
         self._connack = reason_code.value if hasattr(reason_code, "value") else int(reason_code)
@@ -95,12 +97,21 @@ class Ingest:
             log.error("broker %s refused the connection: %s", self.broker, reason_code)
             return
         group = self.config.broker.share_group
-        for leaf in ("alerts", "crossings", "captures"):
-            client.subscribe(f"$share/{group}/{protocol.TOPIC_ROOT}/+/+/{leaf}", qos=1)
-        for leaf in ("status", "health"):
-            client.subscribe(f"{protocol.TOPIC_ROOT}/+/+/{leaf}", qos=1)
-        self.connected.set()
+        topics = [f"$share/{group}/{protocol.TOPIC_ROOT}/+/+/{leaf}" for leaf in ("alerts", "crossings", "captures")]
+        topics += [f"{protocol.TOPIC_ROOT}/+/+/{leaf}" for leaf in ("status", "health")]
+        self._pending_subacks = {client.subscribe(t, qos=1)[1] for t in topics}
         log.info("ingest connected to %s as %s", self.broker, self.config.client_id)
+
+    def _on_subscribe(self, _client, _userdata, mid, reason_codes, _properties) -> None:
+        failed = [code for code in reason_codes if getattr(code, "is_failure", False)]
+        if failed:
+            log.error("the broker refused a subscription: %s", failed)
+            return
+        self._pending_subacks.discard(mid)
+        if not self._pending_subacks and not self.connected.is_set():
+            self.connected.set()
+            # Scripts and the benchmark wait for this line before they start sending.
+            log.warning("ingest ready: subscribed on %s", self.broker)
 
     # --- messages -----------------------------------------------------------------------
 

@@ -15,3 +15,8 @@ from .common import KioskGroup
 @click.group("bench", cls=KioskGroup)
 def command() -> None:
     """Benchmarks, each against a named peer in the same run."""
+
+
+from . import bench_uplink  # noqa: E402
+
+command.add_command(bench_uplink.command)

@@ -262,7 +262,6 @@ class Uplink:
             leaf = parts.leaf.split("/", 1)[0]
             if leaf == "receipts":
                 released = self.sender.on_receipt(received.payload)
-                status.write(self.store, last_receipt_at=clock.iso(clock.utcnow()))
                 log.debug("receipt released %d outbox rows", released)
             elif leaf == "commands":
                 self._command(received.payload)

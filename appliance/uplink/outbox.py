@@ -26,6 +26,8 @@ class Row:
     created_at: str
     priority: int
     progress: int
+    size: int  # bytes of the stored JSON payload, to fill batches without re-encoding
+
 
     @property
     def topic_leaf(self) -> str:
@@ -59,7 +61,7 @@ def next_rows(store: Store, priority: int, after_seq: int, limit: int) -> list[R
             " WHERE priority = ? AND seq > ? ORDER BY seq LIMIT ?",
             (priority, after_seq, limit),
         ).fetchall()
-    return [Row(seq, kind, ref_id, json.loads(payload), created_at, prio, progress)
+    return [Row(seq, kind, ref_id, json.loads(payload), created_at, prio, progress, len(payload))
             for seq, kind, ref_id, payload, created_at, prio, progress in rows]
 
 
@@ -70,25 +72,24 @@ def priorities(store: Store) -> list[int]:
 
 
 def acknowledge(store: Store, receipted: Iterable[tuple[int, str]]) -> int:
-    """Drop the rows HQ has receipted, as (seq, ref_id) pairs; returns how many went.
+    """Drop the rows HQ has receipted, as (seq, ref_id) pairs; call inside ``store.transaction()``.
 
-    Both must match: a receipt naming a seq with another id (a confused or hostile HQ)
-    deletes nothing.
+    Returns how many went. Both must match: a receipt naming a seq with another id (a
+    confused or hostile HQ) deletes nothing.
     """
     pairs = [(int(seq), str(ref_id)) for seq, ref_id in receipted]
-    if not pairs:
-        return 0
-    with store.transaction():
-        before = store.conn.total_changes
-        store.conn.executemany("DELETE FROM outbox WHERE seq = ? AND ref_id = ?", pairs)
-        return store.conn.total_changes - before
+    before = store.conn.total_changes
+    store.conn.executemany("DELETE FROM outbox WHERE seq = ? AND ref_id = ?", pairs)
+    return store.conn.total_changes - before
 
 
 def set_progress(store: Store, seq: int, ref_id: str, progress: int) -> None:
-    """Remember how many bytes of a capture HQ has confirmed, so a resend resumes there."""
-    with store.transaction():
-        store.conn.execute("UPDATE outbox SET progress = max(progress, ?) WHERE seq = ? AND ref_id = ?",
-                           (progress, seq, ref_id))
+    """Remember how many bytes of a capture HQ has confirmed, so a resend resumes there.
+
+    Call inside ``store.transaction()``.
+    """
+    store.conn.execute("UPDATE outbox SET progress = max(progress, ?) WHERE seq = ? AND ref_id = ?",
+                       (progress, seq, ref_id))
 
 
 def depth(store: Store, kind: str | None = None) -> int:

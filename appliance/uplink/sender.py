@@ -9,17 +9,17 @@ HQ stores idempotently, so a resend costs bytes, never a duplicate.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from .. import clock
 from ..config import UplinkSection
 from ..errors import ProtocolError
 from ..store import Store
-from . import outbox
+from . import outbox, status
 
 log = logging.getLogger(__name__)
 
@@ -100,12 +100,10 @@ class Sender:
                 continue
             items, size = [], 0
             for row in rows:
-                item = row.item()
-                item_size = len(json.dumps(item, ensure_ascii=False))
-                if items and size + item_size > self.section.batch_max_bytes:
+                if items and size + row.size > self.section.batch_max_bytes:
                     break
-                items.append(item)
-                size += item_size
+                items.append(row.item())
+                size += row.size
             batch = Batch(id=str(uuid.uuid4()), leaf=rows[0].topic_leaf,
                           rows={item["seq"]: item["id"] for item in items}, sent_at=now, priority=priority)
             return batch, "batch", {"batch": batch.id, "items": items}
@@ -164,9 +162,12 @@ class Sender:
             and isinstance(p[2], int) and p[2] >= 0 for p in progress
         ):
             raise ProtocolError("receipt 'progress' must be a list of [seq, id, offset]")
-        released = outbox.acknowledge(self.store, items)
-        for seq, ref_id, offset in progress:
-            outbox.set_progress(self.store, seq, ref_id, offset)
+        # One transaction (one fsync) per receipt: the rows go and the receipt time is noted together.
+        with self.store.transaction():
+            released = outbox.acknowledge(self.store, items)
+            for seq, ref_id, offset in progress:
+                outbox.set_progress(self.store, seq, ref_id, offset)
+            status.upsert(self.store, last_receipt_at=clock.iso(clock.utcnow()))
         done = {seq for seq, _ in items} | {p[0] for p in progress}
         for batch_id in list(self.inflight):
             batch = self.inflight[batch_id]

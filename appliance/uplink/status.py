@@ -21,13 +21,18 @@ STALE_AFTER = timedelta(seconds=6 * HEARTBEAT_S)
 
 def write(store: Store, **values: Any) -> None:
     """Set state keys (values stored as text; None stored as empty)."""
-    now = clock.iso(clock.utcnow())
     with store.transaction():
-        store.conn.executemany(
-            "INSERT INTO uplink_state(key, value, updated_at) VALUES (?, ?, ?)"
-            " ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-            [(key, "" if value is None else str(value), now) for key, value in values.items()],
-        )
+        upsert(store, **values)
+
+
+def upsert(store: Store, **values: Any) -> None:
+    """``write`` for a caller already inside ``store.transaction()``."""
+    now = clock.iso(clock.utcnow())
+    store.conn.executemany(
+        "INSERT INTO uplink_state(key, value, updated_at) VALUES (?, ?, ?)"
+        " ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        [(key, "" if value is None else str(value), now) for key, value in values.items()],
+    )
 
 
 def read(store: Store) -> dict[str, tuple[str, str]]:
