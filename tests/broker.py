@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import socket
@@ -41,7 +42,11 @@ class Mosquitto:
     def start(self) -> "Mosquitto":
         conf = self.directory / "mosquitto.conf"
         conf.write_text(
-            f"listener {self.port} 127.0.0.1\n"
+            ""
+            # As root mosquitto would drop to the 'mosquitto' user, which cannot write the test's
+            # private directory: no persistence, no log. Stay the user the tests run as.
+            + ("user root\n" if os.geteuid() == 0 else "")
+            + f"listener {self.port} 127.0.0.1\n"
             f"allow_anonymous {'true' if self.anonymous else 'false'}\n"
             "persistence true\n"
             f"persistence_location {self.directory}/\n"
