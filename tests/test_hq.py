@@ -1,0 +1,129 @@
+"""HQ's store (SQLite and PostgreSQL) and the kiosk-hq command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+
+import pytest
+from click.testing import CliRunner
+
+from appliance.uplink import protocol
+from hq.cli import cli as hq_cli
+from hq.db import HQDatabase
+from hq.fleet import fleet_rows, render_table
+
+POSTGRES_ADMIN_URL = os.environ.get("KIOSK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1/postgres")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def hq_db(request, tmp_path):
+    if request.param == "sqlite":
+        db = HQDatabase(str(tmp_path / "hq.sqlite3"))
+        yield db
+        db.close()
+        return
+    import psycopg
+
+    name = f"kiosk_hq_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    db = HQDatabase(POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
+    yield db
+    db.close()
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE {name}")
+
+
+def _item(seq: int, kind: str = "crossing", **data):
+    ident = data.pop("id", f"c-{seq}")
+    return {"seq": seq, "kind": kind, "id": ident, "created_at": f"2026-11-2{seq % 10}T10:00:00.000000Z",
+            "data": {"id": ident, "seq": seq, "recorded_at": f"2026-11-20T10:00:{seq:02d}.000000Z",
+                     "direction": "entry", "decision": "cleared", **data}}
+
+
+def test_items_are_stored_once_in_kiosk_order_whatever_the_arrival(hq_db):
+    hq_db.enrol("P", "K", "key")
+    assert hq_db.store_items("P", "K", [_item(3), _item(4)]) == [[3, "c-3"], [4, "c-4"]]
+    hq_db.store_items("P", "K", [_item(1), _item(2), _item(3)])  # a resend overlapping the first batch
+    hq_db.store_items("P", "K", [_item(5, kind="crossing_outcome", id="c-2", outcome="refused")])
+    held = hq_db.crossings()
+    assert [c["seq"] for c in held] == [1, 2, 3, 4]
+    assert held[1]["outcome"] == "refused"
+    assert [e["kind"] for e in hq_db.events()] == ["crossing_outcome"]
+
+
+def test_capture_chunks_assemble_and_ignore_resends(hq_db):
+    data = bytes(range(256)) * 10
+    chunk = {"seq": 9, "id": "cap-1", "crossing_id": "c-1", "kind": "face", "format": "jpeg", "total": len(data)}
+    assert hq_db.store_capture_chunk("P", "K", {**chunk, "offset": 0, "chunk": data[:1000]}) == (1000, False)
+    assert hq_db.store_capture_chunk("P", "K", {**chunk, "offset": 0, "chunk": data[:1000]}) == (1000, False)
+    assert hq_db.store_capture_chunk("P", "K", {**chunk, "offset": 2000, "chunk": data[2000:]}) == (1000, False)
+    assert hq_db.store_capture_chunk("P", "K", {**chunk, "offset": 1000, "chunk": data[1000:]}) == (len(data), True)
+    [capture] = hq_db.captures()
+    assert capture["data"] == data and capture["complete"]
+
+
+def test_fleet_rows_from_status_and_health(hq_db):
+    hq_db.enrol("P", "K1", "key")
+    hq_db.enrol("P", "K2", "key")
+    hq_db.record_status("P", "K1", {"state": "online", "boot_id": "b", "version": "0.1.0", "lists": {"persons": "v3"}},
+                        "2026-11-23T10:00:00.000000Z")
+    hq_db.record_health("P", "K1", {"battery_percent": 64.0, "charging": True, "outbox_depth": 12,
+                                    "lists": {"persons": {"version": "v3", "age_s": 7200}}})
+    rows = fleet_rows(hq_db, 900)
+    assert [(r["kiosk_id"], r["state"]) for r in rows] == [("K1", "online"), ("K2", "never seen")]
+    assert rows[0]["battery_percent"] == 64.0 and rows[0]["outbox_depth"] == 12 and rows[0]["list_age_s"] == 7200
+    table = render_table(rows)
+    assert "64%+" in table and "2h" in table and "never seen" in table
+
+
+@pytest.fixture
+def hq_config_file(tmp_path):
+    path = tmp_path / "hq.toml"
+    path.write_text(f"""
+[hq]
+database = "{tmp_path / 'hq.sqlite3'}"
+signing_key_file = "{tmp_path / 'hq.key'}"
+
+[broker]
+url = "mqtt://127.0.0.1:1"
+""", encoding="utf-8")
+    return path
+
+
+def _hq(*args, config=None):
+    return CliRunner().invoke(hq_cli, [*args, *(["--config", str(config)] if config else [])], catch_exceptions=False)
+
+
+def test_keygen_enrol_crossings_and_fleet_commands(hq_config_file, tmp_path):
+    keygen = _hq("keygen", config=hq_config_file)
+    assert keygen.exit_code == 0
+    protocol.load_public_key(keygen.stdout.strip())
+    again = _hq("keygen", config=hq_config_file)
+    assert again.exit_code == 1 and "already exists" in again.stderr
+
+    kiosk_public = protocol.generate_key_file(tmp_path / "kiosk.key")
+    assert _hq("enrol", "POST-A", "K1", kiosk_public, config=hq_config_file).exit_code == 0
+    bad = _hq("enrol", "POST-A", "K2", "not-a-key", config=hq_config_file)
+    assert bad.exit_code == 1 and "Ed25519" in bad.stderr
+
+    db = HQDatabase(str(tmp_path / "hq.sqlite3"))
+    db.store_items("POST-A", "K1", [_item(1, surname="OKAFOR")])
+    db.close()
+    crossings = json.loads(_hq("crossings", "--json", config=hq_config_file).stdout)
+    assert [(c["id"], c["surname"]) for c in crossings] == [("c-1", "OKAFOR")]
+    fleet = json.loads(_hq("fleet", "--json", config=hq_config_file).stdout)
+    assert [(f["kiosk_id"], f["state"]) for f in fleet] == [("K1", "unknown")]
+    assert "POST-A" in _hq("fleet", config=hq_config_file).stdout
+
+
+def test_hq_config_errors_name_the_key(tmp_path):
+    path = tmp_path / "hq.toml"
+    path.write_text('[hq]\ndatabase = "x"\nsigning_key_file = "k"\nsurprise = 1\n[broker]\nurl = "http://x"\n')
+    result = _hq("fleet", config=path)
+    assert result.exit_code == 1
+    assert "unknown key 'hq.surprise'" in result.stderr and "broker.url" in result.stderr
+    missing = _hq("fleet", config=tmp_path / "nope.toml")
+    assert missing.exit_code == 1 and "does not exist" in missing.stderr
