@@ -114,6 +114,11 @@ def open_message(data: bytes, topic_name: str, public_key: Ed25519PublicKey) -> 
         raise ProtocolError(f"bad signature on a {header.get('kind')!r} message on {topic_name!r}") from None
     if header.get("z"):
         try:
+            # max_output_size only bounds frames that do not declare their size; a declared
+            # size must be checked first (and zstd verifies it against the real output).
+            declared = zstandard.frame_content_size(body)
+            if declared > MAX_BODY_BYTES:
+                raise ProtocolError(f"body would decompress to {declared} bytes, more than {MAX_BODY_BYTES}")
             body = zstandard.ZstdDecompressor().decompress(body, max_output_size=MAX_BODY_BYTES)
         except zstandard.ZstdError as exc:
             raise ProtocolError(f"body does not decompress: {exc}") from None
