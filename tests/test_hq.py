@@ -127,3 +127,13 @@ def test_hq_config_errors_name_the_key(tmp_path):
     assert "unknown key 'hq.surprise'" in result.stderr and "broker.url" in result.stderr
     missing = _hq("fleet", config=tmp_path / "nope.toml")
     assert missing.exit_code == 1 and "does not exist" in missing.stderr
+
+
+def test_every_kiosk_hq_command_is_documented_with_help():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    for name, command in hq_cli.commands.items():
+        assert command.help, f"kiosk-hq {name} has no help"
+        assert all(p.help for p in command.params if hasattr(p, "help") and p.param_type_name == "option"), name
+        assert f"`kiosk-hq {name}" in readme or f"`{name}" in readme, f"kiosk-hq {name} is missing from README.md"
