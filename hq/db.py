@@ -34,6 +34,10 @@ SCHEMA = [
         id TEXT PRIMARY KEY, post_id TEXT NOT NULL, kiosk_id TEXT NOT NULL, crossing_id TEXT,
         kind TEXT, format TEXT, total BIGINT NOT NULL, data BYTEA NOT NULL, complete INTEGER NOT NULL,
         received_at TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS list_pushes (
+        post_id TEXT NOT NULL, kiosk_id TEXT NOT NULL, list TEXT NOT NULL, version TEXT NOT NULL,
+        chunks INTEGER NOT NULL, pushed_at TEXT NOT NULL,
+        PRIMARY KEY (post_id, kiosk_id, list))""",
     """CREATE TABLE IF NOT EXISTS fleet (
         post_id TEXT NOT NULL, kiosk_id TEXT NOT NULL, state TEXT NOT NULL, boot_id TEXT, version TEXT,
         lists TEXT, health TEXT, state_at TEXT, health_at TEXT, last_seen TEXT NOT NULL,
@@ -212,6 +216,20 @@ class HQDatabase:
             " ON CONFLICT (post_id, kiosk_id) DO UPDATE SET last_seen = excluded.last_seen",
             (post_id, kiosk_id, now),
         )
+
+    def record_list_push(self, post_id: str, kiosk_id: str, name: str, version: str, chunks: int) -> None:
+        with self.transaction():
+            self._execute(
+                "INSERT INTO list_pushes(post_id, kiosk_id, list, version, chunks, pushed_at) VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (post_id, kiosk_id, list) DO UPDATE SET version = excluded.version,"
+                " chunks = excluded.chunks, pushed_at = excluded.pushed_at",
+                (post_id, kiosk_id, name, version, chunks, clock.iso(clock.utcnow())),
+            )
+
+    def list_chunk_count(self, post_id: str, kiosk_id: str, name: str) -> int:
+        rows = self._rows("SELECT chunks FROM list_pushes WHERE post_id = ? AND kiosk_id = ? AND list = ?",
+                          (post_id, kiosk_id, name))
+        return rows[0][0] if rows else 0
 
     # --- reading ------------------------------------------------------------------------
 

@@ -299,3 +299,74 @@ def test_captures_can_be_switched_off(world):
     start_uplink(world, capture_bytes=lambda capture_id: (b"x" * 100, "jpeg"))
     wait_until(lambda: outbox.depth(store, "crossing") == 0, 30, what="crossings receipted")
     assert ingest.db.captures() == [] and outbox.depth(store, "capture") == 1
+
+
+def _fake_bundle(name: str, version: str, size: int) -> bytes:
+    import os
+    import struct
+
+    from hq.list_push import MAGIC
+
+    header = json.dumps({"list": name, "version": version}).encode()
+    return MAGIC + struct.pack(">I", len(header)) + header + os.urandom(size)
+
+
+def test_list_bundles_travel_as_retained_chunks_and_apply_once(world, tmp_path):
+    from appliance.uplink.list_sync import ListAssembler
+    from hq.db import HQDatabase
+    from hq.list_push import push
+
+    applied: list[bytes] = []
+    in_force: dict[str, str] = {}
+
+    def apply(data: bytes) -> dict:
+        from hq.list_push import bundle_identity
+
+        name, version = bundle_identity(data)
+        applied.append(data)
+        in_force[name] = version
+        return {"list": name, "version": version}
+
+    assembler = ListAssembler(apply, in_force.get)
+    hq_db = HQDatabase(world["hq"].hq.database)
+    try:
+        # Pushed while the kiosk is offline: retained, so it arrives when the kiosk connects.
+        big = _fake_bundle("persons", "v1", 700_000)
+        sent = push(world["hq"], hq_db, big)
+        assert sent["chunks"] == 3 and sent["kiosks"] == ["POST-U/K1"]
+        uplink = start_uplink(world, on_list_message=assembler.on_message)
+        wait_until(lambda: applied == [big], 20, what="v1 applied")
+        small = _fake_bundle("persons", "v2", 10)
+        push(world["hq"], hq_db, small)
+        wait_until(lambda: applied == [big, small], 20, what="v2 applied")
+        assert hq_db.list_chunk_count("POST-U", "K1", "persons") == 1
+        # Reconnect: the retained chunks come again, but v2 is already in force.
+        uplink.stop()
+        world["uplinks"].remove(uplink)
+        uplink = start_uplink(world, on_list_message=assembler.on_message)
+        wait_until(lambda: uplink.connected, 10, what="reconnected")
+        import time
+        time.sleep(1.0)
+        assert applied == [big, small]
+        assert uplink.dropped_messages == 0  # the cleared chunks are not counted as bad messages
+    finally:
+        hq_db.close()
+
+
+def test_list_chunks_that_do_not_fit_are_refused(world):
+    from appliance.errors import ProtocolError
+    from appliance.uplink.list_sync import ListAssembler
+
+    applied = []
+    assembler = ListAssembler(lambda data: applied.append(data) or {}, lambda name: None)
+    good = {"list": "persons", "version": "v1", "index": 0, "count": 1, "sha256": "0" * 64, "data": b"abc"}
+    for leaf, payload, reason in [
+        ("lists/persons", good, "lists/<list>/<index>"),
+        ("lists/documents/0", good, "arrived on"),
+        ("lists/persons/0", {**good, "index": 3}, "arrived on"),
+        ("lists/persons/0", {**good, "data": "text"}, "needs"),
+        ("lists/persons/0", good, "SHA-256"),
+    ]:
+        with pytest.raises(ProtocolError, match=reason):
+            assembler.on_message(leaf, payload)
+    assert applied == []

@@ -258,6 +258,8 @@ class Uplink:
             parts = protocol.parse_topic(message.topic)
             if (parts.post_id, parts.kiosk_id) != (self.post_id, self.kiosk_id):
                 raise ProtocolError(f"message for another kiosk on {message.topic!r}")
+            if not message.payload and message.retain and parts.leaf.startswith("lists/"):
+                return  # HQ cleared a retained chunk a newer, smaller bundle no longer uses
             received = protocol.open_message(message.payload, message.topic, self.hq_key)
             leaf = parts.leaf.split("/", 1)[0]
             if leaf == "receipts":
