@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
+from datetime import timedelta
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -198,21 +198,13 @@ def _checked_items(payload: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def send_command(config: HQConfig, post_id: str, kiosk_id: str, command: str, ttl_s: int = 600) -> None:
-    """Publish one signed, time-limited command to a kiosk (delivered when it next connects)."""
-    from datetime import timedelta
+    """Publish one signed, time-limited command to a kiosk (delivered when it next connects).
 
-    key = protocol.load_private_key(config.hq.signing_key_file)
-    broker = mqtt.Broker.from_url(config.broker.url)
-    section = config.broker
-    credentials = mqtt.Credentials(section.username, section.password.get_secret_value() if section.password else None,
-                                   section.ca_file, section.cert_file, section.key_file)
-    client = mqtt.make_client(f"hq-cmd-{int(time.time() * 1000)}", broker, credentials,
-                              mqtt.protocol_version(section.protocol), persistent=False)
+    Raises UplinkError if the broker cannot be reached or does not acknowledge it.
+    """
+    from .publisher import Publisher
+
     topic = protocol.topic(post_id, kiosk_id, "commands")
     expires = clock.iso(clock.utcnow() + timedelta(seconds=ttl_s))
-    mqtt.connect(client, broker, keepalive=30, persistent=False, session_expiry_s=0)
-    info = client.publish(topic, protocol.seal(key, topic, "command", {"command": command, "expires_at": expires}), qos=1)
-    mqtt.wait_for(info.is_published, 10.0, client)
-    client.disconnect()
-    if not info.is_published():
-        raise ProtocolError(f"the broker {broker} did not accept the command")
+    with Publisher(config, "cmd", timeout_s=10.0) as publisher:
+        publisher.publish(topic, "command", {"command": command, "expires_at": expires})

@@ -11,14 +11,14 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
-import time
 from typing import Any
 
 from appliance.errors import ProtocolError, UplinkError
-from appliance.uplink import mqtt, protocol
+from appliance.uplink import protocol
 
 from .config import HQConfig
 from .db import HQDatabase
+from .publisher import Publisher
 
 CHUNK_BYTES = 256 * 1024
 MAGIC = b"KIOSK-LIST-BUNDLE/1\n"
@@ -45,34 +45,18 @@ def push(config: HQConfig, db: HQDatabase, data: bytes, kiosks: list[tuple[str, 
         raise UplinkError("no kiosk to push to (enrol kiosks first)")
     chunks = [data[i: i + chunk_bytes] for i in range(0, len(data), chunk_bytes)] or [b""]
     digest = hashlib.sha256(data).hexdigest()
-    key = protocol.load_private_key(config.hq.signing_key_file)
-    broker = mqtt.Broker.from_url(config.broker.url)
-    section = config.broker
-    credentials = mqtt.Credentials(section.username, section.password.get_secret_value() if section.password else None,
-                                   section.ca_file, section.cert_file, section.key_file)
-    client = mqtt.make_client(f"hq-lists-{int(time.time() * 1000)}", broker, credentials,
-                              mqtt.protocol_version(section.protocol), persistent=False)
-    try:
-        mqtt.connect(client, broker, keepalive=30, persistent=False, session_expiry_s=0)
-    except OSError as exc:
-        raise UplinkError(f"cannot reach broker {broker}: {exc}") from None
-    infos = []
-    for post_id, kiosk_id in targets:
-        previous = db.list_chunk_count(post_id, kiosk_id, name)
-        for index, chunk in enumerate(chunks):
-            topic = protocol.topic(post_id, kiosk_id, f"lists/{name}/{index}")
-            payload = {"list": name, "version": version, "index": index, "count": len(chunks), "sha256": digest,
-                       "data": chunk}
-            infos.append(client.publish(topic, protocol.seal(key, topic, "list_chunk", payload), qos=1, retain=True))
-        for index in range(len(chunks), previous):
-            topic = protocol.topic(post_id, kiosk_id, f"lists/{name}/{index}")
-            infos.append(client.publish(topic, b"", qos=1, retain=True))
-        # Let the network loop drain as we go: a big list to many kiosks is many megabytes.
-        mqtt.wait_for(lambda: all(i.is_published() for i in infos), 60.0, client)
-        db.record_list_push(post_id, kiosk_id, name, version, len(chunks))
-    done = mqtt.wait_for(lambda: all(i.is_published() for i in infos), 60.0, client)
-    client.disconnect()
-    if not done:
-        raise UplinkError(f"the broker {broker} did not accept every chunk in time")
+    with Publisher(config, "lists") as publisher:
+        for post_id, kiosk_id in targets:
+            previous = db.list_chunk_count(post_id, kiosk_id, name)
+            for index, chunk in enumerate(chunks):
+                topic = protocol.topic(post_id, kiosk_id, f"lists/{name}/{index}")
+                publisher.publish(topic, "list_chunk", {"list": name, "version": version, "index": index,
+                                                        "count": len(chunks), "sha256": digest, "data": chunk},
+                                  retain=True)
+            for index in range(len(chunks), previous):
+                publisher.publish(protocol.topic(post_id, kiosk_id, f"lists/{name}/{index}"), "", None, retain=True)
+            # Drain as we go: a big list to many kiosks is many megabytes.
+            publisher.flush()
+            db.record_list_push(post_id, kiosk_id, name, version, len(chunks))
     return {"list": name, "version": version, "bytes": len(data), "chunks": len(chunks),
             "kiosks": [f"{p}/{k}" for p, k in targets]}
