@@ -341,8 +341,9 @@ def test_open_devices_picks_the_configured_back_ends(mrz_file: Path, camera_dir:
     assert devices.mrz_reader.read(0) == ANNA
     assert devices.power.read().battery_percent == 42
 
+    assert devices.fingerprint is not None and devices.indicators is not None
     status = devices.status()
-    assert list(status) == ["mrz_reader", "camera", "power"]
+    assert list(status) == ["mrz_reader", "camera", "power", "fingerprint", "indicators"]
     for kind, entry in status.items():
         assert entry["kind"] == kind
         assert entry["backend"] == "simulated"
@@ -359,11 +360,12 @@ def test_open_devices_picks_the_configured_back_ends(mrz_file: Path, camera_dir:
 def test_unknown_back_end_names_the_kind_and_the_known_ones(monkeypatch: pytest.MonkeyPatch) -> None:
     # The config's Literal already refuses unknown names; this is the registry's own
     # guard for a name the config accepts before its back-end module exists.
-    unchecked = HardwareSection().model_copy(update={"camera": "v4l2"})
+    unchecked = HardwareSection().model_copy(update={"camera": "webcam9000"})
     opened = []
     monkeypatch.setattr(SimulatedMRZReader, "from_config", classmethod(lambda cls, hw: opened.append(cls)))
 
-    with pytest.raises(DeviceError, match=r"unknown camera back-end 'v4l2'; known camera back-ends: simulated"):
+    with pytest.raises(DeviceError, match=r"unknown camera back-end 'webcam9000'; "
+                                          r"known camera back-ends: picamera2, simulated, v4l2"):
         open_devices(unchecked)
     assert opened == [], "no device is opened when any name is unknown"
 
@@ -379,10 +381,13 @@ def test_back_end_that_cannot_be_imported_is_a_device_error(monkeypatch: pytest.
 
 def test_every_registered_back_end_implements_its_seam() -> None:
     from appliance.hw.camera import Camera
+    from appliance.hw.fingerprint import FingerprintScanner
+    from appliance.hw.indicators import Indicators
     from appliance.hw.mrz_reader import MRZReader
     from appliance.hw.power import PowerSource
 
-    seams = {"mrz_reader": MRZReader, "camera": Camera, "power": PowerSource}
+    seams = {"mrz_reader": MRZReader, "camera": Camera, "power": PowerSource,
+             "fingerprint": FingerprintScanner, "indicators": Indicators}
     for kind, names in BACKENDS.items():
         for name in names:
             cls = backend_class(kind, name)

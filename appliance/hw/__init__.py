@@ -1,11 +1,13 @@
 """The kiosk's devices: the back-end registry and ``open_devices``, which opens each one by config name.
 
 Each device kind has a seam (an abstract class in ``mrz_reader.py``, ``camera.py``,
-``power.py``) and one module per back-end. Back-ends are registered here by dotted path
+``power.py``, ``fingerprint.py``; ``indicators.py`` is its own seam) and one module per
+back-end. Back-ends are registered here by dotted path
 and imported only when configured, so a Pi-only back-end (picamera2, a serial gauge)
 never has to be importable on a laptop or in CI. Adding a back-end: write its module,
 add it to ``BACKENDS`` and add its name to the matching ``Literal`` in
-``appliance.config.HardwareSection``.
+``appliance.config.HardwareSection``. The back-end name "none" (fingerprint, indicators)
+means the part is not fitted: its attribute on ``Devices`` is None.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from ..errors import DeviceError
 if TYPE_CHECKING:
     from ..config import HardwareSection
     from .camera import Camera
+    from .fingerprint import FingerprintScanner
+    from .indicators import Indicators
     from .mrz_reader import MRZReader
     from .power import PowerSource
 
@@ -29,17 +33,35 @@ log = logging.getLogger(__name__)
 BACKENDS: dict[str, dict[str, str]] = {
     "mrz_reader": {
         "simulated": "appliance.hw.mrz_reader_simulated:SimulatedMRZReader",
+        "serial": "appliance.hw.mrz_reader_serial:SerialMRZReader",
     },
     "camera": {
         "simulated": "appliance.hw.camera_simulated:SimulatedCamera",
+        "v4l2": "appliance.hw.camera_v4l2:V4L2Camera",
+        "picamera2": "appliance.hw.camera_picamera2:Picamera2Camera",
     },
     "power": {
         "simulated": "appliance.hw.power_simulated:SimulatedPowerSource",
+        "sysfs": "appliance.hw.power_sysfs:SysfsPowerSource",
+        "ina219": "appliance.hw.power_ina219:INA219PowerSource",
+        "gpio": "appliance.hw.power_gpio:GpioPowerSource",
+        "modbus": "appliance.hw.power_modbus:ModbusPowerSource",
+    },
+    "fingerprint": {
+        "simulated": "appliance.hw.fingerprint_simulated:SimulatedFingerprintScanner",
+        "r30x": "appliance.hw.fingerprint_r30x:R30xScanner",
+    },
+    "indicators": {
+        "simulated": "appliance.hw.indicators:SimulatedIndicators",
+        "gpio": "appliance.hw.indicators:Indicators",
     },
 }
 
 # The order devices are opened in, and closed in reverse.
-KINDS = ("mrz_reader", "camera", "power")
+KINDS = ("mrz_reader", "camera", "power", "fingerprint", "indicators")
+# Kinds a kiosk may lack: configured as "none", they are None on Devices.
+OPTIONAL_KINDS = ("fingerprint", "indicators")
+NOT_FITTED = "none"
 
 
 @dataclass
@@ -49,9 +71,11 @@ class Devices:
     mrz_reader: MRZReader
     camera: Camera
     power: PowerSource
+    fingerprint: FingerprintScanner | None = None
+    indicators: Indicators | None = None
 
     def status(self) -> dict[str, dict[str, Any]]:
-        """kind -> {kind, backend, ok, detail} for every device; never raises.
+        """kind -> {kind, backend, ok, detail} for every fitted device; never raises.
 
         A device whose own ``status()`` raises is reported as not ok with the error,
         because the status screen is where a technician goes when something is broken.
@@ -59,6 +83,8 @@ class Devices:
         report: dict[str, dict[str, Any]] = {}
         for kind in KINDS:
             device = getattr(self, kind)
+            if device is None:
+                continue
             try:
                 report[kind] = device.status()
             except Exception as exc:
@@ -73,7 +99,7 @@ class Devices:
 
     def close(self) -> None:
         """Close every device, even if one fails; then raises the first failure (DeviceError or other)."""
-        _close_all([getattr(self, kind) for kind in reversed(KINDS)])
+        _close_all([getattr(self, kind) for kind in reversed(KINDS) if getattr(self, kind) is not None])
 
 
 def backend_class(kind: str, name: str) -> type:
@@ -100,13 +126,14 @@ def backend_class(kind: str, name: str) -> type:
 
 
 def open_devices(hardware: HardwareSection) -> Devices:
-    """Open the MRZ reader, camera and power source named in the ``[hardware]`` config section.
+    """Open every device named in the ``[hardware]`` config section (a "none" part stays None).
 
     Raises DeviceError if a back-end name is unknown, cannot be loaded, or its device
     cannot be opened; devices already opened are closed again first.
     """
     # Resolve every name before opening anything, so a typo never leaves a port open.
-    classes = {kind: backend_class(kind, getattr(hardware, kind)) for kind in KINDS}
+    classes = {kind: backend_class(kind, getattr(hardware, kind)) for kind in KINDS
+               if getattr(hardware, kind) != NOT_FITTED}
     opened: dict[str, Any] = {}
     try:
         for kind, cls in classes.items():

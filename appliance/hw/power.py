@@ -12,14 +12,29 @@ from .device import Device
 
 @dataclass(frozen=True)
 class PowerReading:
-    """The power state at one moment; None where the hardware has no such sensor."""
+    """The power state at one moment; None where the hardware has no such sensor.
 
-    battery_percent: float  # 0-100
-    charging: bool
-    on_mains: bool  # external supply (grid or generator) present
+    A UPS that only signals on pins (the gpio back-end) knows no percentage: it reports
+    ``battery_percent=None`` and sets ``low_battery`` from its pin, and the power policy
+    decides from the flags.
+    """
+
+    battery_percent: float | None  # 0-100
+    charging: bool | None
+    on_mains: bool | None  # external supply (grid, generator, charger) present
     solar_watts: float | None
     voltage: float | None  # battery voltage
     read_at: datetime  # timezone-aware UTC
+    low_battery: bool = False  # the hardware itself says the battery is nearly empty
+
+
+def percent_from_voltage(voltage: float, empty: float, full: float) -> float:
+    """Battery percent from its voltage, linear between ``empty`` and ``full`` and clamped to 0-100.
+
+    Crude (a battery's curve is not a line), but gauges without a state-of-charge
+    register have nothing better, and the policy thresholds are set with that in mind.
+    """
+    return round(max(0.0, min(100.0, (voltage - empty) / (full - empty) * 100.0)), 1)
 
 
 class PowerSource(Device):

@@ -1,0 +1,86 @@
+"""The Raspberry Pi camera through picamera2 (libcamera), imported only on a Pi that has it."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from .. import clock
+from ..errors import DeviceError
+from .camera import Camera, Photo, describe_image
+
+if TYPE_CHECKING:
+    from ..config import CameraSettings, HardwareSection
+
+
+class Picamera2Camera(Camera):
+    """Runs the camera continuously (auto-exposure keeps converging); a capture waits only until
+    ``settle_s`` has passed since start, then saves a JPEG still."""
+
+    backend = "picamera2"
+
+    def __init__(self, settings: CameraSettings, camera: Any) -> None:
+        self.settings = settings
+        self._camera = camera
+        self._started = time.monotonic()
+        self._lock = threading.Lock()
+        self._last_error: str | None = None
+        self._closed = False
+
+    @classmethod
+    def from_config(cls, hardware: HardwareSection) -> Picamera2Camera:
+        """Raises DeviceError if picamera2 is not installed (not a Pi) or no camera is connected."""
+        try:
+            from picamera2 import Picamera2
+        except ImportError as exc:
+            raise DeviceError(
+                f"the picamera2 back-end needs Raspberry Pi OS's python3-picamera2 (libcamera) ({exc}); "
+                "on other boards use camera = \"v4l2\""
+            ) from None
+        settings = hardware.camera_settings
+        try:
+            camera = Picamera2()
+            camera.configure(camera.create_still_configuration(main={"size": (settings.width, settings.height)}))
+            camera.options["quality"] = settings.jpeg_quality
+            camera.start()
+        except Exception as exc:  # libcamera reports a missing or busy camera as various errors
+            raise DeviceError(f"picamera2: cannot start the camera ({exc}); check the ribbon cable and "
+                              "`rpicam-hello --list-cameras`") from None
+        return cls(settings, camera)
+
+    def capture(self) -> Photo:
+        """Raises DeviceError if the capture fails or the camera was closed."""
+        with self._lock:
+            if self._closed:
+                raise DeviceError("picamera2 camera is closed")
+            wait = self._started + self.settings.settle_s - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            buffer = io.BytesIO()
+            try:
+                self._camera.capture_file(buffer, format="jpeg")
+            except Exception as exc:
+                self._last_error = str(exc)
+                raise DeviceError(f"picamera2: capture failed: {exc}") from None
+            data = buffer.getvalue()
+            media_type, width, height = describe_image(data)
+            self._last_error = None
+            return Photo(data, media_type, width, height, clock.utcnow())
+
+    def health(self) -> tuple[bool, str]:
+        if self._closed:
+            return False, "closed"
+        if self._last_error:
+            return False, f"last capture failed: {self._last_error}"
+        return True, f"Pi camera at {self.settings.width}x{self.settings.height}"
+
+    def close(self) -> None:
+        self._closed = True
+        with self._lock:
+            try:
+                self._camera.stop()
+                self._camera.close()
+            except Exception:
+                pass

@@ -1,0 +1,100 @@
+"""USB/V4L2 webcams through OpenCV (imported only when this back-end is configured)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from .. import clock
+from ..errors import DeviceError
+from .camera import Camera, Photo, describe_image
+
+if TYPE_CHECKING:
+    from ..config import CameraSettings, HardwareSection
+
+
+def import_cv2() -> Any:
+    """OpenCV, or DeviceError saying how to get it."""
+    try:
+        import cv2
+    except ImportError as exc:
+        raise DeviceError(
+            f"the v4l2 camera back-end needs OpenCV ({exc}): install opencv-python-headless (the [pi] extra)"
+        ) from None
+    return cv2
+
+
+class V4L2Camera(Camera):
+    """Keeps the camera open; each capture runs it for ``settle_s`` so exposure and white balance
+    settle on the traveller, then keeps the last frame as a JPEG."""
+
+    backend = "v4l2"
+
+    def __init__(self, settings: CameraSettings, capture: Any, cv2: Any) -> None:
+        self.settings = settings
+        self._capture = capture
+        self._cv2 = cv2
+        self._lock = threading.Lock()
+        self._last_error: str | None = None
+        self._closed = False
+
+    @classmethod
+    def from_config(cls, hardware: HardwareSection) -> V4L2Camera:
+        """Open ``camera_settings.device`` at the configured size.
+
+        Raises DeviceError if the device node does not exist, OpenCV is missing, or the
+        device does not open as a camera.
+        """
+        settings = hardware.camera_settings
+        device = settings.device
+        if not os.path.exists(device):
+            present = sorted(name for name in os.listdir("/dev") if name.startswith("video")) if os.path.isdir("/dev") else []
+            found = ", ".join(f"/dev/{name}" for name in present) or "no /dev/video* device at all"
+            raise DeviceError(
+                f"v4l2 camera: {device} does not exist ({found}); is the USB camera plugged in? "
+                "(`v4l2-ctl --list-devices`)"
+            )
+        cv2 = import_cv2()
+        capture = cv2.VideoCapture(device, cv2.CAP_V4L2)
+        if not capture.isOpened():
+            capture.release()
+            raise DeviceError(f"v4l2 camera: {device} exists but does not open as a camera "
+                              "(in use by another program, or not a capture device; is the user in group 'video'?)")
+        capture.set(cv2.CAP_PROP_FRAME_WIDTH, settings.width)
+        capture.set(cv2.CAP_PROP_FRAME_HEIGHT, settings.height)
+        return cls(settings, capture, cv2)
+
+    def capture(self) -> Photo:
+        """Raises DeviceError if the camera stops delivering frames or was closed."""
+        with self._lock:
+            if self._closed:
+                raise DeviceError("v4l2 camera is closed")
+            deadline = time.monotonic() + self.settings.settle_s
+            frame = None
+            while frame is None or time.monotonic() < deadline:
+                ok, grabbed = self._capture.read()
+                if not ok:
+                    self._last_error = f"{self.settings.device} delivered no frame (unplugged?)"
+                    raise DeviceError(f"v4l2 camera: {self._last_error}")
+                frame = grabbed
+            ok, encoded = self._cv2.imencode(".jpg", frame, [self._cv2.IMWRITE_JPEG_QUALITY, self.settings.jpeg_quality])
+            if not ok:
+                raise DeviceError("v4l2 camera: JPEG encoding failed")
+            data = encoded.tobytes()
+            media_type, width, height = describe_image(data)
+            self._last_error = None
+            return Photo(data, media_type, width, height, clock.utcnow())
+
+    def health(self) -> tuple[bool, str]:
+        if self._closed:
+            return False, "closed"
+        if self._last_error:
+            return False, self._last_error
+        return True, f"{self.settings.device} at {self.settings.width}x{self.settings.height}"
+
+    def close(self) -> None:
+        self._closed = True
+        with self._lock:
+            self._capture.release()

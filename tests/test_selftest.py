@@ -1,0 +1,118 @@
+"""``kiosk selftest``: passes on simulators, fails with a hint when a device is missing or silent."""
+
+from __future__ import annotations
+
+import json
+import threading
+import typing
+from pathlib import Path
+
+import pytest
+
+from appliance import config as config_module
+from appliance import selftest
+from appliance.config import HardwareSection
+from appliance.hw import BACKENDS, KINDS, NOT_FITTED
+from appliance.hw.fingerprint_simulated import R30xSimulator
+from appliance.hw.pty_peer import PtyPeer
+
+KEYS = ["device", "backend", "port", "ok", "result", "hint"]
+
+
+@pytest.fixture(autouse=True)
+def quick_indicators(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(selftest, "INDICATOR_STEP_S", 0.01)
+
+
+def with_hardware(config_path: Path, text: str) -> None:
+    config_path.write_text(config_path.read_text() + "\n[hardware]\n" + text, encoding="utf-8")
+
+
+def test_simulated_kiosk_passes(config) -> None:
+    rows = selftest.run(config)
+    assert [row["device"] for row in rows] == list(KINDS)
+    assert all(list(row) == KEYS for row in rows)
+    assert all(row["ok"] and row["hint"] == "" for row in rows), rows
+    by_device = {row["device"]: row for row in rows}
+    assert by_device["mrz_reader"]["result"] == "read a TD3 document (check digits ok)"
+    assert by_device["camera"]["result"] == "captured 160x200 image/png"
+    assert by_device["fingerprint"]["result"].startswith("module answered: capacity 1000")
+
+
+def test_cli_table_and_json(run_cli) -> None:
+    table = run_cli("selftest")
+    assert table.exit_code == 0, table.output
+    assert "PASS  mrz_reader" in table.stdout and "all 5 devices passed" in table.stdout
+    rows = json.loads(run_cli("selftest", "--json").stdout)
+    assert [row["ok"] for row in rows] == [True] * 5
+
+
+def test_missing_serial_reader_fails_with_a_hint_and_exit_1(run_cli, config_path, tmp_path) -> None:
+    with_hardware(config_path, f'mrz_reader = "serial"\nfingerprint = "none"\n'
+                               f'[hardware.mrz_serial]\nport = "{tmp_path / "ttyUSB0"}"\n')
+    result = run_cli("selftest")
+    assert result.exit_code == 1
+    assert "FAIL  mrz_reader   serial" in result.stdout
+    assert "does not exist (unplugged?" in result.stdout
+    assert "hint: plug the reader in; check hardware.mrz_serial.port" in result.stdout
+    assert "PASS  fingerprint  none" in result.stdout and "not fitted" in result.stdout
+    assert "4 passed, 1 failed" in result.stdout
+    rows = json.loads(run_cli("selftest", "--json").stdout)
+    assert [row["device"] for row in rows if not row["ok"]] == ["mrz_reader"]
+
+
+def test_a_connected_serial_reader_and_r30x_module_pass(config_path, tmp_path) -> None:
+    reader, module = PtyPeer(tmp_path / "ttyMRZ"), R30xSimulator(tmp_path / "ttyFP")
+    try:
+        with_hardware(config_path, f'mrz_reader = "serial"\nfingerprint = "r30x"\n'
+                                   f'[hardware.mrz_serial]\nport = "{reader.path}"\n'
+                                   f'[hardware.fingerprint_r30x]\nport = "{module.path}"\n')
+        rows = {row["device"]: row for row in selftest.run(config_module.load(config_path, environ={}))}
+        assert rows["mrz_reader"]["ok"] and rows["mrz_reader"]["result"].endswith("no document on the reader")
+        assert rows["fingerprint"]["ok"] and rows["fingerprint"]["port"] == f"{module.path} @57600"
+        assert module.commands.count("VfyPwd") == 2  # open, then the probe's own handshake
+    finally:
+        reader.close()
+        module.close()
+
+
+def test_a_noisy_reader_and_silent_module_fail(config_path, tmp_path) -> None:
+    reader, module = PtyPeer(tmp_path / "ttyMRZ"), R30xSimulator(tmp_path / "ttyFP")
+    module.fault(*["silent"] * 3)
+    try:
+        with_hardware(config_path, f'mrz_reader = "serial"\nfingerprint = "r30x"\n'
+                                   f'[hardware.mrz_serial]\nport = "{reader.path}"\n'
+                                   f'[hardware.fingerprint_r30x]\nport = "{module.path}"\nresponse_timeout_s = 0.2\n')
+        config = config_module.load(config_path, environ={})
+        threading.Timer(0.2, reader.write, args=(b"\xff\xfe noise at the wrong baud rate\r\n",)).start()
+        rows = {row["device"]: row for row in selftest.run(config)}
+        assert not rows["mrz_reader"]["ok"] and "non-ASCII" in rows["mrz_reader"]["result"]
+        assert not rows["fingerprint"]["ok"] and "did not answer VfyPwd" in rows["fingerprint"]["result"]
+        assert "TX->RX" in rows["fingerprint"]["hint"]
+    finally:
+        reader.close()
+        module.close()
+
+
+def test_v4l2_and_modbus_absent_here_fail_with_hints(config) -> None:
+    hardware = HardwareSection(camera="v4l2", power="modbus")
+    rows = {kind: selftest.check(kind, hardware) for kind in ("camera", "power")}
+    assert "/dev/video0 does not exist" in rows["camera"]["result"] and "v4l2-ctl" in rows["camera"]["hint"]
+    assert rows["power"]["port"] == "/dev/ttyUSB1 unit 1" and "RS485" in rows["power"]["hint"]
+
+
+def test_an_unexpected_crash_is_one_failed_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(selftest.PROBES, "camera", lambda device: 1 / 0)
+    row = selftest.check("camera", HardwareSection())
+    assert row["ok"] is False and row["result"] == "ZeroDivisionError: division by zero"
+    assert "unexpected error" in row["hint"]
+
+
+def test_config_names_exactly_the_registered_back_ends() -> None:
+    # A back-end in the registry but not in the config Literal (or the reverse) could
+    # never be chosen, or would fail only at start-up.
+    for kind in KINDS:
+        allowed = set(typing.get_args(HardwareSection.model_fields[kind].annotation)) - {NOT_FITTED}
+        assert allowed == set(BACKENDS[kind]), kind
+        for backend in BACKENDS[kind]:
+            assert (kind, backend) in selftest.HINTS, f"no self-test hint for {kind} {backend}"
