@@ -1,0 +1,437 @@
+/* The touchscreen's progressive enhancement: on-screen keyboards, status bar refresh,
+   idle logout, the alarm, and the new-crossing steps (which call the kiosk's JSON API).
+   Pages work as plain forms without it, except the crossing steps. */
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const MESSAGES = JSON.parse(($("messages") || {}).textContent || "{}");
+
+function t(key, values = {}) {
+  let text = MESSAGES[key] || key;
+  for (const [name, value] of Object.entries(values)) text = text.split("{" + name + "}").join(String(value));
+  return text;
+}
+
+/* Calls to the kiosk's API: the session cookie is accepted only with this header. */
+async function api(method, path, body) {
+  const options = { method, credentials: "same-origin", headers: { "X-Kiosk-UI": "1" } };
+  if (body !== undefined) {
+    options.headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify(body);
+  }
+  const response = await fetch(path, options);
+  let data = {};
+  try { data = await response.json(); } catch (error) { data = {}; }
+  if (response.status === 401) {
+    window.location.href = "/login?note=expired";
+    throw new Error("session ended");
+  }
+  return { status: response.status, ok: response.ok, data };
+}
+
+function errorText(data) {
+  if (!data) return "";
+  if (typeof data.error === "string") return data.error;
+  if (typeof data.detail === "string") return data.detail;
+  if (Array.isArray(data.detail)) return data.detail.map((item) => item.msg).join("; ");
+  return JSON.stringify(data);
+}
+
+/* ---- On-screen keyboards ------------------------------------------------------- */
+
+function setupKeyboards() {
+  const inputs = Array.from(document.querySelectorAll("[data-keyboard]"));
+  for (const input of inputs) {
+    input.addEventListener("focus", () => {
+      const scope = input.closest("form, section, main") || document;
+      for (const other of scope.querySelectorAll("[data-keyboard]")) {
+        const board = $(other.dataset.keyboard);
+        if (board) board.hidden = other !== input;
+      }
+      const own = $(input.dataset.keyboard);
+      if (own) own.hidden = false;
+    });
+  }
+  for (const board of document.querySelectorAll(".keyboard")) {
+    const target = $(board.dataset.target);
+    if (!target) continue;
+    // Keys must not take the focus away from the field they type into.
+    board.addEventListener("mousedown", (event) => event.preventDefault());
+    board.addEventListener("click", (event) => {
+      const key = event.target.closest("button");
+      if (!key || key.type === "submit") return;
+      const action = key.dataset.action;
+      if (action === "shift") {
+        const on = key.getAttribute("aria-pressed") !== "true";
+        key.setAttribute("aria-pressed", String(on));
+        for (const letter of board.querySelectorAll("[data-key]")) {
+          if (/^[a-z]$/i.test(letter.dataset.key)) {
+            letter.dataset.key = on ? letter.dataset.key.toUpperCase() : letter.dataset.key.toLowerCase();
+            letter.textContent = letter.dataset.key;
+          }
+        }
+        return;
+      }
+      let value = target.value;
+      if (action === "backspace") value = value.slice(0, -1);
+      else if (action === "clear") value = "";
+      else if (action === "newline") value += "\n";
+      else if (key.dataset.key !== undefined) value += key.dataset.key;
+      const limit = parseInt(target.getAttribute("maxlength") || "0", 10);
+      if (limit && value.length > limit) return;
+      target.value = value;
+      target.dispatchEvent(new Event("input", { bubbles: true }));
+    });
+  }
+}
+
+/* ---- Status bar, idle logout, show/hide buttons, alarm ----------------------------- */
+
+function setupStatusBar() {
+  const bar = $("statusbar");
+  if (!bar) return;
+  setInterval(async () => {
+    try {
+      const response = await fetch("/ui/status", { credentials: "same-origin" });
+      if (response.ok) bar.innerHTML = await response.text();
+    } catch (error) { /* the service is restarting: keep the last bar */ }
+  }, 20000);
+}
+
+function setupIdleLogout() {
+  const seconds = parseInt(document.body.dataset.idleSeconds || "0", 10);
+  const form = $("logout-form");
+  if (!seconds || !form) return;
+  let timer = null;
+  const reset = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      form.querySelector("input[name=reason]").value = "idle";
+      form.submit();
+    }, seconds * 1000);
+  };
+  for (const name of ["pointerdown", "keydown", "input"]) document.addEventListener(name, reset, true);
+  reset();
+}
+
+function setupToggles() {
+  for (const button of document.querySelectorAll("[data-show], [data-hide]")) {
+    button.addEventListener("click", () => {
+      for (const id of (button.dataset.hide || "").split(",").filter(Boolean)) { if ($(id)) $(id).hidden = true; }
+      for (const id of (button.dataset.show || "").split(",").filter(Boolean)) { if ($(id)) $(id).hidden = false; }
+      stopAlarm();
+      const first = document.querySelector("#supervisor:not([hidden]) input[data-keyboard]");
+      if (first) first.focus();
+    });
+  }
+  if ($("silence")) $("silence").addEventListener("click", stopAlarm);
+}
+
+let alarm = null;
+function startAlarm() {
+  // The screen's own buzzer: the kiosk browser runs with autoplay allowed.
+  try {
+    const context = new (window.AudioContext || window.webkitAudioContext)();
+    const oscillator = context.createOscillator();
+    const gain = context.createGain();
+    oscillator.type = "square";
+    oscillator.frequency.value = 880;
+    oscillator.connect(gain).connect(context.destination);
+    gain.gain.value = 0;
+    oscillator.start();
+    let on = false;
+    const beat = setInterval(() => { on = !on; gain.gain.value = on ? 0.3 : 0; }, 400);
+    alarm = { context, beat };
+    document.body.dataset.alarm = "on";
+  } catch (error) {
+    document.body.dataset.alarm = "unavailable";
+  }
+}
+function stopAlarm() {
+  if (!alarm) return;
+  clearInterval(alarm.beat);
+  alarm.context.close();
+  alarm = null;
+  document.body.dataset.alarm = "off";
+}
+
+/* ---- The new-crossing steps ------------------------------------------------------ */
+
+const STEPS = ["document", "photo", "fingerprint", "record"];
+
+function setupCrossing() {
+  const configNode = $("crossing-config");
+  if (!configNode) return;
+  const config = JSON.parse(configNode.textContent);
+  const state = { direction: config.direction, mrz: null, captures: {}, unavailable: {}, step: null, manual: false };
+
+  function showStep(name) {
+    state.step = name;
+    for (const section of document.querySelectorAll(".step")) section.hidden = section.id !== "step-" + name;
+    const index = STEPS.indexOf(name);
+    document.querySelectorAll(".progress li[data-step]").forEach((item, position) => {
+      item.classList.toggle("current", position === index);
+      item.classList.toggle("done", index >= 0 && position < index);
+      if (position === index) item.setAttribute("aria-current", "step"); else item.removeAttribute("aria-current");
+    });
+    if (name === "document") startReader();
+    if (name === "photo" || name === "fingerprint") enterCapture(name);
+    if (name === "record") record();
+  }
+
+  /* Direction */
+  for (const button of document.querySelectorAll("[data-direction]")) {
+    button.addEventListener("click", () => {
+      state.direction = button.dataset.direction;
+      $("direction-tag").textContent = config.direction_text[state.direction];
+      showStep("document");
+    });
+  }
+
+  /* Document: the reader, or the MRZ typed by hand */
+  let readerRun = 0;
+  function readerStatus(text, bad = false) {
+    $("reader-status").textContent = text;
+    $("reader-status").classList.toggle("bad", bad);
+  }
+
+  async function startReader() {
+    if (state.manual || state.mrz) return;
+    const run = ++readerRun;
+    readerStatus(t("reader_waiting"));
+    while (run === readerRun && state.step === "document" && !state.manual && !state.mrz) {
+      let answer;
+      try {
+        answer = await api("POST", "/api/reader/read?timeout=2");
+      } catch (error) {
+        readerStatus(t("network_error"), true);
+        await new Promise((resolve) => setTimeout(resolve, 2000));
+        continue;
+      }
+      if (run !== readerRun || state.manual) return;
+      if (answer.ok && answer.data.mrz) {
+        readerStatus(t("reader_read"));
+        const feedback = await checkMrz(answer.data.mrz);
+        if (feedback) acceptDocument(feedback);
+        return;
+      }
+      if (answer.ok) continue;
+      if (answer.status === 422) {
+        readerStatus(t("reader_bad", { detail: errorText(answer.data) }), true);
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        continue;
+      }
+      readerStatus(t("reader_unavailable", { detail: errorText(answer.data) }), true);
+      openManual();
+      return;
+    }
+  }
+
+  async function checkMrz(text) {
+    try {
+      const answer = await api("POST", "/ui/mrz-check", { text });
+      return answer.ok ? answer.data : null;
+    } catch (error) {
+      readerStatus(t("network_error"), true);
+      return null;
+    }
+  }
+
+  function renderChecks(list, checks) {
+    list.innerHTML = "";
+    for (const check of checks) {
+      const item = document.createElement("li");
+      item.className = check.ok ? "ok" : "bad";
+      item.dataset.check = check.name;
+      item.textContent = config.check_text[check.name] + (check.ok ? "" : ": " + t("check_failed"));
+      list.appendChild(item);
+    }
+  }
+
+  function acceptDocument(feedback) {
+    state.mrz = feedback.mrz;
+    const fields = feedback.fields;
+    $("doc-name").textContent = fields.surname + (fields.given_names ? ", " + fields.given_names : "");
+    $("doc-number").textContent = fields.document_number + " (" + fields.issuing_state + ")";
+    $("doc-nationality").textContent = fields.nationality;
+    $("doc-birth").textContent = fields.birth_date || "?";
+    $("doc-expiry").textContent = fields.expiry_date || "?";
+    if (!state.manual) {
+      $("doc-summary").hidden = false;
+      renderChecks($("doc-checks"), feedback.checks);
+      $("doc-checks").hidden = false;
+      $("doc-rescan").hidden = false;
+    }
+    if (!feedback.valid) readerStatus(t("mrz_problem_refer"), true);
+    $("doc-next").disabled = false;
+  }
+
+  function openManual() {
+    state.manual = true;
+    readerRun++;
+    $("manual").hidden = false;
+    $("document-title").classList.add("visually-hidden");
+    $("doc-summary").hidden = true;
+    $("doc-checks").hidden = true;
+    $("doc-manual").hidden = true;
+    $("doc-rescan").hidden = false;
+    $("reader-status").hidden = true;
+    $("mrz-text").focus();
+  }
+
+  let typing = null;
+  $("mrz-text").addEventListener("input", () => {
+    clearTimeout(typing);
+    state.mrz = null;
+    $("doc-next").disabled = true;
+    typing = setTimeout(async () => {
+      const text = $("mrz-text").value;
+      if (!text.trim()) { $("mrz-checks").innerHTML = ""; $("mrz-message").textContent = ""; return; }
+      const feedback = await checkMrz(text);
+      if (!feedback || $("mrz-text").value !== text) return;
+      renderChecks($("mrz-checks"), feedback.checks);
+      if (feedback.complete) {
+        const f = feedback.fields;
+        $("mrz-message").textContent = [f.surname + (f.given_names ? ", " + f.given_names : ""), f.document_number,
+          f.nationality].join(" · ") + (feedback.valid ? "" : " — " + t("mrz_problem_refer"));
+        acceptDocument(feedback);
+      } else {
+        $("mrz-message").textContent = t("mrz_incomplete", { detail: feedback.message });
+        $("mrz-message").title = feedback.message;
+      }
+    }, 150);
+  });
+
+  $("doc-manual").addEventListener("click", openManual);
+  $("doc-rescan").addEventListener("click", () => {
+    state.mrz = null;
+    state.manual = false;
+    $("manual").hidden = true;
+    $("document-title").classList.remove("visually-hidden");
+    $("mrz-text").value = "";
+    $("mrz-checks").innerHTML = "";
+    $("mrz-message").textContent = "";
+    $("doc-summary").hidden = true;
+    $("doc-checks").hidden = true;
+    $("doc-manual").hidden = false;
+    $("doc-rescan").hidden = true;
+    $("reader-status").hidden = false;
+    $("doc-next").disabled = true;
+    startReader();
+  });
+  $("doc-next").addEventListener("click", () => { if (state.mrz) { readerRun++; showStep("photo"); } });
+
+  /* Photo and fingerprint: capture, retake, or record why there is none */
+  const NEXT = { photo: "fingerprint", fingerprint: "record" };
+
+  function markUnavailable(kind, reason, detail) {
+    delete state.captures[kind];
+    state.unavailable[kind] = reason;
+    $(kind + "-status").textContent = t("capture_unavailable", { detail });
+    $(kind + "-accept").disabled = false;
+  }
+
+  function enterCapture(kind) {
+    const missing = config.unavailable && config.unavailable[kind];
+    if (missing && !state.captures[kind]) {
+      markUnavailable(kind, missing.reason, missing.text);
+      $(kind + "-take").hidden = true;
+      $(kind + "-skip").hidden = true;
+    }
+  }
+
+  async function capture(kind) {
+    const take = $(kind + "-take");
+    take.disabled = true;
+    $(kind + "-status").textContent = t("capturing");
+    $(kind + "-hints").innerHTML = "";
+    $(kind + "-reasons").hidden = true;
+    let answer;
+    try {
+      answer = await api("POST", "/api/captures/" + kind);
+    } catch (error) {
+      take.disabled = false;
+      $(kind + "-status").textContent = t("network_error");
+      return;
+    } finally {
+      take.disabled = false;
+    }
+    if (answer.status === 201) {
+      state.captures[kind] = answer.data.capture_id;
+      delete state.unavailable[kind];
+      const quality = answer.data.quality || { ok: true, hints: [] };
+      $(kind + "-status").textContent = quality.ok ? t("capture_ok") : t("capture_poor");
+      for (const hint of quality.hints || []) {
+        const item = document.createElement("li");
+        item.textContent = hint;
+        $(kind + "-hints").appendChild(item);
+      }
+      if (kind === "photo" && answer.data.preview) {
+        $("photo-preview").src = answer.data.preview;
+        $("photo-preview").hidden = false;
+      }
+      take.textContent = t("retake");
+      $(kind + "-accept").disabled = false;
+    } else if (answer.status === 404 || answer.status === 405) {
+      markUnavailable(kind, "device unavailable: " + (kind === "photo" ? "no photo capture" : "no fingerprint capture")
+        + " on this kiosk", t("not_installed"));
+    } else {
+      const detail = errorText(answer.data);
+      markUnavailable(kind, "device unavailable: " + detail, detail);
+    }
+  }
+
+  for (const kind of ["photo", "fingerprint"]) {
+    $(kind + "-take").addEventListener("click", () => capture(kind));
+    $(kind + "-skip").addEventListener("click", () => { $(kind + "-reasons").hidden = false; });
+    for (const button of $(kind + "-reasons").querySelectorAll("[data-reason]")) {
+      button.addEventListener("click", () => {
+        delete state.captures[kind];
+        state.unavailable[kind] = button.dataset.reason;
+        showStep(NEXT[kind]);
+      });
+    }
+    $(kind + "-accept").addEventListener("click", () => showStep(NEXT[kind]));
+  }
+
+  /* Record: one call; the answer comes only once the crossing is durably stored */
+  async function record() {
+    $("record-retry").hidden = true;
+    $("record-status").textContent = t("recording");
+    const body = { direction: state.direction, mrz: state.mrz };
+    if (config.capture_fields) {
+      const ids = Object.values(state.captures).filter(Boolean);
+      if (ids.length) body.capture_ids = ids;
+      if (Object.keys(state.unavailable).length) body.unavailable = state.unavailable;
+    }
+    let answer;
+    try {
+      answer = await api("POST", "/api/crossings", body);
+    } catch (error) {
+      $("record-status").textContent = t("record_failed", { detail: t("network_error") });
+      $("record-retry").hidden = false;
+      return;
+    }
+    if (answer.status === 201) {
+      window.location.href = "/crossings/" + encodeURIComponent(answer.data.id) + "?new=1";
+      return;
+    }
+    $("record-status").textContent = t("record_failed", { detail: errorText(answer.data) });
+    $("record-retry").hidden = false;
+  }
+  $("record-retry").addEventListener("click", record);
+
+  showStep(state.direction ? "document" : "direction");
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  setupKeyboards();
+  setupStatusBar();
+  setupIdleLogout();
+  setupToggles();
+  setupCrossing();
+  const verdict = $("verdict");
+  if (verdict && verdict.dataset.alarm === "1") startAlarm();
+  const focused = document.querySelector("[autofocus]");
+  if (focused) focused.focus();
+});

@@ -1,0 +1,249 @@
+"""The touchscreen in Debian's Chromium against the real app: whole crossings, lockout, language, layout.
+
+Every screen is screenshotted (artefacts in $KIOSK_TEST_ARTIFACTS, default tests/artifacts/)
+and checked for accessibility (names, contrast, 48 px touch targets) and, on the main
+flow, for content that would need scrolling at 800x480.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from .conftest import OFFICER_PIN, SUPERVISOR_PIN
+from .samples import CLEAR_OKAFOR, PERSON_HIT_DOE
+from .ui.fixtures import (LARGE, LOCKME_PIN, SMALL, TECH_PIN, browser, check_screen, login, page,  # noqa: F401
+                          tap_keys, ui_kiosk)
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def _crossing(ui_kiosk, crossing_id: str) -> dict:
+    from appliance.crossings import get
+
+    return get(ui_kiosk.store, crossing_id)
+
+
+def _recorded_id(page) -> str:
+    match = re.search(r"/crossings/([0-9a-f-]{36})", page.url)
+    assert match, page.url
+    return match.group(1)
+
+
+def _capture(page, kind: str, prefix: str) -> None:
+    """Take the photo or fingerprint and check the quality feedback, then go on."""
+    expect(page.locator(f"#step-{kind}")).to_be_visible()
+    page.locator(f"#{kind}-take").click()
+    expect(page.locator(f"#{kind}-status")).to_have_text(re.compile("Quality is (good|poor)"))
+    expect(page.locator(f"#{kind}-take")).to_have_text("Retake")
+    if kind == "photo":
+        expect(page.locator("#photo-preview")).to_have_attribute("src", re.compile("^data:image/"))
+    check_screen(page, f"{prefix}-{kind}")
+    page.locator(f"#{kind}-accept").click()
+
+
+def test_clear_traveller_whole_flow(page, ui_kiosk):
+    page.goto("/")
+    expect(page).to_have_url(re.compile(r"/login$"))
+    check_screen(page, "01-login")
+    login(page, "alice", OFFICER_PIN)
+    expect(page.locator("#new-entry")).to_be_visible()
+    expect(page.locator("#battery")).to_contain_text("76")
+    expect(page.locator("#uplink")).to_contain_text("offline")
+    expect(page.locator("#lists")).to_contain_text("Lists")
+    check_screen(page, "02-home")
+
+    page.locator("#new-entry").click()
+    expect(page.locator("#reader-status")).to_have_text("Place the document on the reader…")
+    expect(page.locator(".progress li.current")).to_contain_text("Document")
+    check_screen(page, "03-scan-waiting")
+    ui_kiosk.present(CLEAR_OKAFOR)
+    expect(page.locator("#doc-name")).to_have_text("OKAFOR, CHIDI")
+    expect(page.locator("#doc-checks li.bad")).to_have_count(0)
+    expect(page.locator("#doc-checks li.ok")).to_have_count(4)
+    check_screen(page, "04-scan-read")
+    page.locator("#doc-next").click()
+
+    _capture(page, "photo", "05-clear")
+    _capture(page, "fingerprint", "05-clear")
+
+    expect(page).to_have_url(re.compile(r"/crossings/.+\?new=1$"))
+    expect(page.locator("#verdict")).to_have_class(re.compile("verdict-cleared"))
+    expect(page.locator("#verdict h1")).to_have_text("Cleared")
+    check_screen(page, "06-result-cleared")
+
+    stored = _crossing(ui_kiosk, _recorded_id(page))
+    assert stored["decision"] == "cleared" and stored["surname"] == "OKAFOR"
+    assert stored["direction"] == "entry" and stored["officer_id"] == "alice"
+    assert sorted(capture["kind"] for capture in stored["captures"]) == ["face", "fingerprint"]
+    assert stored["unavailable"] == {}
+
+    page.locator("#next-traveller").click()
+    expect(page.locator("#reader-status")).to_have_text("Place the document on the reader…")
+    page.locator("#cancel-document").click()
+    expect(page.locator("#go-history")).to_be_visible()
+
+
+def test_watchlist_hit_typed_by_hand_and_supervisor_refuses(page, ui_kiosk):
+    login(page, "alice", OFFICER_PIN)
+    page.locator("#new-exit").click()
+    page.locator("#doc-manual").click()
+    expect(page.locator("#manual")).to_be_visible()
+    line1, line2 = PERSON_HIT_DOE.split("\n")
+    wrong = line2[:-1] + str((int(line2[-1]) + 1) % 10)
+    # Typed on the on-screen MRZ keyboard, with a wrong last (composite) check digit.
+    tap_keys(page, "kb-mrz", line1 + "\n" + wrong)
+    expect(page.locator('#mrz-checks li[data-check="composite"]')).to_have_class("bad")
+    expect(page.locator('#mrz-checks li[data-check="document_number"]')).to_have_class("ok")
+    expect(page.locator('#mrz-checks li[data-check="birth_date"]')).to_have_class("ok")
+    check_screen(page, "10-manual-mrz-bad-digit")
+    page.locator("#kb-mrz [data-action=backspace]").click()
+    tap_keys(page, "kb-mrz", line2[-1])
+    expect(page.locator("#mrz-checks li.bad")).to_have_count(0)
+    expect(page.locator("#mrz-message")).to_contain_text("DOE, JOHN")
+    check_screen(page, "11-manual-mrz-ok")
+    page.locator("#doc-next").click()
+
+    # No photo: the traveller refuses, and the reason is recorded.
+    expect(page.locator("#step-photo")).to_be_visible()
+    page.locator("#photo-skip").click()
+    check_screen(page, "12-hit-photo-reasons")
+    page.locator('#photo-reasons [data-reason="traveller refused"]').click()
+    # The fingerprint module finds no finger: the step says why and offers a retake.
+    scanner = ui_kiosk.devices.fingerprint
+    scanner.simulator.finger = False
+    page.locator("#fingerprint-take").click()
+    expect(page.locator("#fingerprint-status")).to_contain_text("Unavailable:")
+    check_screen(page, "12-hit-fingerprint-failed")
+    scanner.simulator.finger = True
+    page.locator("#fingerprint-take").click()
+    expect(page.locator("#fingerprint-status")).to_have_text(re.compile("Quality is (good|poor)"))
+    page.locator("#fingerprint-accept").click()
+
+    expect(page.locator("body")).to_have_class("alert")
+    expect(page.locator("#verdict h1")).to_have_text("ALERT: watchlist hit")
+    expect(page.locator("#verdict")).to_contain_text("Refer to a supervisor")
+    expect(page.locator("#hits li").first).to_contain_text("persons")
+    expect(page.locator("body")).to_have_attribute("data-alarm", re.compile("on|unavailable"))
+    check_screen(page, "13-result-hit")
+    crossing_id = _recorded_id(page)
+    stored = _crossing(ui_kiosk, crossing_id)
+    assert stored["decision"] == "referred"
+    assert stored["unavailable"] == {"photo": "traveller refused"}
+    assert [capture["kind"] for capture in stored["captures"]] == ["fingerprint"]
+    assert "pattern watchlist_hit" in ui_kiosk.devices.indicators.events
+
+    page.locator("#open-supervisor").click()
+    expect(page.locator("body")).to_have_attribute("data-alarm", "off")
+    expect(page.locator("#supervisor")).to_be_visible()
+    check_screen(page, "14-supervisor")
+    tap_keys(page, "kb-sup-id", "sam")
+    page.locator("#supervisor_pin").click()
+    tap_keys(page, "kb-sup-pin", "000000")
+    page.locator("#outcome-refused").click()
+    expect(page.locator("#outcome-error")).to_have_text("Unknown supervisor ID or wrong PIN.")
+    check_screen(page, "15-supervisor-wrong-pin")
+    assert _crossing(ui_kiosk, crossing_id)["outcome"] is None
+
+    page.locator("#supervisor_id").click()
+    tap_keys(page, "kb-sup-id", "sam")
+    page.locator("#supervisor_pin").click()
+    tap_keys(page, "kb-sup-pin", SUPERVISOR_PIN)
+    page.locator("#outcome-refused").click()
+    expect(page.locator("#verdict h1")).to_have_text("Outcome: Refused")
+    expect(page.locator("#verdict")).to_contain_text("sam")
+    check_screen(page, "16-result-refused")
+    stored = _crossing(ui_kiosk, crossing_id)
+    assert (stored["outcome"], stored["outcome_by"], stored["direction"]) == ("refused", "sam", "exit")
+
+
+def test_login_lockout_message(page, ui_kiosk):
+    for attempt in range(2):
+        login(page, "lockme", "999999"[:5] + str(attempt))
+        expect(page.locator("#login-error")).to_have_text("Unknown officer ID or wrong PIN.")
+    check_screen(page, "20-login-wrong-pin")
+    login(page, "lockme", "888888")
+    expect(page.locator("#login-error")).to_contain_text("locked out until")
+    check_screen(page, "21-login-locked-out")
+    # The right PIN does not help while the lockout lasts.
+    login(page, "lockme", LOCKME_PIN)
+    expect(page.locator("#login-error")).to_contain_text("locked out until")
+    expect(page).to_have_url(re.compile(r"/login$"))
+
+
+def test_language_switch_to_french(page, ui_kiosk):
+    page.goto("/login")
+    page.locator("#lang-fr").click()
+    expect(page.locator("html")).to_have_attribute("lang", "fr")
+    expect(page.locator("label[for=officer_id]")).to_have_text("Identifiant d'agent")
+    check_screen(page, "30-login-fr")
+    login(page, "alice", OFFICER_PIN)
+    expect(page.locator("#new-entry")).to_contain_text("Nouvelle entrée")
+    expect(page.locator("#logout")).to_have_text("Déconnexion")
+    expect(page.locator("#uplink")).to_contain_text("Liaison coupée")
+    check_screen(page, "31-home-fr")
+    page.locator("#new-entry").click()
+    expect(page.locator("#reader-status")).to_have_text("Posez le document sur le lecteur…")
+    check_screen(page, "32-scan-fr")
+    page.locator("#cancel-document").click()
+    page.locator("#logout").click()
+    expect(page.locator("h1")).to_have_text("Connexion de l'agent")
+    page.locator("#lang-en").click()
+    expect(page.locator("h1")).to_have_text("Officer login")
+
+
+def test_other_screens_and_roles(page, ui_kiosk):
+    login(page, "alice", OFFICER_PIN)
+    page.goto("/history")
+    expect(page.locator("table.list tbody tr").first).to_be_visible()
+    check_screen(page, "40-history")
+    page.locator("#q").click()
+    tap_keys(page, "kb-search", "DOE")
+    page.locator("#search").click()
+    expect(page.locator("table.list tbody tr")).to_have_count(1)
+    expect(page.locator("table.list")).to_contain_text("DOE, JOHN")
+    page.locator(".rowlink").first.click()
+    expect(page.locator("#verdict h1")).to_contain_text("Refused")
+    page.goto("/stats")
+    expect(page.locator("#chart-direction svg")).to_have_attribute("aria-label", re.compile(r"Entry \d+, Exit \d+"))
+    check_screen(page, "41-stats")
+    page.goto("/diagnostics")
+    page.locator("#run-selftest").click()
+    expect(page.locator("#selftest")).to_be_visible()
+    expect(page.locator("#devices")).to_contain_text("mrz_reader")
+    check_screen(page, "42-diagnostics", fits=False)
+    page.locator("#logout").click()
+    expect(page.locator(".message.notice")).to_have_text("You are logged out.")
+
+    # A technician sees diagnostics but no crossing buttons, and cannot open the flow.
+    login(page, "tech", TECH_PIN)
+    expect(page.locator("#go-diagnostics")).to_be_visible()
+    expect(page.locator("#new-entry")).to_have_count(0)
+    page.goto("/crossing?direction=entry")
+    expect(page.locator("h1")).to_have_text("Not allowed")
+
+
+def test_main_flow_fits_1024x600(browser, ui_kiosk):
+    context = browser.new_context(viewport=LARGE, base_url=ui_kiosk.url)
+    page = context.new_page()
+    try:
+        login(page, "alice", OFFICER_PIN)
+        check_screen(page, "50-home-1024")
+        page.locator("#new-entry").click()
+        ui_kiosk.present(CLEAR_OKAFOR)
+        expect(page.locator("#doc-next")).to_be_enabled()
+        check_screen(page, "51-scan-1024")
+        page.locator("#doc-rescan").click()
+        page.locator("#doc-manual").click()
+        check_screen(page, "52-manual-1024")
+    finally:
+        context.close()
+
+
+def test_a_page_without_a_session_goes_to_login(page, ui_kiosk):
+    page.set_viewport_size(SMALL)
+    for path in ("/", "/crossing?direction=entry", "/history", "/stats", "/diagnostics"):
+        page.goto(path)
+        expect(page).to_have_url(re.compile(r"/login(\?.*)?$"))

@@ -1,0 +1,276 @@
+"""The touchscreen's page routes on the real app and store (no browser): session cookie, errors, catalogue."""
+
+from __future__ import annotations
+
+import html
+import re
+import string
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_file
+from fastapi.testclient import TestClient
+
+from appliance.api import create_app
+from appliance.crossings import CrossingRequest, get, record
+from appliance.ui import charts
+from appliance.ui.i18n import catalogue, choose, translator
+from appliance.ui_routes import SESSION_COOKIE, mrz_feedback
+
+from .conftest import OFFICER_PIN, SUPERVISOR_PIN
+from .samples import CLEAR_OKAFOR, PERSON_HIT_DOE, import_demo_lists, with_bad_check_digit
+
+UI = {"X-Kiosk-UI": "1"}
+PACKAGE = Path(__file__).parent.parent / "appliance"
+
+
+@pytest.fixture
+def client(store, config, officers):
+    import_demo_lists(store)
+    return TestClient(create_app(config, store))
+
+
+def _login(client, officer_id="alice", pin=OFFICER_PIN):
+    response = client.post("/login", data={"officer_id": officer_id, "pin": pin}, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/", response.text
+    return response
+
+
+def _sessions(store) -> int:
+    with store.lock:
+        return store.conn.execute("SELECT count(*) FROM sessions").fetchone()[0]
+
+
+def test_pages_need_a_session_and_login_sets_a_strict_httponly_cookie(client):
+    for path in ("/crossing?direction=entry", "/history", "/stats", "/diagnostics", "/crossings/x"):
+        response = client.get(path, follow_redirects=False)
+        assert response.status_code == 303 and response.headers["location"].startswith("/login"), path
+    assert client.get("/", follow_redirects=False).headers["location"] == "/login"
+    cookie = _login(client).headers["set-cookie"]
+    assert cookie.startswith(f"{SESSION_COOKIE}=") and "HttpOnly" in cookie and "SameSite=strict" in cookie
+    for path in ("/", "/crossing?direction=entry", "/history", "/stats", "/diagnostics"):
+        assert client.get(path).status_code == 200, path
+
+
+def test_wrong_pin_then_lockout_then_right_pin_still_refused(client, store):
+    for attempt in range(2):
+        page = client.post("/login", data={"officer_id": "alice", "pin": "000000"})
+        assert page.status_code == 401 and "Unknown officer ID or wrong PIN." in page.text
+    page = client.post("/login", data={"officer_id": "alice", "pin": "000001"})
+    assert page.status_code == 423 and "locked out until" in page.text
+    page = client.post("/login", data={"officer_id": "alice", "pin": OFFICER_PIN})
+    assert page.status_code == 423 and SESSION_COOKIE not in page.headers.get("set-cookie", "")
+    assert _sessions(store) == 0
+
+
+def test_empty_login_fields_are_refused_without_touching_any_account(client, store, officers):
+    before = officers.get("alice")
+    for data in ({"officer_id": "", "pin": OFFICER_PIN}, {"officer_id": "alice", "pin": ""}, {}):
+        page = client.post("/login", data=data)
+        assert page.status_code == 422 and "Enter your officer ID and your PIN." in page.text
+    assert officers.get("alice") == before and _sessions(store) == 0
+
+
+def test_logout_ends_the_session_and_clears_the_cookie(client, store):
+    _login(client)
+    token = client.cookies.get(SESSION_COOKIE)
+    response = client.post("/logout", follow_redirects=False)
+    assert response.headers["location"] == "/login?note=bye" and f'{SESSION_COOKIE}=""' in response.headers["set-cookie"]
+    assert _sessions(store) == 0
+    assert client.get("/api/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_the_api_takes_the_cookie_only_with_the_ui_header(client):
+    _login(client)
+    # Without the header a cross-site form could replay the cookie; with it, a page of
+    # another origin would need a CORS preflight the app never grants.
+    assert client.get("/api/me").status_code == 401
+    assert client.post("/api/crossings", json={"direction": "entry", "mrz": CLEAR_OKAFOR}).status_code == 401
+    assert client.get("/api/me", headers=UI).json() == {"id": "alice", "role": "officer"}
+    # An explicit bearer header wins over the cookie, and a bad one is not rescued by it.
+    assert client.get("/api/me", headers={**UI, "Authorization": "Bearer nonsense"}).status_code == 401
+
+
+def test_mrz_check_names_each_check_digit(client):
+    assert client.post("/ui/mrz-check", json={"text": CLEAR_OKAFOR}).status_code == 401
+    _login(client)
+    assert client.post("/ui/mrz-check", json={"text": CLEAR_OKAFOR}).status_code == 401  # no UI header
+    good = client.post("/ui/mrz-check", json={"text": CLEAR_OKAFOR}, headers=UI).json()
+    assert good["complete"] and good["valid"] and good["fields"]["surname"] == "OKAFOR"
+    assert {check["name"]: check["ok"] for check in good["checks"]} == {
+        "document_number": True, "birth_date": True, "expiry_date": True, "composite": True}
+    bad = client.post("/ui/mrz-check", json={"text": with_bad_check_digit(CLEAR_OKAFOR)}, headers=UI).json()
+    failed = {check["name"] for check in bad["checks"] if not check["ok"]}
+    assert not bad["valid"] and "document_number" in failed and "birth_date" not in failed
+    partial = client.post("/ui/mrz-check", json={"text": "P<UTOOKAFOR"}, headers=UI).json()
+    assert partial["complete"] is False and "line" in partial["message"] and partial["checks"] == []
+    assert client.post("/ui/mrz-check", json={"text": "x" * 401}, headers=UI).status_code == 422
+
+
+def test_mrz_feedback_never_raises_on_junk():
+    for text in ("", "\n\n", "é" * 88, "<" * 88, "P<" * 200):
+        assert mrz_feedback(text)["complete"] in (True, False)
+
+
+def test_supervisor_outcome_needs_a_supervisor_pin_and_changes_nothing_otherwise(client, store, config, officers):
+    hit = record(store, config, officers.get("alice"), CrossingRequest(direction="entry", mrz=PERSON_HIT_DOE))
+    clear = record(store, config, officers.get("alice"), CrossingRequest(direction="entry", mrz=CLEAR_OKAFOR))
+    _login(client)
+    url = f"/crossings/{hit['id']}/outcome"
+    cases = [
+        ({"supervisor_id": "sam", "pin": SUPERVISOR_PIN, "outcome": "maybe"}, 422, "Choose cleared or refused."),
+        ({"supervisor_id": "", "pin": "", "outcome": "refused"}, 422, "must enter their ID and PIN"),
+        ({"supervisor_id": "sam", "pin": "000000", "outcome": "refused"}, 401, "Unknown supervisor ID or wrong PIN."),
+        ({"supervisor_id": "alice", "pin": OFFICER_PIN, "outcome": "refused"}, 403, "Only a supervisor"),
+    ]
+    for data, status, message in cases:
+        page = client.post(url, data=data)
+        assert page.status_code == status and message in page.text, (data, page.status_code)
+        assert get(store, hit["id"])["outcome"] is None
+    page = client.post(f"/crossings/{clear['id']}/outcome",
+                       data={"supervisor_id": "sam", "pin": SUPERVISOR_PIN, "outcome": "refused"})
+    assert page.status_code == 409 and get(store, clear["id"])["outcome"] is None
+    sessions = _sessions(store)
+    done = client.post(url, data={"supervisor_id": "sam", "pin": SUPERVISOR_PIN, "outcome": "refused"},
+                       follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == f"/crossings/{hit['id']}"
+    stored = get(store, hit["id"])
+    assert (stored["outcome"], stored["outcome_by"]) == ("refused", "sam")
+    assert _sessions(store) == sessions  # the supervisor's confirmation leaves no session open
+    assert "Outcome: Refused" in client.get(f"/crossings/{hit['id']}").text
+    assert client.get("/crossings/no-such-id").status_code == 404
+
+
+def test_result_page_explains_a_hit_and_a_clear(client, store, config, officers):
+    hit = record(store, config, officers.get("alice"), CrossingRequest(direction="exit", mrz=PERSON_HIT_DOE))
+    clear = record(store, config, officers.get("alice"), CrossingRequest(direction="entry", mrz=CLEAR_OKAFOR))
+    _login(client)
+    page = client.get(f"/crossings/{hit['id']}?new=1").text
+    assert 'class="alert"' in page and "ALERT: watchlist hit" in page and 'data-alarm="1"' in page
+    assert "P-0001" in page and 'id="supervisor"' in page
+    # Seen again from the history, it does not sound the alarm again.
+    assert 'data-alarm="0"' in client.get(f"/crossings/{hit['id']}").text
+    page = client.get(f"/crossings/{clear['id']}?new=1").text
+    assert "verdict-cleared" in page and 'id="supervisor"' not in page and 'data-alarm="0"' in page
+
+
+def test_devices_that_are_missing_are_offered_as_unavailable(store, config, officers):
+    from appliance.hw import open_devices
+
+    _ = officers
+    no_devices = TestClient(create_app(config, store, None))
+    _login(no_devices)
+    page = no_devices.get("/crossing?direction=entry").text
+    assert '"photo": {"reason": "device unavailable: no camera"' in page
+    assert '"fingerprint": {"reason": "device unavailable: no fingerprint reader"' in page
+
+    without_finger = config.model_copy(update={"hardware": config.hardware.model_copy(update={"fingerprint": "none"})})
+    devices = open_devices(without_finger.hardware)
+    try:
+        client = TestClient(create_app(without_finger, store, devices))
+        _login(client)
+        page = client.get("/crossing?direction=entry").text
+        assert '"fingerprint": {"reason": "device unavailable: no fingerprint reader"' in page
+        assert '"photo":' not in page.split('id="crossing-config"')[1]
+    finally:
+        devices.close()
+
+
+def test_a_technician_cannot_open_the_crossing_screen(client):
+    _login(client, "tech", "615283")
+    page = client.get("/crossing?direction=entry")
+    assert page.status_code == 403 and "Your role cannot record crossings." in page.text
+    assert 'id="new-entry"' not in client.get("/").text
+
+
+def test_history_searches_todays_crossings(client, store, config, officers):
+    for text in (CLEAR_OKAFOR, PERSON_HIT_DOE):
+        record(store, config, officers.get("alice"), CrossingRequest(direction="entry", mrz=text))
+    _login(client)
+    page = client.get("/history").text
+    assert "OKAFOR" in page and "DOE" in page and "(2)" in page
+    page = client.get("/history", params={"q": "okafor"}).text
+    assert "OKAFOR" in page and "DOE, JOHN" not in page
+    assert "No crossing matches." in client.get("/history", params={"q": "NOBODY"}).text
+    assert client.get("/history", params={"page": -1}).status_code == 422
+
+
+def test_status_bar_needs_no_session_and_does_not_keep_one_alive(client, store):
+    bar = client.get("/ui/status")
+    assert bar.status_code == 200 and "Battery: unknown" in bar.text and "Lists:" in bar.text
+    _login(client)
+    with store.lock:
+        seen = store.conn.execute("SELECT last_seen_at FROM sessions").fetchone()[0]
+    client.get("/ui/status")
+    with store.lock:
+        assert store.conn.execute("SELECT last_seen_at FROM sessions").fetchone()[0] == seen
+
+
+def test_training_banner(store, config, officers):
+    training = config.model_copy(update={"kiosk": config.kiosk.model_copy(update={"training": True})})
+    client = TestClient(create_app(training, store))
+    assert "TRAINING MODE" in client.get("/login").text
+
+
+def test_static_assets_only_from_the_ui_folder(client):
+    script = client.get("/ui/static/kiosk.js")
+    assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+    assert client.get("/ui/static/kiosk.css").headers["content-type"].startswith("text/css")
+    for name in ("..%2Fi18n.py", "i18n.py", "nothing.css", ".hidden.css"):
+        assert client.get(f"/ui/static/{name}").status_code == 404, name
+
+
+def test_language_is_chosen_at_login_and_kept(client):
+    response = client.get("/login", params={"lang": "fr"}, follow_redirects=False)
+    assert response.status_code == 303 and "kiosk_lang=fr" in response.headers["set-cookie"]
+    page = html.unescape(client.get("/login").text)
+    assert '<html lang="fr">' in page and "Connexion de l'agent" in page
+    _login(client)
+    assert "Nouvelle entrée" in client.get("/").text
+    assert "Statistiques du poste" in client.get("/stats").text
+    client.get("/login", params={"lang": "xx"})  # not offered: back to the default
+    assert '<html lang="en">' in client.get("/").text
+    assert choose("de") == "en"
+    with pytest.raises(LookupError, match="not offered"):
+        catalogue("de")
+
+
+def _source_messages() -> set[str]:
+    keywords = {"_": None, "N_": None}
+    found = set()
+    sources = [("jinja2", path) for path in (PACKAGE / "ui" / "templates").glob("*.html")]
+    sources += [("python", PACKAGE / "ui_routes.py")] + [("python", path) for path in (PACKAGE / "ui").glob("*.py")]
+    for method, path in sources:
+        for _line, message, _comments, _context in extract_from_file(method, str(path), keywords=keywords):
+            found.add(message if isinstance(message, str) else message[0])
+    return found
+
+
+def _fields(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def test_every_string_on_screen_is_in_the_french_catalogue():
+    messages = _source_messages()
+    french = catalogue("fr")
+    assert len(messages) > 100
+    missing = sorted(messages - set(french))
+    assert not missing, f"add these to appliance/locale/fr/LC_MESSAGES/messages.po: {missing}"
+    assert not sorted(set(french) - messages), "the French catalogue has strings no screen uses"
+    for message in messages:
+        assert _fields(french[message]) == _fields(message), f"placeholders differ in {message!r}"
+    assert translator("fr")("{count} to send", count=3) == "3 à envoyer"
+
+
+def test_charts_show_their_numbers_to_screen_readers():
+    bars = str(charts.bar_chart("By nationality", [("UTO", 3), ("<b>", 1)]))
+    assert 'role="img"' in bars and 'aria-label="By nationality: UTO 3, &lt;b&gt; 1"' in bars
+    assert "<b>" not in bars
+    empty = str(charts.bar_chart("By direction", [("Entry", 0)], empty="No crossings"))
+    assert "No crossings" in empty and "<rect" not in empty
+    days = [{"date": "2026-01-0%d" % day, "total": day, "by_direction": {"entry": day, "exit": 0}} for day in (1, 2)]
+    column = str(charts.day_chart("Per day", days, "Entry", "Exit"))
+    assert 'aria-label="Per day: 01-01 1, 01-02 2"' in column
+    heights = [float(h) for h in re.findall(r'<rect x="[\d.]+" y="[\d.]+" width="[\d.]+" height="([\d.]+)" fill="#0b3d91"', column)]
+    legend, first, second = heights  # the legend's entry swatch, then one column per day
+    assert legend == 12 and second == pytest.approx(2 * first)

@@ -1,0 +1,213 @@
+"""A real kiosk app on a free loopback port and one headless Debian Chromium for the UI tests.
+
+The app is the one ``kiosk run`` serves (``create_app`` over a real store and the
+simulated devices), run by uvicorn in a thread so a test can put a document on the
+simulated reader; the browser is Debian's /usr/bin/chromium driven by Playwright, never a
+browser downloaded by a test tool.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import textwrap
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import uvicorn
+
+from appliance import config as config_module
+from appliance.api import create_app
+from appliance.hw import open_devices
+from appliance.officers import Officers
+from appliance.store import Store
+
+from ..conftest import OFFICER_PIN, SUPERVISOR_PIN
+from ..samples import import_demo_lists
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--autoplay-policy=no-user-gesture-required"]
+SMALL = {"width": 800, "height": 480}
+LARGE = {"width": 1024, "height": 600}
+LOCKME_PIN = "570318"
+TECH_PIN = "615283"
+BIOMETRIC_KEY = "5f" * 32  # a test key; a real kiosk gets its own from provisioning
+A11Y_SCRIPT = (Path(__file__).parent / "a11y.js").read_text(encoding="utf-8")
+
+
+def artifacts_dir() -> Path:
+    """Where screenshots go: $KIOSK_TEST_ARTIFACTS, default tests/artifacts/ (gitignored)."""
+    path = Path(os.environ.get("KIOSK_TEST_ARTIFACTS") or Path(__file__).parent.parent / "artifacts")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@dataclass
+class UIKiosk:
+    url: str
+    config: config_module.Config
+    store: Store
+    devices: Any
+    app: Any
+
+    def present(self, mrz_text: str) -> None:
+        """Put a document on the simulated reader (the page's reader loop picks it up)."""
+        self.devices.mrz_reader.present(mrz_text)
+
+    def crossings(self) -> list[dict]:
+        from appliance.crossings import list_crossings
+
+        return list_crossings(self.store, limit=1000)
+
+
+def _free_socket() -> socket.socket:
+    # Bound here and handed to uvicorn, so no other process can take the port in between.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@pytest.fixture(scope="module")
+def ui_kiosk(tmp_path_factory) -> Iterator[UIKiosk]:
+    directory = tmp_path_factory.mktemp("ui-kiosk")
+    # No sample MRZs: the simulated reader reads only what a test presents, like a real
+    # reader with nothing on it.
+    (directory / "none.mrz").write_text("", encoding="utf-8")
+    (directory / "kiosk.toml").write_text(textwrap.dedent(f"""
+        [kiosk]
+        post_id = "POST-UI"
+        kiosk_id = "K7"
+        data_dir = "{directory / 'data'}"
+
+        [security]
+        max_failed_logins = 3
+        lockout_minutes = 5
+        session_idle_minutes = 10
+        biometric_key = "{BIOMETRIC_KEY}"
+
+        [hardware.simulated]
+        mrz_file = "{directory / 'none.mrz'}"
+        battery_percent = 76
+
+        [hardware.fingerprint_r30x]
+        finger_timeout_s = 1
+    """), encoding="utf-8")
+    config = config_module.load(directory / "kiosk.toml", environ={})
+    store = Store(config.db_path)
+    officers = Officers(store, config.security)
+    officers.add("alice", "officer", OFFICER_PIN)
+    officers.add("sam", "supervisor", SUPERVISOR_PIN)
+    officers.add("tech", "technician", TECH_PIN)
+    officers.add("lockme", "officer", LOCKME_PIN)
+    import_demo_lists(store)
+    devices = open_devices(config.hardware)
+    app = create_app(config, store, devices)
+    sock = _free_socket()
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="ui-kiosk", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "the kiosk app did not start"
+        time.sleep(0.02)
+    host, port = sock.getsockname()
+    try:
+        yield UIKiosk(url=f"http://{host}:{port}", config=config, store=store, devices=devices, app=app)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+        devices.close()
+        store.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (scripts/dev test does)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def _is_error(message) -> bool:
+    # Chromium logs every 4xx/5xx answer as a console error; those are checked from the
+    # responses instead (see ``_is_server_error``). A script error still fails the test.
+    return message.type == "error" and not message.text.startswith("Failed to load resource:")
+
+
+def _is_server_error(response) -> bool:
+    # Screens answer a refused PIN or a bad request with an honest 4xx, and a missing or
+    # failing capture device is the contract's 503; any other 5xx is a bug.
+    if response.status < 500:
+        return False
+    return not (response.status == 503 and "/api/captures/" in response.url)
+
+
+@pytest.fixture
+def page(browser, ui_kiosk):
+    context = browser.new_context(viewport=SMALL, base_url=ui_kiosk.url)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: errors.append(message.text) if _is_error(message) else None)
+    page.on("response", lambda response: errors.append(f"{response.status} {response.url}")
+            if _is_server_error(response) else None)
+    yield page
+    context.close()
+    # A script error on any screen fails the test that caused it.
+    assert not errors, f"errors in the page: {errors}"
+
+
+# -- Checks every screen goes through --------------------------------------------------
+
+def check_screen(page, name: str, *, fits: bool = True) -> None:
+    """Screenshot, accessibility (names, contrast, touch targets, lang) and, for the main flow, no overflow."""
+    page.wait_for_load_state("load")
+    page.screenshot(path=str(artifacts_dir() / f"{name}.png"))
+    problems = page.evaluate(A11Y_SCRIPT)
+    assert problems == [], f"{name}: accessibility problems:\n" + "\n".join(problems)
+    if fits:
+        overflow = page.evaluate("""() => {
+            const main = document.querySelector('main');
+            const doc = document.scrollingElement;
+            return {doc: [doc.scrollWidth, doc.scrollHeight, innerWidth, innerHeight],
+                    main: [main.scrollWidth, main.scrollHeight, main.clientWidth, main.clientHeight]};
+        }""")
+        width, height, view_w, view_h = overflow["doc"]
+        assert width <= view_w and height <= view_h, f"{name}: the page scrolls: {overflow}"
+        main_w, main_h, client_w, client_h = overflow["main"]
+        assert main_w <= client_w + 1 and main_h <= client_h + 1, f"{name}: the screen's content overflows: {overflow}"
+
+
+def tap_keys(page, keyboard_id: str, text: str) -> None:
+    """Type ``text`` with the on-screen keyboard ``keyboard_id``, key by key, as an officer would."""
+    board = page.locator(f"#{keyboard_id}")
+    for char in text:
+        if char == "\n":
+            board.locator("[data-action=newline]").click()
+            continue
+        key = board.locator(f'[data-key="{char}"]')
+        if key.count() == 0 and char.isalpha():
+            board.locator("[data-action=shift]").click()
+            key = board.locator(f'[data-key="{char}"]')
+        key.click()
+
+
+def login(page, officer_id: str, pin: str) -> None:
+    page.goto("/login")
+    page.locator("#officer_id").click()
+    tap_keys(page, "kb-id", officer_id)
+    page.locator("#pin").click()
+    tap_keys(page, "kb-pin", pin)
+    page.locator("#kb-pin button[type=submit]").click()
