@@ -49,6 +49,23 @@ def normalise(text: str | None) -> str:
     return _NOT_A_TO_Z.sub(" ", latin).strip()
 
 
+def fold(text: str | None) -> str:
+    """``normalise`` for any script: what ``normalise`` leaves of Latin letters, and every
+    other script (Cyrillic, Greek, Arabic, Han...) transliterated to A-Z by anyascii first.
+
+    "Иванов" gives "IVANOV", "Νικολαΐδης" gives "NIKOLAIDIS"; Latin text gives exactly what
+    ``normalise`` gives, so ICAO's own transliterations (Ø -> OE, ß -> SS) still win. The
+    fuzzy name index compares names in this form. Never raises.
+    """
+    if not text:
+        return ""
+    from anyascii import anyascii  # imported here: only the name index needs it
+
+    decomposed = unicodedata.normalize("NFKD", text.translate(_UNDECOMPOSED))
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return normalise(anyascii(stripped))
+
+
 def name_key(surname: str | None, given_names: str | None) -> str:
     """The lookup key of a name: "SURNAME|GIVEN NAMES", both parts normalised; never raises.
 

@@ -1,11 +1,12 @@
-"""Screening one traveller against the watchlists in force: stolen/lost documents and persons.
+"""Screening one traveller against the watchlists in force: stolen/lost documents, persons by
+name and birth date, and faces. ``screen`` is the one call the crossing workflow makes.
 
-This is the simple, exact engine: indexed lookups of the normalised document number and
-of normalised name keys (``watchlist_person_names``), scored by how much of the evidence
-agrees. ``screen`` and its types are the interface the crossing workflow uses; a fuzzy,
-phonetic and face engine can replace the internals behind it.
+Each list version has index files (``appliance.lists.indexes``): documents are looked up
+in the document index (filter in RAM, exact check memory-mapped), names in the fuzzy name
+index, faces in the int8 face index; entry details come from SQLite in the same read
+transaction that says which version is in force, so hits and versions always agree.
 
-Scores (the product of a base score and the factors that apply):
+Scores (a base score times the factors that apply), on one 0-1 scale:
 
 =============================================  =====
 listed stolen/lost document (number + state)    1.0
@@ -13,40 +14,53 @@ person's listed document (number + issuer)      1.0  (0.8 when the list has no i
 surname and given names equal                   1.0
 surname and given names equal, but swapped      0.85
 surname equal, list has no given names          0.8
+surname equal, traveller's given names unknown  0.75
+phonetic match / close spelling (per part)      x0.95 / x Jaro-Winkler similarity
+surname matches, given names differ             x0.5
 birth date equal                                x1.0
 birth date compatible (one side partial)        x0.9
 birth date on one side only                     x0.8
 birth date different                            x0.4
 sex different (M against F)                     x0.8
+face similarity s >= face threshold t           T + (1 - T) (s - t) / (1 - t), T the hit threshold
 =============================================  =====
+
+Nationality is shown in the explanation but does not change the score (dual nationals
+travel on either passport).
 """
 
 from __future__ import annotations
 
 import contextlib
 import sqlite3
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
 from typing import Any, Iterator, Literal
 
-from .errors import WorkflowError
-from .names import display_key, name_key, normalise
+import numpy as np
+
+from . import clock
+from .errors import KioskError, WorkflowError
+from .lists import indexes
+from .names import normalise
 from .store import Store
-from .watchlist import (SEXES, is_document_number, is_document_type, is_state_code, normalise_document_number,
-                        parse_partial_date)
+from .watchlist import (DEFAULT_MAX_AGE_HOURS, SEXES, age_text, is_document_number, is_document_type, is_state_code,
+                        normalise_document_number, parse_partial_date)
 
 DEFAULT_THRESHOLD = 0.7
+DEFAULT_FACE_THRESHOLD = 0.6
 
 DOCUMENT_LISTED = 1.0
 PERSON_DOCUMENT = 1.0
 PERSON_DOCUMENT_NUMBER_ONLY = 0.8
-NAME_EQUAL = 1.0
-NAME_SWAPPED = 0.85
-SURNAME_ONLY = 0.8
 BIRTH_DATE_EQUAL = 1.0
 BIRTH_DATE_COMPATIBLE = 0.9
 BIRTH_DATE_ONE_SIDE = 0.8
 BIRTH_DATE_DIFFERENT = 0.4
 SEX_DIFFERENT = 0.8
+NAME_MATCHES = 20  # listed names scored in full per persons list (after candidate generation)
+FACE_MATCHES = 10
 
 Date = tuple[int, int | None, int | None]
 
@@ -56,7 +70,8 @@ class Traveller:
     """What is known of the traveller; every field optional.
 
     birth_date is ISO, full or partial ("1980-01-01", "1980-01", "1980"); codes are ICAO
-    (a '<' filler from an MRZ is tolerated); names may be MRZ-style or as written.
+    (a '<' filler from an MRZ is tolerated); names may be MRZ-style or as written, in
+    any script.
     """
 
     surname: str | None = None
@@ -85,25 +100,34 @@ class Hit:
 
 @dataclass(frozen=True)
 class ScreeningResult:
-    """Hits at or above the threshold, best first, and the version of every list consulted."""
+    """Hits at or above the threshold, best first; the version of every list consulted;
+    lists that are stale or could not be consulted; and, when the list policy says so,
+    why every traveller must be referred."""
 
     hits: list[Hit]
     lists: dict[str, str]
+    stale: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    refer: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"hits": [hit.to_dict() for hit in self.hits], "lists": dict(self.lists)}
+        return {"hits": [hit.to_dict() for hit in self.hits], "lists": dict(self.lists), "stale": dict(self.stale),
+                "warnings": list(self.warnings), "refer": self.refer}
 
 
 @dataclass(frozen=True)
 class _Query:
     surname: str
     given_names: str
+    raw_surname: str | None
+    raw_given_names: str | None
     birth_date: Date | None
     nationality: str | None
     sex: str | None
     document_issuer: str | None
     document_type: str | None
     document_number: str | None
+    face: np.ndarray | None
 
 
 def _code(value: str | None) -> str | None:
@@ -111,7 +135,21 @@ def _code(value: str | None) -> str | None:
     return text or None
 
 
-def _prepare(traveller: Traveller) -> _Query:
+def _face(embedding: Any, problems: list[str]) -> np.ndarray | None:
+    if embedding is None:
+        return None
+    try:
+        vector = np.asarray(embedding, dtype=np.float32).reshape(-1)
+    except (TypeError, ValueError):
+        problems.append("face_embedding: not a vector of numbers")
+        return None
+    if vector.size == 0 or not np.all(np.isfinite(vector)) or not np.any(vector):
+        problems.append("face_embedding: empty, zero or not finite")
+        return None
+    return vector
+
+
+def _prepare(traveller: Traveller, face_embedding: Any) -> _Query:
     """Normalised search values; raises WorkflowError naming every field that is malformed."""
     problems = []
     birth_date = None
@@ -121,10 +159,10 @@ def _prepare(traveller: Traveller) -> _Query:
         except ValueError as exc:
             problems.append(f"birth_date: {exc}")
     codes = {}
-    for field in ("nationality", "document_issuer"):
-        codes[field] = _code(getattr(traveller, field))
-        if codes[field] and not is_state_code(codes[field]):
-            problems.append(f"{field}: {getattr(traveller, field)!r} is not an ICAO code of 1-3 letters A-Z")
+    for name in ("nationality", "document_issuer"):
+        codes[name] = _code(getattr(traveller, name))
+        if codes[name] and not is_state_code(codes[name]):
+            problems.append(f"{name}: {getattr(traveller, name)!r} is not an ICAO code of 1-3 letters A-Z")
     sex = _code(traveller.sex)
     if sex and sex not in SEXES:
         problems.append(f"sex: {traveller.sex!r} is not M, F or X")
@@ -134,12 +172,14 @@ def _prepare(traveller: Traveller) -> _Query:
     number = normalise_document_number(traveller.document_number) or None
     if number and not is_document_number(number):
         problems.append(f"document_number: {traveller.document_number!r} has characters other than A-Z and 0-9")
+    face = _face(face_embedding, problems)
     if problems:
         raise WorkflowError("cannot screen the traveller: " + "; ".join(problems))
     return _Query(
-        surname=normalise(traveller.surname), given_names=normalise(traveller.given_names), birth_date=birth_date,
+        surname=normalise(traveller.surname), given_names=normalise(traveller.given_names),
+        raw_surname=traveller.surname, raw_given_names=traveller.given_names, birth_date=birth_date,
         nationality=codes["nationality"], sex=sex, document_issuer=codes["document_issuer"],
-        document_type=document_type, document_number=number,
+        document_type=document_type, document_number=number, face=face,
     )
 
 
@@ -158,73 +198,117 @@ def _snapshot(store: Store) -> Iterator[sqlite3.Connection]:
             store.conn.execute("COMMIT")
 
 
-def screen(store: Store, traveller: Traveller, threshold: float = DEFAULT_THRESHOLD) -> ScreeningResult:
+@dataclass(frozen=True)
+class _List:
+    name: str
+    kind: str
+    version: str
+    index_dir: str | None
+    age_seconds: int
+    source: str
+
+
+def screen(store: Store, traveller: Traveller, threshold: float | None = None, *,
+           face_embedding: Any = None, settings: Any = None, now: datetime | None = None) -> ScreeningResult:
     """Screen one traveller against every list in force; never needs the network.
 
     Document lists are consulted when the document number and issuer are known, persons
-    lists when a name or a document number is. Raises WorkflowError for a malformed
-    traveller field or a threshold outside [0, 1].
+    lists when a name, a document number or a face embedding is. ``settings`` is the
+    config's ``screening`` section (thresholds, stale-list age and policy, index
+    directory); without it the defaults apply. ``threshold`` overrides its hit threshold.
+    Raises WorkflowError for a malformed traveller field or embedding, or a threshold
+    outside [0, 1]. A list whose index cannot be opened is reported (and the traveller
+    referred), never silently skipped.
     """
+    threshold = (settings.threshold if settings is not None else DEFAULT_THRESHOLD) if threshold is None else threshold
     if not 0.0 <= threshold <= 1.0:
         raise WorkflowError(f"threshold {threshold} is not between 0 and 1")
-    query = _prepare(traveller)
+    face_threshold = settings.face_threshold if settings is not None else DEFAULT_FACE_THRESHOLD
+    max_age = settings.max_list_age_hours if settings is not None else DEFAULT_MAX_AGE_HOURS
+    policy = settings.stale_policy if settings is not None else "warn"
+    root = Path(settings.index_dir) if settings is not None and settings.index_dir else indexes.default_root(store)
+    query = _prepare(traveller, face_embedding)
+    now = now or clock.utcnow()
+    _ensure_indexes(store, root)
+    warnings: list[str] = []
+    unavailable: list[str] = []
     with _snapshot(store) as conn:
-        in_force = conn.execute("SELECT name, kind, version FROM lists ORDER BY name").fetchall()
+        in_force = [
+            _List(name, kind, version, index_dir,
+                  int((now - clock.parse_iso(published_at or imported_at)).total_seconds()), source)
+            for name, kind, version, index_dir, imported_at, published_at, source in conn.execute(
+                "SELECT name, kind, version, index_dir, imported_at, published_at, source FROM lists ORDER BY name")
+        ]
         consulted: dict[str, str] = {}
         hits: list[Hit] = []
-        document_lists = [name for name, kind, _ in in_force if kind == "documents"]
-        if query.document_number and query.document_issuer and document_lists:
-            hits += _document_hits(conn, query, set(document_lists))
-            consulted.update({name: version for name, kind, version in in_force if kind == "documents"})
-        person_lists = [name for name, kind, _ in in_force if kind == "persons"]
-        if (query.surname or query.document_number) and person_lists:
-            hits += _person_hits(conn, query, set(person_lists))
-            consulted.update({name: version for name, kind, version in in_force if kind == "persons"})
+        for item in in_force:
+            if item.kind == "documents" and not (query.document_number and query.document_issuer):
+                continue
+            if item.kind == "persons" and not (query.surname or query.document_number or query.face is not None
+                                               or _has_letters(query.raw_surname)):
+                continue
+            consulted[item.name] = item.version
+            try:
+                index = indexes.open_index(item.kind, indexes.require(item.index_dir, item.name, item.version))
+                if item.kind == "documents":
+                    hits += _document_hits(index, query, item.name)
+                else:
+                    hits += _person_hits(conn, index, query, item.name, threshold, face_threshold)
+            except KioskError as exc:
+                unavailable.append(f"list {item.name} version {item.version} could not be consulted: {exc}")
+    stale = {item.name: age_text(item.age_seconds) for item in in_force if item.age_seconds > max_age * 3600}
+    limit = age_text(int(max_age * 3600))
+    refer = None
+    if unavailable:
+        warnings += unavailable
+        refer = unavailable[0] + ": refer to secondary"
+    if stale:
+        text = "stale list(s): " + ", ".join(f"{name} is {age} old" for name, age in stale.items()) + \
+               f" (stale after {limit})"
+        warnings.append(text)
+        if policy == "refer" and refer is None:
+            refer = text + ": the stale-list policy refers every traveller to secondary"
     kept = [hit for hit in hits if hit.score >= threshold]
     kept.sort(key=lambda hit: (-hit.score, hit.kind != "document", hit.list, hit.entry_id))
-    return ScreeningResult(hits=kept, lists=dict(sorted(consulted.items())))
+    return ScreeningResult(hits=kept, lists=dict(sorted(consulted.items())), stale=stale, warnings=warnings,
+                           refer=refer)
 
 
-def _document_hits(conn: sqlite3.Connection, query: _Query, lists: set[str]) -> list[Hit]:
-    rows = conn.execute(
-        "SELECT list, document_type, reason FROM watchlist_documents "
-        "WHERE document_number = ? AND issuing_state = ? ORDER BY list, line",
-        (query.document_number, query.document_issuer),
-    ).fetchall()
+def _has_letters(text: str | None) -> bool:
+    return bool(text and any(ch.isalpha() for ch in text))
+
+
+def _ensure_indexes(store: Store, root: Path) -> None:
+    """Build the index of a list that has none yet (imported before this version of the
+    software, or its directory lost) from its SQLite rows, before screening starts."""
+    with store.lock:
+        missing = [row for row in store.conn.execute("SELECT name, index_dir FROM lists")
+                   if not row[1] or not Path(row[1]).is_dir()]
+    for name, _ in missing:
+        try:
+            indexes.rebuild(store, name, root)
+        except KioskError:
+            pass  # reported by screen() as a list that could not be consulted
+
+
+def _document_hits(index: Any, query: _Query, list_name: str) -> list[Hit]:
+    records = index.lookup(query.document_issuer, query.document_number)
+    if not records:
+        return []
     # A document reported twice in one list (lost, then stolen) is one hit with both reports.
-    reports: dict[str, list[tuple[str, str]]] = {}
-    for list_name, document_type, reason in rows:
-        if list_name in lists:
-            reports.setdefault(list_name, []).append((document_type, reason))
-    hits = []
-    for list_name, entries in reports.items():
-        document = f"{query.document_issuer} {query.document_number}"
-        parts = []
-        for document_type, reason in entries:
-            text = f"document {document} reported {reason}" if reason else f"document {document} listed"
-            # The type is shown, never required: a stolen passport presented as an ID card
-            # (or listed with the wrong type) must still be stopped.
-            if document_type:
-                text += f", listed as type {document_type}"
-                if query.document_type and query.document_type != document_type:
-                    text += f", presented as {query.document_type}"
-            parts.append(text)
-        hits.append(Hit(list=list_name, entry_id=f"{query.document_issuer}:{query.document_number}",
-                        kind="document", score=DOCUMENT_LISTED, explanation="; ".join(parts)))
-    return hits
-
-
-def _name_lookups(query: _Query) -> dict[str, tuple[float, str]]:
-    """name_key -> (base score, evidence) for every way the traveller's name can be listed."""
-    if not query.surname:
-        return {}
-    lookups = {}
-    if query.given_names:
-        lookups[name_key(query.surname, query.given_names)] = (NAME_EQUAL, "surname and given names equal")
-        lookups.setdefault(name_key(query.given_names, query.surname),
-                           (NAME_SWAPPED, "surname and given names equal but swapped"))
-    lookups.setdefault(name_key(query.surname, ""), (SURNAME_ONLY, "surname equal (no given names on the list)"))
-    return lookups
+    document = f"{query.document_issuer} {query.document_number}"
+    parts = []
+    for record in records:
+        text = f"document {document} reported {record.reason}" if record.reason else f"document {document} listed"
+        # The type is shown, never required: a stolen passport presented as an ID card
+        # (or listed with the wrong type) must still be stopped.
+        if record.document_type:
+            text += f", listed as type {record.document_type}"
+            if query.document_type and query.document_type != record.document_type:
+                text += f", presented as {query.document_type}"
+        parts.append(text)
+    return [Hit(list=list_name, entry_id=f"{query.document_issuer}:{query.document_number}", kind="document",
+                score=DOCUMENT_LISTED, explanation="; ".join(parts))]
 
 
 def _birth_date(listed: str, traveller: Date | None) -> tuple[float, str]:
@@ -256,40 +340,66 @@ def _person_evidence(query: _Query, base: float, evidence: str, birth_date: str,
     return score, ", ".join(parts)
 
 
-def _person_hits(conn: sqlite3.Connection, query: _Query, lists: set[str]) -> list[Hit]:
-    best: dict[tuple[str, str], dict[str, tuple[float, str]]] = {}
-    reasons: dict[tuple[str, str], str] = {}
+def _details(conn: sqlite3.Connection, list_name: str, entry_ids: list[str]) -> dict[str, tuple]:
+    """entry_id -> (birth_date, sex, nationality, reason), by primary key."""
+    found = {}
+    for start in range(0, len(entry_ids), 500):
+        chunk = entry_ids[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        for row in conn.execute(
+            "SELECT entry_id, birth_date, sex, nationality, reason FROM watchlist_persons "
+            f"WHERE list = ? AND entry_id IN ({marks})", [list_name, *chunk],
+        ):
+            found[row[0]] = row[1:]
+    return found
 
-    def consider(key: tuple[str, str], kind: str, score: float, text: str, reason: str) -> None:
-        if key[0] not in lists:
-            return
-        reasons[key] = reason
-        evidence = best.setdefault(key, {})
+
+def _person_hits(conn: sqlite3.Connection, index: Any, query: _Query, list_name: str, threshold: float,
+                 face_threshold: float) -> list[Hit]:
+    # entry_id -> evidence kind -> (score, text)
+    best: dict[str, dict[str, tuple[float, str]]] = {}
+
+    def consider(entry_id: str, kind: str, score: float, text: str) -> None:
+        evidence = best.setdefault(entry_id, {})
         if kind not in evidence or score > evidence[kind][0]:
             evidence[kind] = (score, text)
 
-    lookups = _name_lookups(query)
-    if lookups:
-        marks = ",".join("?" * len(lookups))
-        rows = conn.execute(
-            "SELECT n.list, n.entry_id, n.name_key, n.is_alias, p.birth_date, p.sex, p.nationality, p.reason "
-            "FROM watchlist_person_names n JOIN watchlist_persons p ON p.list = n.list AND p.entry_id = n.entry_id "
-            f"WHERE n.name_key IN ({marks})",
-            list(lookups),
-        ).fetchall()
-        for list_name, entry_id, key, is_alias, birth_date, sex, nationality, reason in rows:
-            base, evidence = lookups[key]
-            if is_alias:
-                evidence = f"alias {display_key(key)}: {evidence}"
+    names: list[tuple[str, float, str]] = []
+    if _has_letters(query.raw_surname):
+        year = query.birth_date[0] if query.birth_date else None
+        for match in index.names.search(query.raw_surname, query.raw_given_names, birth_year=year,
+                                        limit=NAME_MATCHES):
+            evidence = f"alias {match.listed_name}: {match.evidence}" if match.is_alias else match.evidence
+            names.append((index.entry_ids[match.entry], match.score, evidence))
+    faces: list[tuple[str, float, str]] = []
+    if query.face is not None and index.faces is not None:
+        if query.face.shape[0] != index.faces.dim:
+            raise WorkflowError(f"face embedding has {query.face.shape[0]} dimensions, list {list_name}'s faces "
+                                f"have {index.faces.dim}")
+        for match in index.faces.search(query.face, k=FACE_MATCHES):
+            if match.similarity >= face_threshold:
+                span = max(1.0 - face_threshold, 1e-9)
+                score = min(1.0, threshold + (1.0 - threshold) * (match.similarity - face_threshold) / span)
+                faces.append((index.entry_ids[match.row], score,
+                              f"face similarity {match.similarity:.2f} (threshold {face_threshold:.2f})"))
+    details = _details(conn, list_name, sorted({entry_id for entry_id, _, _ in names + faces}))
+    reasons: dict[str, str] = {}
+    for entry_id, base, evidence in names:
+        if entry_id in details:
+            birth_date, sex, nationality, reason = details[entry_id]
             score, text = _person_evidence(query, base, evidence, birth_date, sex, nationality)
-            consider((list_name, entry_id), "name", score, text, reason)
-
+            consider(entry_id, "name", score, text)
+            reasons[entry_id] = reason
+    for entry_id, score, evidence in faces:
+        if entry_id in details:
+            consider(entry_id, "face", score, evidence)
+            reasons[entry_id] = details[entry_id][3]
     if query.document_number:
         rows = conn.execute(
-            "SELECT list, entry_id, document_issuer, reason FROM watchlist_persons WHERE document_number = ?",
-            (query.document_number,),
+            "SELECT entry_id, document_issuer, reason FROM watchlist_persons WHERE document_number = ? AND list = ?",
+            (query.document_number, list_name),
         ).fetchall()
-        for list_name, entry_id, issuer, reason in rows:
+        for entry_id, issuer, reason in rows:
             if issuer and issuer == query.document_issuer:
                 score, text = PERSON_DOCUMENT, f"listed document {issuer} {query.document_number} equal"
             elif not issuer:
@@ -297,14 +407,14 @@ def _person_hits(conn: sqlite3.Connection, query: _Query, lists: set[str]) -> li
                     f"listed document number {query.document_number} equal (no issuer on the list)")
             else:
                 continue
-            consider((list_name, entry_id), "document", score, text, reason)
-
+            consider(entry_id, "document", score, text)
+            reasons[entry_id] = reason
     hits = []
-    for (list_name, entry_id), evidence in best.items():
+    for entry_id, evidence in best.items():
         ranked = sorted(evidence.values(), reverse=True)
         explanation = "; ".join(text for _, text in ranked)
-        if reasons[(list_name, entry_id)]:
-            explanation += f"; listed for: {reasons[(list_name, entry_id)]}"
+        if reasons.get(entry_id):
+            explanation += f"; listed for: {reasons[entry_id]}"
         hits.append(Hit(list=list_name, entry_id=entry_id, kind="person", score=round(ranked[0][0], 3),
                         explanation=explanation))
     return hits

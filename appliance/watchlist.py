@@ -26,6 +26,7 @@ from typing import Any, Iterable
 from . import audit, clock
 from .errors import ImportFileError
 from .names import name_key
+from .lists import indexes
 from .store import Store
 
 KINDS = ("persons", "documents")
@@ -165,7 +166,7 @@ def _check_document_number(entry: dict[str, str], required: bool, problems: list
     entry["document_number"] = number
 
 
-def _parse_aliases(text: str) -> list[tuple[str, str]]:
+def parse_aliases(text: str) -> list[tuple[str, str]]:
     """[(surname, given names)] of an aliases field; raises ValueError naming the bad alias."""
     if not text:
         return []
@@ -188,7 +189,7 @@ def _check_person(entry: dict[str, str], problems: list[str]) -> list[tuple[str,
         if not entry[field]:
             problems.append(f"field {field}: empty (required)")
     try:
-        aliases = _parse_aliases(entry["aliases"])
+        aliases = parse_aliases(entry["aliases"])
     except ValueError as exc:
         problems.append(f"field aliases: {exc}")
         aliases = []
@@ -203,6 +204,19 @@ def _check_person(entry: dict[str, str], problems: list[str]) -> list[tuple[str,
     _check_code(entry, "document_issuer", False, problems)
     _check_document_number(entry, False, problems)
     return aliases
+
+
+def check_entry(kind: str, entry: dict[str, str]) -> list[str]:
+    """Validate (and normalise in place) one entry of the CSV columns of ``kind``; its problems.
+
+    List bundles use it too, so a record is held to the same rules whichever way it came.
+    """
+    problems: list[str] = []
+    if kind == "persons":
+        _check_person(entry, problems)
+    else:
+        _check_document(entry, problems)
+    return problems
 
 
 def _check_document(entry: dict[str, str], problems: list[str]) -> None:
@@ -329,7 +343,8 @@ def default_version(moment: datetime) -> str:
 
 
 def import_csv(store: Store, kind: str, path: str | Path, *, list_name: str | None = None,
-               version: str | None = None, actor: str = "cli", now: datetime | None = None) -> ImportResult:
+               version: str | None = None, actor: str = "cli", now: datetime | None = None,
+               index_root: Path | None = None) -> ImportResult:
     """Read, validate and import a list file, replacing the list (default name: the kind).
 
     Raises ImportFileError when the file cannot be read or is malformed, the list name or
@@ -342,12 +357,18 @@ def import_csv(store: Store, kind: str, path: str | Path, *, list_name: str | No
     except OSError as exc:
         raise ImportFileError(f"cannot read list file {path}: {exc.strerror or exc}") from None
     return import_bytes(store, kind, data, source=str(path), list_name=list_name, version=version,
-                        actor=actor, now=now)
+                        actor=actor, now=now, index_root=index_root)
 
 
 def import_bytes(store: Store, kind: str, data: bytes, *, source: str = "file", list_name: str | None = None,
-                 version: str | None = None, actor: str = "cli", now: datetime | None = None) -> ImportResult:
-    """``import_csv`` for a file already in memory (``source`` names it in messages); same errors."""
+                 version: str | None = None, actor: str = "cli", now: datetime | None = None,
+                 index_root: Path | None = None) -> ImportResult:
+    """``import_csv`` for a file already in memory (``source`` names it in messages); same errors.
+
+    The list's index files are built under ``index_root`` (default: ``lists/`` next to the
+    database) before the transaction that switches to them, so screening never sees a
+    half-imported list.
+    """
     list_name = kind if list_name is None else list_name
     if not _LIST_NAME.match(list_name):
         raise ImportFileError(f"list name {list_name!r} must be 1-64 letters, digits, '_', '.' or '-'")
@@ -357,30 +378,61 @@ def import_bytes(store: Store, kind: str, data: bytes, *, source: str = "file", 
         raise ImportFileError(f"list version {version!r} must be 1-64 letters, digits, '_', '.', ':', '+' or '-'")
     parsed = parse(kind, data, source)
     imported_at = clock.iso(now)
+    directory = indexes.new_directory(index_root or indexes.default_root(store), list_name, version)
+    try:
+        previous = _import_parsed(store, parsed, kind, list_name, version, imported_at, directory, source, actor)
+    except BaseException:
+        indexes.discard(directory)
+        raise
+    if previous and previous[2] and previous[2] != str(directory):
+        indexes.discard(Path(previous[2]))
+    return ImportResult(list=list_name, kind=kind, version=version, imported_at=imported_at,
+                        sha256=parsed.sha256, entries=len(parsed.entries),
+                        replaced_version=previous[1] if previous else None)
+
+
+def _import_parsed(store: Store, parsed: ParsedList, kind: str, list_name: str, version: str, imported_at: str,
+                   directory: Path, source: str, actor: str) -> tuple | None:
+    with store.lock:
+        # Checked before the (long) index build, and again in the transaction.
+        _check_kind(store, list_name, kind)
+    if kind == "persons":
+        indexes.build_persons(directory, parsed.entries)
+    else:
+        from .inference.documents import Record
+
+        indexes.build_documents(directory, (Record(e["issuing_state"], e["document_type"], e["document_number"],
+                                                   e["reason"]) for e in parsed.entries), total=len(parsed.entries))
     with store.transaction() as db:
-        previous = store.conn.execute("SELECT kind, version FROM lists WHERE name = ?", (list_name,)).fetchone()
-        if previous and previous[0] != kind:
-            raise ImportFileError(f"list {list_name!r} holds {previous[0]}, a {kind} file cannot replace it "
-                                  "(give another --list name); nothing was imported")
+        previous = _check_kind(store, list_name, kind)
         _delete_entries(store, list_name)
         store.conn.execute(
-            "INSERT INTO lists(name, kind, version, imported_at, source_sha256, entries) VALUES (?,?,?,?,?,?) "
+            "INSERT INTO lists(name, kind, version, imported_at, source_sha256, entries, index_dir, published_at, "
+            "source) VALUES (?,?,?,?,?,?,?,NULL,'csv') "
             "ON CONFLICT(name) DO UPDATE SET kind = excluded.kind, version = excluded.version, "
-            "imported_at = excluded.imported_at, source_sha256 = excluded.source_sha256, entries = excluded.entries",
-            (list_name, kind, version, imported_at, parsed.sha256, len(parsed.entries)),
+            "imported_at = excluded.imported_at, source_sha256 = excluded.source_sha256, entries = excluded.entries, "
+            "index_dir = excluded.index_dir, published_at = NULL, source = 'csv'",
+            (list_name, kind, version, imported_at, parsed.sha256, len(parsed.entries), str(directory)),
         )
         table = "watchlist_persons" if kind == "persons" else "watchlist_documents"
         db[table].insert_all(({"list": list_name, **entry} for entry in parsed.entries), batch_size=1000)
         if parsed.names:
             db["watchlist_person_names"].insert_all(({"list": list_name, **row} for row in parsed.names),
                                                      batch_size=1000)
-        result = ImportResult(list=list_name, kind=kind, version=version, imported_at=imported_at,
-                              sha256=parsed.sha256, entries=len(parsed.entries),
-                              replaced_version=previous[1] if previous else None)
         audit.append(store, actor, "watchlist.import", list_name,
-                     {"kind": kind, "version": version, "entries": result.entries, "sha256": parsed.sha256,
-                      "replaced_version": result.replaced_version, "source": Path(source).name})
-    return result
+                     {"kind": kind, "version": version, "entries": len(parsed.entries), "sha256": parsed.sha256,
+                      "replaced_version": previous[1] if previous else None, "source": Path(source).name})
+    return previous
+
+
+def _check_kind(store: Store, list_name: str, kind: str) -> tuple | None:
+    """(kind, version, index_dir) of the list in force, or None; raises if it holds the other kind."""
+    previous = store.conn.execute("SELECT kind, version, index_dir FROM lists WHERE name = ?",
+                                  (list_name,)).fetchone()
+    if previous and previous[0] != kind:
+        raise ImportFileError(f"list {list_name!r} holds {previous[0]}, a {kind} file cannot replace it "
+                              "(give another --list name); nothing was imported")
+    return previous
 
 
 def _delete_entries(store: Store, list_name: str) -> None:
@@ -402,16 +454,28 @@ def age_text(seconds: int) -> str:
     return f"{days}d {hours % 24:02d}h"
 
 
-def list_status(store: Store, now: datetime | None = None) -> list[dict[str, Any]]:
-    """Every list in force, by name: kind, version, imported_at, age (seconds and text), entries, sha256."""
+DEFAULT_MAX_AGE_HOURS = 14 * 24  # the config's default (screening.max_list_age_hours)
+
+
+def list_status(store: Store, now: datetime | None = None,
+                max_age_hours: float = DEFAULT_MAX_AGE_HOURS) -> list[dict[str, Any]]:
+    """Every list in force, by name: kind, version, imported_at, published_at, age (seconds and
+    text), stale, entries, sha256 and source ('csv' import or signed 'bundle').
+
+    The age counts from HQ's publication when the list came in a bundle (a bundle that
+    waited a week on a USB stick is a week old), else from the import.
+    """
     now = now or clock.utcnow()
     with store.lock:
         rows = store.conn.execute(
-            "SELECT name, kind, version, imported_at, entries, source_sha256 FROM lists ORDER BY name"
+            "SELECT name, kind, version, imported_at, published_at, entries, source_sha256, source "
+            "FROM lists ORDER BY name"
         ).fetchall()
     status = []
-    for name, kind, version, imported_at, entries, sha256 in rows:
-        age = int((now - clock.parse_iso(imported_at)).total_seconds())
+    for name, kind, version, imported_at, published_at, entries, sha256, source in rows:
+        age = int((now - clock.parse_iso(published_at or imported_at)).total_seconds())
         status.append({"name": name, "kind": kind, "version": version, "imported_at": imported_at,
-                       "age_seconds": age, "age": age_text(age), "entries": entries, "sha256": sha256})
+                       "published_at": published_at, "age_seconds": age, "age": age_text(age),
+                       "stale": age > max_age_hours * 3600, "entries": entries, "sha256": sha256,
+                       "source": source})
     return status

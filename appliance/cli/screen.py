@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import click
 
-from ..screening import DEFAULT_THRESHOLD, Traveller, screen
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import WorkflowError
+from ..screening import Traveller, screen
 from ..store import Store
 from ..watchlist import SEXES, is_document_number, is_state_code, normalise_document_number, parse_partial_date
 from .common import KioskCommand, load_config, print_json
@@ -56,24 +61,32 @@ def _document(_ctx: click.Context, _param: click.Parameter, value: str | None) -
 @click.option("--nationality", callback=_state_code, help="ICAO nationality code (e.g. UTO).")
 @click.option("--sex", callback=_sex, metavar="M|F|X", help="Sex as in the MRZ: M, F or X.")
 @click.option("--document", callback=_document, metavar="ISSUER:NUMBER", help="Travel document, e.g. UTO:L898902C3.")
-@click.option("--threshold", type=click.FloatRange(0, 1), default=DEFAULT_THRESHOLD, show_default=True,
-              help="Report hits scoring at least this (0-1).")
+@click.option("--face", "face_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Face embedding to screen: a .npy vector, or a text file of numbers.")
+@click.option("--threshold", type=click.FloatRange(0, 1), default=None,
+              help="Report hits scoring at least this (0-1); default: screening.threshold from the config.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: hits best first, and the list versions.")
 def command(surname: str | None, given_names: str | None, birth_date: str | None, nationality: str | None,
-            sex: str | None, document: tuple[str, str] | None, threshold: float, as_json: bool) -> None:
-    """Screen one traveller (by name and/or document) against the lists in force; exits 0 with or without hits."""
-    # Only a name or a document can match a list entry; screening by birth date or
+            sex: str | None, document: tuple[str, str] | None, face_file: Path | None, threshold: float | None,
+            as_json: bool) -> None:
+    """Screen one traveller (by name, document and/or face) against the lists in force; exits 0 with or without hits."""
+    # Only a name, a document or a face can match a list entry; screening by birth date or
     # nationality alone would report "no hit" without having looked at anything.
-    if not (surname and surname.strip()) and document is None:
-        raise click.UsageError("nothing to screen by: give --surname (with any other details) and/or --document")
+    if not (surname and surname.strip()) and document is None and face_file is None:
+        raise click.UsageError("nothing to screen by: give --surname (with any other details), --document "
+                               "and/or --face")
     issuer, number = document or (None, None)
     traveller = Traveller(surname=surname, given_names=given_names, birth_date=birth_date, nationality=nationality,
                           sex=sex, document_issuer=issuer, document_number=number)
-    store = Store(load_config().db_path)
+    embedding = _read_face(face_file) if face_file else None
+    config = load_config()
+    store = Store(config.db_path)
     try:
-        result = screen(store, traveller, threshold=threshold)
+        result = screen(store, traveller, threshold=threshold, face_embedding=embedding, settings=config.screening)
     finally:
         store.close()
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     hits = [{"list": h.list, "entry_id": h.entry_id, "score": h.score, "explanation": h.explanation}
             for h in result.hits]
     if as_json:
@@ -86,3 +99,15 @@ def command(surname: str | None, given_names: str | None, birth_date: str | None
         click.echo(f"HIT {hit['list']}/{hit['entry_id']} score {hit['score']:.2f}: {hit['explanation']}")
     if hits:
         click.echo(f"lists consulted: {versions}")
+
+
+def _read_face(path: Path) -> np.ndarray:
+    """An embedding from a .npy file or a text file of numbers; WorkflowError if it is neither."""
+    try:
+        if path.suffix.lower() == ".npy":
+            return np.load(path, allow_pickle=False)
+        return np.array(path.read_text(encoding="utf-8").replace(",", " ").split(), dtype=np.float32)
+    except OSError as exc:
+        raise WorkflowError(f"cannot read face embedding {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise WorkflowError(f"face embedding {path} is not a vector of numbers: {exc}") from None

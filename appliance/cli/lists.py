@@ -1,0 +1,64 @@
+"""``kiosk lists``: apply a signed HQ list bundle (e.g. from a USB stick) and show the lists in force."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..errors import BundleError
+from ..lists import apply_bundle
+from ..store import Store
+from ..watchlist import list_status
+from .common import KioskGroup, load_config, print_json
+
+
+@click.group("lists", cls=KioskGroup)
+def command() -> None:
+    """Signed list bundles from HQ: apply one, show versions and ages."""
+
+
+@command.command("apply")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--actor", default="cli", show_default=True, help="Who applies, for the audit log.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def apply(file: Path, actor: str, as_json: bool) -> None:
+    """Verify FILE (signature, version chain, hashes) and apply it atomically; a bad bundle changes nothing."""
+    config = load_config()
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise BundleError(f"cannot read bundle {file}: {exc.strerror or exc}") from None
+    store = Store(config.db_path)
+    try:
+        result = apply_bundle(store, config, data, actor=actor)
+    finally:
+        store.close()
+    if as_json:
+        print_json(result)
+        return
+    click.echo(result["message"])
+
+
+@command.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def status(as_json: bool) -> None:
+    """Each list in force: version, age, stale flag, entries, where it came from."""
+    config = load_config()
+    store = Store(config.db_path)
+    try:
+        lists = list_status(store, max_age_hours=config.screening.max_list_age_hours)
+    finally:
+        store.close()
+    if as_json:
+        print_json({"lists": lists, "max_age_hours": config.screening.max_list_age_hours,
+                    "stale_policy": config.screening.stale_policy})
+        return
+    if not lists:
+        click.echo("no lists in force")
+        return
+    click.echo(f"{'list':<16} {'kind':<9} {'version':<20} {'source':<7} {'age':>8} {'entries':>11}")
+    for item in lists:
+        flag = f"  STALE ({config.screening.stale_policy})" if item["stale"] else ""
+        click.echo(f"{item['name']:<16} {item['kind']:<9} {item['version']:<20} {item['source']:<7} "
+                   f"{item['age']:>8} {item['entries']:>11}{flag}")

@@ -1,0 +1,78 @@
+"""``kiosk-hq lists``: create the list signing key and publish signed full/delta list bundles."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from appliance.errors import KioskError
+
+from . import lists
+
+
+class _Command(click.Command):
+    """Turns KioskError into ``error: ...`` and exit 1, as every kiosk-hq command does."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KioskError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+
+
+@click.group("lists")
+def command() -> None:
+    """Publish signed watchlist bundles (full or delta) for the kiosks."""
+
+
+@command.command("keygen", cls=_Command)
+@click.option("--private-key", "private_key", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Where to write the private signing key (PEM, mode 0600); keep it off the network.")
+@click.option("--public-key", "public_key", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Where to write the public key the kiosks trust (screening.trusted_key).")
+def keygen(private_key: Path, public_key: Path) -> None:
+    """Create the Ed25519 key pair that signs list bundles; never overwrites a key."""
+    key_id = lists.keygen(private_key, public_key)
+    click.echo(f"list signing key {key_id}: private {private_key}, public {public_key}")
+
+
+@command.command("publish", cls=_Command)
+@click.argument("export", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--kind", type=click.Choice(["persons", "documents"]), required=True, help="What the export lists.")
+@click.option("--list", "list_name", required=True, help="List name on the kiosks (e.g. national, sltd).")
+@click.option("--version", "version", required=True, help="Version of the new list (e.g. 2026.11.23).")
+@click.option("--key", "key_path", type=click.Path(dir_okay=False), envvar=lists.ENV_KEY_FILE,
+              help=f"Private signing key file (or ${lists.ENV_KEY_FILE}); there is no default.")
+@click.option("--base", "base_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="The previous export the kiosks hold: publish a delta from it (needs --base-version).")
+@click.option("--base-version", help="Version of the --base export, which a delta applies to.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Bundle file to write (copy it to a USB stick, or push it over MQTT).")
+@click.option("--json", "as_json", is_flag=True, help="Print the bundle summary as JSON.")
+def publish(export: Path, kind: str, list_name: str, version: str, key_path: str | None, base_path: Path | None,
+            base_version: str | None, output: Path, as_json: bool) -> None:
+    """Sign EXPORT (CSV or NDJSON) as a full bundle, or as a delta from --base."""
+    if (base_path is None) != (base_version is None):
+        raise click.UsageError("a delta needs both --base FILE and --base-version V")
+    key = lists.load_private_key(key_path)
+    records = lists.read_export(kind, export)
+    if base_path is not None:
+        records = lists.diff(kind, lists.read_export(kind, base_path), records)
+    data = lists.publish(kind, list_name, version, records, key, base_version=base_version)
+    try:
+        output.write_bytes(data)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from None
+    summary = {"list": list_name, "kind": kind, "type": "delta" if base_version else "full", "version": version,
+               "base_version": base_version, "records": len(records), "bytes": len(data), "output": str(output)}
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return
+    base = f" from {base_version}" if base_version else ""
+    click.echo(f"{summary['type']} bundle {list_name} {version}{base}: {len(records)} record(s), "
+               f"{len(data)} bytes -> {output}")

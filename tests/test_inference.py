@@ -1,0 +1,211 @@
+"""Screening indexes on their own: document filter + exact check, int8 faces, fuzzy names."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from appliance.inference import documents, faces, names
+
+
+# -- Documents ----------------------------------------------------------------------------
+
+def _records(count: int, seed: int = 1) -> list[documents.Record]:
+    rng = np.random.default_rng(seed)
+    return [documents.Record(("UTO", "D", "FRA")[i % 3], "P", f"N{n:09d}", "stolen")
+            for i, n in enumerate(rng.choice(10**9, count, replace=False))]
+
+
+def test_document_index_has_no_false_negative_and_no_false_positive(tmp_path):
+    records = _records(20_000)
+    manifest = documents.build(iter(records), tmp_path / "d")
+    assert manifest["records"] == manifest["keys"] == 20_000
+    index = documents.DocumentIndex(tmp_path / "d")
+    try:
+        for record in records[::7]:
+            assert index.lookup(record.issuing_state, record.document_number) == [record]
+        # The filter lets about 1 in 256 unknown keys through; the exact check stops every one.
+        assert not any(index.lookup("UTO", f"X{i}") for i in range(20_000))
+        # Same number, other state: a different document.
+        first = records[0]
+        assert index.lookup("GBR", first.document_number) == []
+        assert index.filter_bytes() < 1.25 * 20_000
+    finally:
+        index.close()
+
+
+def test_document_reported_many_times_across_a_fence_is_found_whole(tmp_path):
+    # 2,000 reports of one document span several 512-key pages of keys.npy.
+    many = [documents.Record("UTO", "P", "SAME1", f"report {i}") for i in range(2000)]
+    documents.build(iter(_records(3000) + many), tmp_path / "d")
+    index = documents.DocumentIndex(tmp_path / "d")
+    try:
+        assert sorted(r.reason for r in index.lookup("UTO", "SAME1")) == sorted(r.reason for r in many)
+    finally:
+        index.close()
+
+
+def test_document_delta_adds_and_removes_without_rebuilding_the_base(tmp_path):
+    records = _records(1000)
+    documents.build(iter(records), tmp_path / "base")
+    gone, kept = records[0], records[1]
+    changes = [documents.Change("add", documents.Record("D", "I", "NEW1", "stolen")),
+               documents.Change("remove", documents.Record(gone.issuing_state, "", gone.document_number, ""))]
+    manifest = documents.derive(tmp_path / "base", tmp_path / "next", changes)
+    assert manifest["records"] == 1000 and manifest["delta"] == {"additions": 1, "removals": 1}
+    # The big files are the base's, hard-linked, not rewritten.
+    assert (tmp_path / "next" / "keys.npy").stat().st_ino == (tmp_path / "base" / "keys.npy").stat().st_ino
+    index = documents.DocumentIndex(tmp_path / "next")
+    try:
+        assert index.lookup("D", "NEW1")[0].reason == "stolen"
+        assert index.lookup(gone.issuing_state, gone.document_number) == []
+        assert index.lookup(kept.issuing_state, kept.document_number) == [kept]
+        assert sum(1 for _ in index) == 1000
+    finally:
+        index.close()
+    base = documents.DocumentIndex(tmp_path / "base")
+    try:
+        assert base.lookup(gone.issuing_state, gone.document_number) == [gone]  # old version untouched
+    finally:
+        base.close()
+
+
+def test_document_removal_of_one_type_keeps_the_other_report(tmp_path):
+    documents.build(iter([documents.Record("UTO", "P", "AB1", "lost"), documents.Record("UTO", "I", "AB1", "stolen")]),
+                    tmp_path / "base")
+    documents.derive(tmp_path / "base", tmp_path / "next",
+                     [documents.Change("remove", documents.Record("UTO", "P", "AB1", ""))])
+    index = documents.DocumentIndex(tmp_path / "next")
+    try:
+        assert [r.document_type for r in index.lookup("UTO", "AB1")] == ["I"]
+    finally:
+        index.close()
+
+
+def test_empty_document_index(tmp_path):
+    documents.build(iter([]), tmp_path / "d")
+    index = documents.DocumentIndex(tmp_path / "d")
+    try:
+        assert index.lookup("UTO", "AB1") == [] and list(index) == []
+    finally:
+        index.close()
+
+
+# -- Faces --------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def face_set(tmp_path_factory):
+    rng = np.random.default_rng(7)
+    vectors = rng.standard_normal((5000, 64), dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    directory = tmp_path_factory.mktemp("faces") / "f"
+    faces.build(directory, vectors, np.arange(5000, dtype=np.int32) + 100)
+    return vectors, faces.FaceIndex(directory), rng
+
+
+def test_face_index_stores_d_plus_8_bytes_per_vector(face_set):
+    vectors, index, _ = face_set
+    sizes = sum((index.directory / n).stat().st_size - 128 for n in ("codes.npy", "inv_norms.npy", "rows.npy"))
+    assert sizes == 5000 * (64 + 8)
+    assert index.codes.dtype == np.int8 and isinstance(index.codes, np.memmap)
+
+
+def test_face_top_k_matches_exact_float_search(face_set):
+    vectors, index, rng = face_set
+    overlap, nearest = [], []
+    for target in rng.integers(0, 5000, 40):
+        query = vectors[target] + rng.standard_normal(64).astype(np.float32) * 0.1
+        exact = np.argsort(-(vectors @ (query / np.linalg.norm(query))))[:10] + 100
+        found = index.search(query, k=10)
+        assert [m.similarity for m in found] == sorted((m.similarity for m in found), reverse=True)
+        overlap.append(len({m.row for m in found} & set(exact.tolist())) / 10)
+        nearest.append(found[0].row == target + 100)
+    assert all(nearest)
+    assert np.mean(overlap) >= 0.97
+
+
+def test_face_threads_give_the_same_answer(face_set):
+    vectors, index, _ = face_set
+    assert index.search(vectors[3], k=5, threads=1) == index.search(vectors[3], k=5, threads=2)
+
+
+@pytest.mark.parametrize("bad, message", [(np.ones(63), "63 dimensions"), (np.zeros(64), "zero"),
+                                          (np.full(64, np.nan), "not finite")])
+def test_face_bad_query_is_refused(face_set, bad, message):
+    with pytest.raises(ValueError, match=message):
+        face_set[1].search(bad)
+
+
+def test_quantize_keeps_direction_and_scale():
+    codes, inv = faces.quantize(np.array([[0.5, -1.0, 0.25, 0.0]], dtype=np.float32))
+    assert codes.tolist() == [[64, -127, 32, 0]]
+    assert inv[0] == pytest.approx(1 / np.linalg.norm([64, -127, 32, 0]))
+
+
+# -- Names --------------------------------------------------------------------------------
+
+PEOPLE = [("DOE", "JOHN"), ("ИВАНОВ", "ПЁТР"), ("AL-RASHID", "MOHAMMED"), ("OYELARAN", ""), ("SMITH", "ALICE MAY"),
+          ("ROE", "RICHARD"), ("MÜLLER", "HANS"), ("JOHNSON", "JOHN")]
+
+
+@pytest.fixture(scope="module")
+def name_index(tmp_path_factory):
+    rng = np.random.default_rng(3)
+    filler = [("".join(chr(65 + c) for c in rng.integers(0, 26, 7)), "".join(chr(65 + c) for c in rng.integers(0, 26, 5)))
+              for _ in range(3000)]
+    rows = [names.NameRow(i, False, s, g) for i, (s, g) in enumerate(PEOPLE + filler)]
+    directory = tmp_path_factory.mktemp("names") / "n"
+    names.build(directory, rows, np.zeros(len(rows), dtype=np.int16))
+    return names.NameIndex(directory)
+
+
+@pytest.mark.parametrize("surname, given, entry, evidence", [
+    ("DOE", "JOHN", 0, "surname and given names equal"),
+    ("DOE", "JOHM", 0, "surname equal, given names phonetic match"),
+    ("JOHNSTON", "JOHN", 7, "surname spelling close, given names equal"),
+    ("IVANOV", "PYOTR", 1, "surname equal, given names phonetic match"),
+    ("Иванов", "Пётр", 1, "surname and given names equal"),
+    ("ALRASHID", "MUHAMMAD", 2, "surname equal, given names phonetic match"),
+    ("MOHAMMED", "AL RASHID", 2, "surname and given names equal but swapped"),
+    ("OYELARAN", "ADE", 3, "surname equal (no given names on the list)"),
+    ("SMITH", "ALICE", 4, "surname equal, given names partly equal"),
+    ("MULLER", "HANS", 6, "surname and given names equal"),  # accents are dropped, as in most MRZs
+    ("MUELLER", "HANS", 6, "surname phonetic match, given names equal"),  # the ICAO spelling of Ü
+])
+def test_name_variants_find_their_entry_with_an_explanation(name_index, surname, given, entry, evidence):
+    best = name_index.search(surname, given, limit=3)[0]
+    assert best.entry == entry
+    assert best.evidence == evidence
+
+
+def test_different_given_names_score_low(name_index):
+    best = name_index.search("DOE", "JANE", limit=1)[0]
+    assert best.entry == 0 and best.score == 0.5 and best.evidence == "surname equal, given names differ"
+    assert name_index.search("ROE", "RICHARD", limit=1)[0].entry == 5
+
+
+def test_candidate_generation_scores_only_a_few_names(name_index, monkeypatch):
+    calls = []
+    original = names.compare
+    monkeypatch.setattr(names, "compare", lambda *args: calls.append(args) or original(*args))
+    name_index.search("DOE", "JOHN")
+    assert 0 < len(calls) <= 10  # of 3,007 names: only those sharing a similar token are scored
+
+
+@pytest.mark.parametrize("a, b, expected", [("PYOTR", "PETR", "phonetic match"), ("JANE", "JOHN", "differ"),
+                                            ("YURI", "IOURI", "phonetic match"), ("DOE", "ROE", "differ")])
+def test_token_similarity(a, b, expected):
+    assert names._token_similarity(a, b)[1] == expected
+
+
+def test_face_search_keeps_the_interpreter_sound(face_set):
+    # simsimd 6.5's cdist(out=...) returned None without a reference: a long-running kiosk
+    # would eventually crash freeing None. The index must never lose references to None.
+    import sys
+
+    vectors, index, _ = face_set
+    index.search(vectors[0])
+    before = sys.getrefcount(None)
+    for i in range(200):
+        index.search(vectors[i])
+    assert sys.getrefcount(None) >= before

@@ -1,0 +1,305 @@
+"""Signed list bundles: HQ publishes, the kiosk verifies and applies atomically; bad bundles change nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from appliance import clock
+from appliance import config as config_module
+from appliance.errors import BundleError
+from appliance.lists import apply_bundle, indexes
+from appliance.screening import Traveller, screen
+from appliance.watchlist import COLUMNS, import_bytes, list_status
+from hq import lists as hq_lists
+from hq.cli import cli as hq_cli
+
+PERSONS = [
+    {"id": "P-1", "surname": "DOE", "given_names": "JOHN", "aliases": "", "birth_date": "1980-01-01", "sex": "M",
+     "nationality": "UTO", "document_issuer": "", "document_number": "", "reason": "arrest warrant"},
+    {"id": "P-2", "surname": "Иванов", "given_names": "Пётр", "aliases": "IVANOV, Petr", "birth_date": "1966",
+     "sex": "M", "nationality": "XXA", "document_issuer": "", "document_number": "", "reason": "missing"},
+]
+DOCUMENTS = [{"issuing_state": "UTO", "document_type": "P", "document_number": "AB123", "reason": "stolen"},
+             {"issuing_state": "UTO", "document_type": "I", "document_number": "CD456", "reason": "lost"}]
+
+
+@pytest.fixture
+def keys(tmp_path):
+    private, public = tmp_path / "hq-list.key", tmp_path / "hq-list.pub"
+    hq_lists.keygen(private, public)
+    return hq_lists.load_private_key(private), public
+
+
+@pytest.fixture
+def kiosk(config_path, keys, store):
+    """The conftest kiosk, trusting the HQ key above."""
+    text = config_path.read_text(encoding="utf-8") + f'\n[screening]\ntrusted_key = "{keys[1]}"\n'
+    config_path.write_text(text, encoding="utf-8")
+    return store, config_module.load(config_path, environ={})
+
+
+def bundle(keys, kind="documents", version="d1", records=DOCUMENTS, base=None, name=None, when=None) -> bytes:
+    return hq_lists.publish(kind, name or kind, version, records, keys[0], base_version=base, published_at=when)
+
+
+def state(store) -> dict:
+    """What a refused bundle must not change: lists, entries, bundle log, audit, index dirs on disk."""
+    conn = store.conn
+    root = indexes.default_root(store)
+    return {
+        "lists": conn.execute("SELECT name, version, index_dir, published_at FROM lists ORDER BY name").fetchall(),
+        **{t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+           for t in ("watchlist_persons", "watchlist_person_names", "list_bundles", "audit")},
+        "dirs": sorted(str(p) for p in root.glob("*/*")) if root.exists() else [],
+    }
+
+
+def doc_hit(store, number="AB123"):
+    return [h.entry_id for h in screen(store, Traveller(document_issuer="UTO", document_number=number)).hits]
+
+
+# -- Applying -----------------------------------------------------------------------------
+
+def test_full_documents_bundle_then_delta(kiosk, keys):
+    store, config = kiosk
+    result = apply_bundle(store, config, bundle(keys))
+    assert result["applied"] and result["entries"] == 2 and result["replaced_version"] is None
+    assert doc_hit(store, "CD456") == ["UTO:CD456"]
+    delta = hq_lists.diff("documents", DOCUMENTS, DOCUMENTS[:1] + [
+        {"issuing_state": "D", "document_type": "P", "document_number": "EF789", "reason": "stolen"}])
+    result = apply_bundle(store, config, bundle(keys, version="d2", records=delta, base="d1"))
+    assert (result["type"], result["entries"], result["replaced_version"]) == ("delta", 2, "d1")
+    assert doc_hit(store, "CD456") == []
+    assert [h.entry_id for h in screen(store, Traveller(document_issuer="D", document_number="EF789")).hits] == [
+        "D:EF789"]
+    [status] = list_status(store)
+    assert (status["version"], status["source"], status["entries"]) == ("d2", "bundle", 2)
+    assert status["published_at"] is not None
+    # The old version's directory is gone; only the one in force remains.
+    assert [p.name.split("~")[0] for p in (indexes.default_root(store) / "documents").iterdir()] == ["d2"]
+    assert store.conn.execute("SELECT type, version, base_version FROM list_bundles ORDER BY seq").fetchall() == [
+        ("full", "d1", None), ("delta", "d2", "d1")]
+
+
+def test_same_version_again_is_not_an_error_and_changes_nothing(kiosk, keys):
+    store, config = kiosk
+    data = bundle(keys)
+    apply_bundle(store, config, data)
+    before = state(store)
+    result = apply_bundle(store, config, data)  # a retained MQTT message arrives at every reconnect
+    assert result["applied"] is False and "already in force" in result["message"]
+    assert state(store) == before
+
+
+def test_persons_bundle_with_faces_screens_names_and_faces(kiosk, keys):
+    store, config = kiosk
+    rng = np.random.default_rng(1)
+    face = rng.standard_normal(32).astype(np.float32)
+    records = [dict(PERSONS[0], face=face.tolist()), PERSONS[1]]
+    apply_bundle(store, config, bundle(keys, "persons", "n1", records))
+    hit = screen(store, Traveller(surname="IVANOV", given_names="PYOTR", birth_date="1966"), settings=config.screening)
+    assert [(h.entry_id, h.score) for h in hit.hits] == [("P-2", 0.855)]
+    assert hit.hits[0].explanation.startswith("surname equal, given names phonetic match, birth date compatible")
+    seen = face + rng.standard_normal(32).astype(np.float32) * 0.2
+    by_face = screen(store, Traveller(), face_embedding=seen, settings=config.screening)
+    assert [h.entry_id for h in by_face.hits] == ["P-1"]
+    assert "face similarity" in by_face.hits[0].explanation and by_face.lists == {"persons": "n1"}
+    stranger = rng.standard_normal(32).astype(np.float32)
+    assert screen(store, Traveller(), face_embedding=stranger, settings=config.screening).hits == []
+    # A delta removes P-1 (and its face), changes P-2's reason; entries and faces follow.
+    delta = hq_lists.diff("persons", [PERSONS[0], PERSONS[1]], [dict(PERSONS[1], reason="found")])
+    apply_bundle(store, config, bundle(keys, "persons", "n2", delta, base="n1"))
+    assert screen(store, Traveller(), face_embedding=seen, settings=config.screening).hits == []
+    assert store.conn.execute("SELECT entry_id, reason FROM watchlist_persons").fetchall() == [("P-2", "found")]
+
+
+def test_csv_import_and_bundles_feed_the_same_list(kiosk, keys):
+    store, config = kiosk
+    header = ",".join(COLUMNS["documents"])
+    import_bytes(store, "documents", f"{header}\nUTO,P,AB123,stolen\nUTO,I,CD456,lost\n".encode(), version="d1")
+    assert doc_hit(store) == ["UTO:AB123"]
+    delta = [{"op": "remove", "issuing_state": "UTO", "document_number": "AB123", "document_type": ""}]
+    apply_bundle(store, config, bundle(keys, version="d2", records=delta, base="d1"))
+    assert doc_hit(store) == [] and doc_hit(store, "CD456") == ["UTO:CD456"]
+
+
+# -- Refused bundles ------------------------------------------------------------------------
+
+def _flip(data: bytes, offset: int) -> bytes:
+    return data[:offset] + bytes([data[offset] ^ 1]) + data[offset + 1:]
+
+
+BAD = [
+    ("truncated", lambda keys, good: good[:-100], "bundle is truncated"),
+    ("truncated-header", lambda keys, good: good[:30], "bundle is truncated"),
+    ("bad-signature", lambda keys, good: _flip(good, len(good) - 80), "signature does not verify"),
+    ("other-key", lambda keys, good: hq_lists.publish("documents", "documents", "d2", DOCUMENTS,
+                                                      hq_lists.Ed25519PrivateKey.generate()), "this kiosk trusts key"),
+    ("wrong-base", lambda keys, good: bundle(keys, version="d3", records=[], base="d0"), "wrong base version"),
+    ("rollback", lambda keys, good: bundle(keys, version="d0", when=clock.utcnow() - timedelta(days=9)),
+     "refusing to roll back"),
+    ("kind-mismatch", lambda keys, good: bundle(keys, "persons", "p1", PERSONS, name="documents"),
+     "holds documents, the bundle carries persons"),
+    ("bad-record", lambda keys, good: bundle(keys, version="d2", records=[
+        DOCUMENTS[0], {"issuing_state": "UTOPIA", "document_type": "P", "document_number": "X1", "reason": ""}]),
+     "line 2: field issuing_state: 'UTOPIA'"),
+    ("not-a-bundle", lambda keys, good: b"issuing_state,document_type\n", "not a list bundle"),
+    ("trailing-bytes", lambda keys, good: good + b"x", "bytes after its signature"),
+]
+
+
+@pytest.mark.parametrize("name, make, message", BAD, ids=[b[0] for b in BAD])
+def test_bad_bundle_is_refused_and_the_old_list_stays_in_force(kiosk, keys, name, make, message):
+    store, config = kiosk
+    good = bundle(keys)
+    apply_bundle(store, config, good)
+    before = state(store)
+    with pytest.raises(BundleError, match=message):
+        apply_bundle(store, config, make(keys, good))
+    assert state(store) == before
+    assert doc_hit(store) == ["UTO:AB123"]
+
+
+def test_delta_for_a_list_the_kiosk_does_not_have(kiosk, keys):
+    store, config = kiosk
+    with pytest.raises(BundleError, match="apply a full bundle first"):
+        apply_bundle(store, config, bundle(keys, version="d2", records=[], base="d1"))
+    assert state(store)["lists"] == []
+
+
+def test_persons_delta_removing_an_unknown_id_is_refused(kiosk, keys):
+    store, config = kiosk
+    apply_bundle(store, config, bundle(keys, "persons", "n1", PERSONS))
+    before = state(store)
+    with pytest.raises(BundleError, match="line 1: remove: no entry with id 'P-9'"):
+        apply_bundle(store, config, bundle(keys, "persons", "n2", [{"op": "remove", "id": "P-9"}], base="n1"))
+    assert state(store) == before
+
+
+def test_without_a_trusted_key_nothing_is_applied(store, config, keys):
+    with pytest.raises(BundleError, match="no trusted HQ list key"):
+        apply_bundle(store, config, bundle(keys))
+
+
+def test_a_failed_build_leaves_no_directory(kiosk, keys, monkeypatch):
+    store, config = kiosk
+    apply_bundle(store, config, bundle(keys))
+    before = state(store)
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(indexes, "build_documents", broken)
+    with pytest.raises(OSError, match="disk full"):
+        apply_bundle(store, config, bundle(keys, version="d2"))
+    assert state(store) == before
+
+
+def test_unfinished_builds_are_removed_at_start_up(kiosk, keys):
+    store, config = kiosk
+    apply_bundle(store, config, bundle(keys))
+    root = indexes.root_for(config)
+    dead = root / "documents" / "d9~999999999~deadbeef"  # a pid that cannot be alive
+    dead.mkdir()
+    (dead / "keys.npy").write_bytes(b"half")
+    removed = indexes.remove_unfinished(store, root)
+    assert removed == [dead] and not dead.exists()
+    assert doc_hit(store) == ["UTO:AB123"]
+
+
+def test_missing_index_of_a_csv_list_is_rebuilt_but_a_bundle_list_is_reported(kiosk, keys):
+    store, config = kiosk
+    header = ",".join(COLUMNS["persons"])
+    import_bytes(store, "persons", f"{header}\nP-1,DOE,JOHN,,1980-01-01,M,UTO,,,x\n".encode(), version="p1")
+    apply_bundle(store, config, bundle(keys))
+    for (directory,) in store.conn.execute("SELECT index_dir FROM lists").fetchall():
+        indexes.discard(Path(directory))
+    result = screen(store, Traveller(surname="DOE", given_names="JOHN", birth_date="1980-01-01",
+                                     document_issuer="UTO", document_number="AB123"), settings=config.screening)
+    assert [h.entry_id for h in result.hits] == ["P-1"]  # rebuilt from SQLite
+    assert result.refer and "list documents version d1 could not be consulted" in result.refer
+
+
+# -- Stale lists ---------------------------------------------------------------------------
+
+def test_stale_list_warns_or_refers_by_policy(kiosk, keys):
+    store, config = kiosk
+    apply_bundle(store, config, bundle(keys, when=clock.utcnow() - timedelta(days=20)))
+    assert list_status(store)[0]["stale"] is True
+    warned = screen(store, Traveller(surname="NOBODY"), settings=config.screening)
+    assert warned.refer is None and warned.stale == {"documents": "20d 00h"}
+    assert "stale list(s): documents is 20d 00h old (stale after 14d 00h)" in warned.warnings[0]
+    config.screening.stale_policy = "refer"
+    referred = screen(store, Traveller(surname="NOBODY"), settings=config.screening)
+    assert referred.refer.endswith("the stale-list policy refers every traveller to secondary")
+
+
+def test_stale_refer_policy_refers_a_crossing(kiosk, keys, officers):
+    from appliance import crossings
+
+    from .samples import CLEAR_OKAFOR
+
+    store, config = kiosk
+    config.screening.stale_policy = "refer"
+    apply_bundle(store, config, bundle(keys, when=clock.utcnow() - timedelta(days=20)))
+    crossing = crossings.record(store, config, officers.get("alice"),
+                                crossings.CrossingRequest(direction="entry", mrz=CLEAR_OKAFOR))
+    assert crossing["decision"] == "referred" and "stale" in crossing["decision_reason"]
+    assert crossing["screening"]["stale"] == {"documents": "20d 00h"}
+    assert crossing["screening"]["lists"] == {"documents": "d1"}
+
+
+# -- Command lines --------------------------------------------------------------------------
+
+def test_hq_publish_and_kiosk_apply_from_the_command_line(kiosk, keys, run_cli, tmp_path):
+    store, _ = kiosk
+    export = tmp_path / "sltd.csv"
+    export.write_text(",".join(COLUMNS["documents"]) + "\nUTO,P,AB123,stolen\n", encoding="utf-8")
+    runner = CliRunner()
+    out = tmp_path / "sltd-1.bundle"
+    published = runner.invoke(hq_cli, ["lists", "publish", str(export), "--kind", "documents", "--list", "sltd",
+                                       "--version", "1", "--key", str(tmp_path / "hq-list.key"), "-o", str(out)])
+    assert published.exit_code == 0, published.output
+    assert published.output.startswith("full bundle sltd 1: 1 record(s)")
+    applied = run_cli("lists", "apply", str(out), "--json")
+    assert applied.exit_code == 0, applied.output
+    assert json.loads(applied.stdout)["applied"] is True
+    status = json.loads(run_cli("lists", "status", "--json").stdout)
+    assert [(s["name"], s["version"], s["source"], s["stale"]) for s in status["lists"]] == [
+        ("sltd", "1", "bundle", False)]
+    damaged = tmp_path / "damaged.bundle"
+    damaged.write_bytes(out.read_bytes()[:-10])
+    refused = run_cli("lists", "apply", str(damaged))
+    assert refused.exit_code == 1 and "error: bundle is truncated" in refused.stderr
+    lines = run_cli("lists", "status").stdout.splitlines()
+    assert lines[1].split()[:4] == ["sltd", "documents", "1", "bundle"]
+
+
+def test_hq_publish_needs_a_key_and_keygen_never_overwrites(tmp_path, monkeypatch):
+    monkeypatch.delenv(hq_lists.ENV_KEY_FILE, raising=False)
+    export = tmp_path / "x.csv"
+    export.write_text(",".join(COLUMNS["documents"]) + "\nUTO,P,AB123,stolen\n", encoding="utf-8")
+    runner = CliRunner()
+    result = runner.invoke(hq_cli, ["lists", "publish", str(export), "--kind", "documents", "--list", "x",
+                                    "--version", "1", "-o", str(tmp_path / "x.bundle")])
+    assert result.exit_code == 1 and "no list signing key" in result.output
+    args = ["lists", "keygen", "--private-key", str(tmp_path / "k"), "--public-key", str(tmp_path / "k.pub")]
+    assert runner.invoke(hq_cli, args).exit_code == 0
+    assert oct(os.stat(tmp_path / "k").st_mode & 0o777) == "0o600"
+    again = runner.invoke(hq_cli, args)
+    assert again.exit_code == 1 and "already exists" in again.output
+
+
+def test_hq_refuses_a_bad_export_before_signing(tmp_path, keys):
+    export = tmp_path / "bad.ndjson"
+    export.write_text('{"issuing_state": "UTO", "document_type": "P", "document_number": "A#1", "reason": ""}\n',
+                      encoding="utf-8")
+    with pytest.raises(BundleError, match="line 1: field document_number"):
+        hq_lists.read_export("documents", export)
