@@ -1,26 +1,31 @@
 """The local HTTP API (FastAPI): login, crossings, statistics, devices, health; serves the UI.
 
-Every route except ``/api/health`` (and the static UI shell) needs a bearer token from
-``POST /api/login``. Errors come back as ``{"error": message, "kind": ErrorClass}`` with a
-status that says which side is wrong (401/403/404/422/423).
+Every route except ``/api/health`` needs a bearer token from ``POST /api/login`` (or the
+touchscreen's session cookie, see ``appliance.ui_routes``; its pages are included here).
+Errors come back as ``{"error": message, "kind": ErrorClass}`` with a status that says
+which side is wrong (401/403/404/422/423).
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import date
-from importlib import resources
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import __version__, clock, crossings, mrz, stats
+from . import __version__, biometrics, clock, crossings, mrz, stats
 from .config import Config
-from .errors import AuthError, Forbidden, KioskError, LockedOut, MRZError, NotFound, WorkflowError
+from .errors import (AuthError, ConfigError, DeviceError, Forbidden, KioskError, LockedOut, MRZError, NotFound,
+                     WorkflowError)
 from .officers import Officer, Officers
 from .store import Store
+from .ui_routes import build_router, ui_session_token
 from .watchlist import list_status
+
+log = logging.getLogger(__name__)
 
 
 class _Body(BaseModel):
@@ -38,6 +43,14 @@ class CrossingBody(_Body):
     document: crossings.ManualDocument | None = Field(default=None, description="Fields typed by hand when no MRZ")
     decision: Literal["cleared", "referred", "refused"] | None = None
     note: str = Field(default="", max_length=2000)
+    capture_ids: list[str] = Field(default_factory=list, max_length=20,
+                                   description="Ids from POST /api/captures/photo and /fingerprint")
+    unavailable: dict[str, str] | None = Field(
+        default=None, description='Why a capture is missing: {"photo": reason, "fingerprint": reason}')
+
+
+class CaptureBody(_Body):
+    timeout: float | None = Field(default=None, ge=0, le=60, description="Seconds to wait for a finger")
 
 
 class OutcomeBody(_Body):
@@ -63,8 +76,17 @@ def _bearer(authorization: str | None) -> str:
 
 
 def current_officer(request: Request, authorization: Annotated[str | None, Header()] = None) -> Officer:
-    """The officer of the request's bearer token; raises AuthError without a live session."""
-    return request.app.state.officers.session(_bearer(authorization)).officer
+    """The officer of the bearer token (or the touchscreen's cookie); raises AuthError without a live session."""
+    token = None if authorization else ui_session_token(request)
+    return request.app.state.officers.session(token or _bearer(authorization)).officer
+
+
+def _capture(take: Any) -> Any:
+    """Run a capture; a missing or failing device, or no biometric key, is 503 {"detail": ...}."""
+    try:
+        return take()
+    except (DeviceError, ConfigError) as exc:
+        return JSONResponse({"detail": str(exc), "kind": type(exc).__name__}, status_code=503)
 
 
 # Module level, not inside create_app: FastAPI resolves these annotations by name.
@@ -76,6 +98,8 @@ def create_app(config: Config, store: Store, devices: Any = None) -> FastAPI:
     app = FastAPI(title="Border kiosk", version=__version__, description=__doc__)
     officers = Officers(store, config.security)
     app.state.officers = officers
+    app.state.devices = devices
+    app.state.power_policy = None  # set by the service once the policy runs
 
     @app.exception_handler(KioskError)
     async def _kiosk_error(_request: Request, exc: KioskError) -> JSONResponse:
@@ -117,9 +141,29 @@ def create_app(config: Config, store: Store, devices: Any = None) -> FastAPI:
     def record_crossing(body: CrossingBody, officer: Authenticated) -> dict[str, Any]:
         """Screen and record a crossing; the answer comes only after it is durably stored."""
         request = crossings.CrossingRequest(
-            direction=body.direction, mrz=body.mrz, document=body.document, decision=body.decision, note=body.note
+            direction=body.direction, mrz=body.mrz, document=body.document, decision=body.decision, note=body.note,
+            capture_ids=tuple(body.capture_ids), unavailable=body.unavailable,
         )
-        return crossings.record(store, config, officer, request)
+        crossing = crossings.record(store, config, officer, request)
+        indicators = getattr(devices, "indicators", None)
+        if crossing["screening"]["hits"] and indicators is not None:
+            try:
+                indicators.watchlist_hit()
+            except Exception:
+                # The crossing is recorded; a buzzer fault must not turn that into an error.
+                log.exception("watchlist hit indicators failed")
+        return crossing
+
+    @app.post("/api/captures/photo", tags=["captures"], status_code=201)
+    def capture_photo(officer: Authenticated) -> Any:
+        """Take a face photo now; stored encrypted until linked to a crossing. 503 if no camera."""
+        return _capture(lambda: biometrics.capture_photo(store, config, devices, officer))
+
+    @app.post("/api/captures/fingerprint", tags=["captures"], status_code=201)
+    def capture_fingerprint(officer: Authenticated, body: CaptureBody | None = None) -> Any:
+        """Wait for a finger and store its template encrypted. 503 if no module or no finger."""
+        timeout = body.timeout if body is not None else None
+        return _capture(lambda: biometrics.capture_fingerprint(store, config, devices, officer, timeout))
 
     @app.get("/api/crossings", tags=["crossings"])
     def list_crossings(
@@ -177,9 +221,6 @@ def create_app(config: Config, store: Store, devices: Any = None) -> FastAPI:
             return {"mrz": None, "parsed": None}
         return {"mrz": text, "parsed": mrz.parse(text).to_dict()}
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def ui_shell() -> str:
-        return resources.files("appliance").joinpath("ui/index.html").read_text(encoding="utf-8")
-
+    app.include_router(build_router(config, store, devices))
     return app
 

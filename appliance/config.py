@@ -10,11 +10,12 @@ e.g. ``KIOSK_UPLINK_PASSWORD``; the environment wins over the file.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
 
@@ -93,6 +94,22 @@ class SecuritySection(_Strict):
         default=10, ge=1, le=12 * 60, title="Session idle timeout",
         description="A session not used for this long expires and the officer must log in again.",
     )
+    biometric_key: SecretStr | None = Field(
+        default=None,
+        title="Biometric key",
+        description="AES-256 key (64 hex characters) that encrypts face photos and fingerprint templates "
+        "at rest; better given as $KIOSK_SECURITY_BIOMETRIC_KEY. No default: without it captures are refused.",
+    )
+
+    @field_validator("biometric_key")
+    @classmethod
+    def _hex_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            text = value.get_secret_value()
+            if not re.fullmatch(r"[0-9a-fA-F]{64}", text):
+                # Never echo the value: it is a secret even when malformed.
+                raise ValueError(f"biometric_key must be 64 hex characters (32 bytes), got {len(text)} characters")
+        return value
 
 
 class UplinkSection(_Strict):
@@ -224,15 +241,287 @@ class SimulatedDevices(_Strict):
     )
 
 
+SerialFraming = Literal["8N1", "8E1", "8O1", "8N2", "7E1", "7O1"]
+_PIN = {"ge": 0, "le": 53}
+
+
+class MRZSerialSettings(_Strict):
+    port: str = Field(
+        default="/dev/ttyUSB0",
+        title="Serial port",
+        description="Device of the MRZ reader (prefer a stable /dev/serial/by-id/... link), or a pyserial "
+        "URL such as socket://host:port. The reader may be unplugged and plugged back while the kiosk runs.",
+    )
+    baudrate: int = Field(default=9600, ge=300, le=921600, title="Baud rate", description="Serial speed.")
+    framing: SerialFraming = Field(
+        default="8N1", title="Character framing", description="Data bits, parity (N/E/O) and stop bits."
+    )
+    line_end: Literal["any", "cr", "lf", "crlf"] = Field(
+        default="any",
+        title="Line terminator",
+        description="What ends each MRZ line the reader sends; 'any' accepts CR, LF or CR LF.",
+    )
+    frame_start: int | None = Field(
+        default=None, ge=0, le=255, title="Frame start byte",
+        description="Byte the reader sends before a document (e.g. 2 for STX); unset when it sends none.",
+    )
+    frame_end: int | None = Field(
+        default=None, ge=0, le=255, title="Frame end byte",
+        description="Byte the reader sends after a document (e.g. 3 for ETX); unset when it sends none.",
+    )
+    document_gap_s: float = Field(
+        default=0.5, gt=0, le=10, title="Document gap",
+        description="Silence after which lines already received count as one (possibly incomplete) document.",
+    )
+    reconnect_interval_s: float = Field(
+        default=1.0, gt=0, le=60, title="Reconnect interval",
+        description="How often a disconnected reader's port is tried again.",
+    )
+
+
+class FingerprintR30xSettings(_Strict):
+    port: str = Field(
+        default="/dev/serial0", title="UART", description="Serial device of the R30x/ZFM fingerprint module."
+    )
+    baudrate: int = Field(
+        default=57600, ge=9600, le=115200, title="Baud rate",
+        description="Module speed; R30x modules ship at 57600 (a multiple of 9600).",
+    )
+    address: int = Field(
+        default=0xFFFFFFFF, ge=0, le=0xFFFFFFFF, title="Module address",
+        description="32-bit address in every packet; 0xFFFFFFFF (4294967295) unless it was changed.",
+    )
+    password: SecretStr | None = Field(
+        default=None, title="Module password",
+        description="Module password as 8 hex digits, if one was set on the module (unset: 00000000).",
+    )
+    response_timeout_s: float = Field(
+        default=2.0, gt=0, le=30, title="Response timeout",
+        description="Longest wait for the module's answer to one command.",
+    )
+    finger_timeout_s: float = Field(
+        default=10.0, gt=0, le=60, title="Finger timeout",
+        description="How long a capture waits for a finger on the glass.",
+    )
+    attempts: int = Field(
+        default=3, ge=1, le=10, title="Image attempts",
+        description="Images taken before a capture gives up on a finger too dry, wet or badly placed.",
+    )
+
+    @field_validator("password")
+    @classmethod
+    def _hex_password(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(r"[0-9a-fA-F]{8}", value.get_secret_value()):
+            raise ValueError("password must be 8 hex digits (the module's 32-bit password)")
+        return value
+
+
+class CameraSettings(_Strict):
+    device: str = Field(
+        default="/dev/video0", title="V4L2 device",
+        description="USB/V4L2 camera device (v4l2 back-end only).",
+    )
+    width: int = Field(default=1280, ge=160, le=4608, title="Width", description="Still width in pixels.")
+    height: int = Field(default=960, ge=120, le=3456, title="Height", description="Still height in pixels.")
+    settle_s: float = Field(
+        default=1.0, ge=0, le=10, title="Exposure settling",
+        description="Time the camera runs before the still is kept, so auto-exposure and white balance settle.",
+    )
+    jpeg_quality: int = Field(default=90, ge=50, le=100, title="JPEG quality", description="Quality of stored stills.")
+
+
+class PowerSysfsSettings(_Strict):
+    root: Path = Field(
+        default=Path("/sys/class/power_supply"), title="Power supply class directory",
+        description="Where the kernel lists power supplies (UPS HAT and PiJuice-style drivers).",
+    )
+    battery: str = Field(
+        default="", title="Battery name",
+        description="Supply to read (e.g. BAT0); empty: the first supply of type Battery.",
+    )
+
+
+class PowerINA219Settings(_Strict):
+    bus: int = Field(default=1, ge=0, le=20, title="I2C bus", description="I2C bus number (/dev/i2c-N).")
+    address: int = Field(default=0x40, ge=0x03, le=0x77, title="I2C address", description="INA219 address (0x40-0x4F).")
+    shunt_ohms: float = Field(default=0.1, gt=0, le=10, title="Shunt resistor", description="Shunt value in ohms.")
+    empty_voltage: float = Field(
+        default=6.0, gt=0, le=60, title="Empty voltage",
+        description="Battery voltage counted as 0% (default: a 2S Li-ion UPS HAT).",
+    )
+    full_voltage: float = Field(
+        default=8.4, gt=0, le=60, title="Full voltage", description="Battery voltage counted as 100%."
+    )
+    charging_current_a: float = Field(
+        default=0.05, ge=0, le=20, title="Charging current threshold",
+        description="Current into the battery (amps) above which it counts as charging.",
+    )
+
+    @model_validator(mode="after")
+    def _voltage_range(self):
+        if not self.empty_voltage < self.full_voltage:
+            raise ValueError(
+                f"empty_voltage ({self.empty_voltage:g} V) must be below full_voltage ({self.full_voltage:g} V)"
+            )
+        return self
+
+
+class PowerGpioSettings(_Strict):
+    mains_lost_pin: int | None = Field(
+        default=None, **_PIN, title="Mains lost pin",
+        description="BCM pin the UPS drives when external power (mains/charger) is lost.",
+    )
+    low_battery_pin: int | None = Field(
+        default=None, **_PIN, title="Low battery pin", description="BCM pin the UPS drives when its battery is low."
+    )
+    active_low: bool = Field(
+        default=True, title="Active low",
+        description="The signals pull the pin low when active (open collector, internal pull-up).",
+    )
+
+
+class PowerModbusSettings(_Strict):
+    port: str = Field(
+        default="/dev/ttyUSB1", title="Serial port", description="RS485 adapter of the solar charge controller."
+    )
+    baudrate: int = Field(default=115200, ge=1200, le=921600, title="Baud rate", description="EPever default 115200.")
+    framing: SerialFraming = Field(default="8N1", title="Character framing", description="Data, parity, stop bits.")
+    unit: int = Field(default=1, ge=1, le=247, title="Unit id", description="Modbus slave id of the controller.")
+    timeout_s: float = Field(default=1.0, gt=0, le=10, title="Timeout", description="Seconds to wait for an answer.")
+    register_type: Literal["input", "holding"] = Field(
+        default="input", title="Register type", description="Where the readings live (EPever: input registers)."
+    )
+    battery_voltage_register: int = Field(
+        default=0x3104, ge=0, le=0xFFFF, title="Battery voltage register", description="Battery volts x scale."
+    )
+    charge_current_register: int | None = Field(
+        default=0x3105, ge=0, le=0xFFFF, title="Charge current register", description="Charging amps x scale."
+    )
+    pv_power_register: int | None = Field(
+        default=0x3102, ge=0, le=0xFFFE, title="PV power register",
+        description="Solar watts x scale, 32 bits over this register and the next (low word first).",
+    )
+    soc_register: int | None = Field(
+        default=0x311A, ge=0, le=0xFFFF, title="State-of-charge register",
+        description="Battery percent as an integer; unset: derived from the voltage.",
+    )
+    scale: float = Field(default=100.0, gt=0, title="Scale", description="Raw value / scale = volts, amps, watts.")
+    empty_voltage: float = Field(default=11.8, gt=0, le=60, title="Empty voltage", description="Volts counted as 0%.")
+    full_voltage: float = Field(default=12.8, gt=0, le=60, title="Full voltage", description="Volts counted as 100%.")
+
+    @model_validator(mode="after")
+    def _voltage_range(self):
+        if not self.empty_voltage < self.full_voltage:
+            raise ValueError(
+                f"empty_voltage ({self.empty_voltage:g} V) must be below full_voltage ({self.full_voltage:g} V)"
+            )
+        return self
+
+
+class IndicatorPins(_Strict):
+    ready_led: int | None = Field(default=None, **_PIN, title="Ready LED pin", description="Green: ready for a traveller.")
+    busy_led: int | None = Field(default=None, **_PIN, title="Busy LED pin", description="Amber: reading or capturing.")
+    alert_led: int | None = Field(default=None, **_PIN, title="Alert LED pin", description="Red: watchlist hit, power alarm.")
+    buzzer: int | None = Field(default=None, **_PIN, title="Buzzer pin", description="Active buzzer.")
+    supervisor_button: int | None = Field(
+        default=None, **_PIN, title="Call-supervisor button pin", description="Push button to call a supervisor."
+    )
+
+
+class PowerPolicySettings(_Strict):
+    enabled: bool = Field(default=True, title="Enabled", description="Run the power policy in `kiosk run`.")
+    poll_interval_s: float = Field(
+        default=30.0, gt=0, le=3600, title="Poll interval", description="Seconds between battery readings."
+    )
+    warn_percent: float = Field(
+        default=35.0, ge=0, le=100, title="Warn level", description="At or below: banner and one buzzer pattern."
+    )
+    defer_percent: float = Field(
+        default=25.0, ge=0, le=100, title="Defer level",
+        description="At or below: heavy work (list rebuilds, photo uploads) waits.",
+    )
+    critical_percent: float = Field(
+        default=12.0, ge=0, le=100, title="Critical level",
+        description="At or below, not charging: finish the crossing, flush, notify HQ, shut down.",
+    )
+    hysteresis_percent: float = Field(
+        default=3.0, ge=0, le=20, title="Hysteresis",
+        description="A level is left only once the battery is this much above its threshold, so a "
+        "battery hovering at a threshold does not flap.",
+    )
+    shutdown_command: list[str] = Field(
+        default_factory=lambda: ["systemctl", "poweroff"], min_length=1, title="Shutdown command",
+        description="Command (argument list) run at the critical level.",
+    )
+    shutdown_grace_s: float = Field(
+        default=20.0, ge=0, le=600, title="Shutdown grace",
+        description="Longest wait for HQ to receipt the shutdown notice before powering off.",
+    )
+    history_interval_s: float = Field(
+        default=300.0, ge=0, le=24 * 3600, title="History interval",
+        description="Seconds between battery history rows (a level change is always kept).",
+    )
+    history_days: int = Field(
+        default=30, ge=1, le=3650, title="History retention", description="Days of battery history kept."
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if not self.critical_percent < self.defer_percent < self.warn_percent:
+            raise ValueError(
+                "levels must satisfy critical_percent < defer_percent < warn_percent, got "
+                f"{self.critical_percent:g} / {self.defer_percent:g} / {self.warn_percent:g}"
+            )
+        return self
+
+
 class HardwareSection(_Strict):
-    mrz_reader: Literal["simulated"] = Field(
+    mrz_reader: Literal["simulated", "serial"] = Field(
         default="simulated", title="MRZ reader back-end", description="Passport reader back-end."
     )
-    camera: Literal["simulated"] = Field(
+    camera: Literal["simulated", "v4l2", "picamera2"] = Field(
         default="simulated", title="Camera back-end", description="Camera back-end."
     )
-    power: Literal["simulated"] = Field(
+    power: Literal["simulated", "sysfs", "ina219", "gpio", "modbus"] = Field(
         default="simulated", title="Power back-end", description="Battery/UPS/solar back-end."
+    )
+    fingerprint: Literal["none", "simulated", "r30x"] = Field(
+        default="simulated", title="Fingerprint back-end",
+        description="Fingerprint module back-end; 'simulated' runs an R30x simulator on an in-process pty.",
+    )
+    indicators: Literal["none", "simulated", "gpio"] = Field(
+        default="simulated", title="Indicators back-end",
+        description="LEDs, buzzer and button; 'simulated' drives them on gpiozero's mock pins.",
+    )
+    mrz_serial: MRZSerialSettings = Field(
+        default_factory=MRZSerialSettings, title="Serial MRZ reader", description="Settings of the serial back-end."
+    )
+    fingerprint_r30x: FingerprintR30xSettings = Field(
+        default_factory=FingerprintR30xSettings, title="R30x fingerprint module",
+        description="Settings of the r30x back-end.",
+    )
+    camera_settings: CameraSettings = Field(
+        default_factory=CameraSettings, title="Camera settings", description="Still size, settling, device."
+    )
+    power_sysfs: PowerSysfsSettings = Field(
+        default_factory=PowerSysfsSettings, title="sysfs power", description="Settings of the sysfs back-end."
+    )
+    power_ina219: PowerINA219Settings = Field(
+        default_factory=PowerINA219Settings, title="INA219 gauge", description="Settings of the ina219 back-end."
+    )
+    power_gpio: PowerGpioSettings = Field(
+        default_factory=PowerGpioSettings, title="UPS signal pins", description="Settings of the gpio back-end."
+    )
+    power_modbus: PowerModbusSettings = Field(
+        default_factory=PowerModbusSettings, title="Modbus charge controller",
+        description="Settings of the modbus back-end (EPever-style register map by default).",
+    )
+    indicator_pins: IndicatorPins = Field(
+        default_factory=IndicatorPins, title="Indicator pins",
+        description="BCM pins of the LEDs, buzzer and button; an unset pin means not fitted.",
+    )
+    power_policy: PowerPolicySettings = Field(
+        default_factory=PowerPolicySettings, title="Power policy", description="Thresholds and shutdown."
     )
     simulated: SimulatedDevices = Field(
         default_factory=SimulatedDevices, title="Simulators", description="Settings of the simulated back-ends."
@@ -245,6 +534,34 @@ class ScreeningSection(_Strict):
         title="Refer on document problem",
         description="When a check digit fails or the document is expired and the officer gave no "
         "decision, refer the traveller to secondary instead of clearing.",
+    )
+    threshold: float = Field(
+        default=0.7, ge=0, le=1, title="Hit threshold",
+        description="Document and name hits scoring at least this (0-1) are reported and refer the traveller.",
+    )
+    face_threshold: float = Field(
+        default=0.6, ge=-1, le=1, title="Face hit threshold",
+        description="Cosine similarity (-1..1) at or above which a listed face is a hit; depends on the "
+        "embedding model, so set it from the model's calibration.",
+    )
+    max_list_age_hours: float = Field(
+        default=14 * 24, gt=0, title="Stale list age",
+        description="A list older than this (hours since HQ published it, or since its import) is stale.",
+    )
+    stale_policy: Literal["warn", "refer"] = Field(
+        default="warn", title="Stale list policy",
+        description="What a stale list does to each crossing: 'warn' shows it, 'refer' sends every "
+        "traveller to secondary until a fresh list arrives.",
+    )
+    trusted_key: Path | None = Field(
+        default=None, title="HQ list signing key",
+        description="PEM file of HQ's Ed25519 public key; list bundles signed by any other key are "
+        "refused. Without it no bundle can be applied.",
+    )
+    index_dir: Path | None = Field(
+        default=None, title="Index directory",
+        description="Where each list version's index files live (default: <data_dir>/lists); "
+        "must be on the same persistent storage as the database.",
     )
 
 

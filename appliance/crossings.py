@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from . import audit, clock, mrz
+from . import audit, biometrics, clock, mrz
 from .config import Config
 from .errors import NotFound, WorkflowError
 from .officers import Officer, require_role
@@ -58,6 +58,10 @@ class CrossingRequest:
     document: ManualDocument | None = None
     decision: str | None = None
     note: str = ""
+    # Captures taken for this traveller (appliance.biometrics), and why a photo or a
+    # fingerprint is missing: {"photo": reason, "fingerprint": reason}.
+    capture_ids: tuple[str, ...] = ()
+    unavailable: dict[str, str] | None = None
 
 
 @dataclass
@@ -158,13 +162,17 @@ def _from_manual(doc: ManualDocument, today: date) -> _Document:
     )
 
 
-def _decide(requested: str | None, hits: list, problems: list[str], config: Config) -> tuple[str, str]:
+def _decide(requested: str | None, hits: list, problems: list[str], config: Config,
+            list_referral: str | None = None) -> tuple[str, str]:
     """The decision and the reason an officer is shown for it."""
     if requested is not None and requested not in DECISIONS:
         raise WorkflowError(f"decision {requested!r} is not one of {', '.join(DECISIONS)}")
     if hits:
         # An officer cannot clear (or refuse) a watchlist hit alone: a supervisor decides.
         return "referred", "watchlist hit: refer to a supervisor"
+    if list_referral:
+        # A stale or unreadable list (screening.stale_policy = "refer"): no hit proves nothing.
+        return "referred", list_referral
     if requested is not None:
         return requested, "officer's decision"
     if problems and config.screening.refer_on_document_problem:
@@ -187,6 +195,7 @@ def record(store: Store, config: Config, officer: Officer, request: CrossingRequ
         raise WorkflowError("give either the MRZ text or the manually entered document fields, not both or neither")
     if len(request.note) > 2000:
         raise WorkflowError("note is longer than 2000 characters")
+    unavailable = biometrics.check_unavailable(request.unavailable)
     now = now or clock.utcnow()
     today = now.date()
     document = _from_mrz(request.mrz, today) if request.mrz is not None else _from_manual(request.document, today)
@@ -201,8 +210,9 @@ def record(store: Store, config: Config, officer: Officer, request: CrossingRequ
         document_type=doc["document_code"] or None,
         document_number=doc["document_number"] or None,
     )
-    screening = screen(store, traveller).to_dict()
-    decision, reason = _decide(request.decision, screening["hits"], document.problems, config)
+    screening = screen(store, traveller, settings=config.screening).to_dict()
+    decision, reason = _decide(request.decision, screening["hits"], document.problems, config,
+                               screening.get("refer"))
     row = {
         "id": str(uuid.uuid4()),
         "post_id": config.kiosk.post_id,
@@ -217,15 +227,27 @@ def record(store: Store, config: Config, officer: Officer, request: CrossingRequ
         "screening": json.dumps(screening, ensure_ascii=False),
         "decision": decision,
         "note": request.note,
+        "unavailable": json.dumps(unavailable, ensure_ascii=False),
     }
     with store.transaction() as db:
         row["seq"] = store.next_counter("crossing_seq")
         db["crossings"].insert(row)
+        # Raises WorkflowError for an unknown or already-used capture: the whole
+        # crossing rolls back with it.
+        linked = biometrics.link(store, row["id"], request.capture_ids, unavailable)
         crossing = _to_dict(row)
+        crossing["captures"] = [{"id": item["id"], "kind": item["kind"]} for item in linked]
         crossing["decision_reason"] = reason
         if not config.kiosk.training:
             # Training records stay on the kiosk: HQ must never count them as crossings.
             outbox.enqueue(store, "crossing", row["id"], crossing)
+            for item in linked:
+                # Only a reference: the uplink reads and sends the bytes later, at the
+                # lowest priority.
+                outbox.enqueue(store, "capture", item["id"], {
+                    "capture_id": item["id"], "crossing_id": row["id"], "kind": item["kind"],
+                    "format": item["format"],
+                })
             if screening["hits"]:
                 # The alert overtakes any backlog: HQ hears of a hit before older crossings.
                 outbox.enqueue(store, "alert", row["id"], {
@@ -236,7 +258,8 @@ def record(store: Store, config: Config, officer: Officer, request: CrossingRequ
         audit.append(
             store, officer.id, "crossing.record", row["id"],
             {"seq": row["seq"], "direction": row["direction"], "decision": decision,
-             "hits": len(screening["hits"]), "training": bool(row["training"])},
+             "hits": len(screening["hits"]), "training": bool(row["training"]),
+             "captures": len(linked), "unavailable": sorted(unavailable)},
         )
     return crossing
 
@@ -282,6 +305,7 @@ def _to_dict(row: dict[str, Any]) -> dict[str, Any]:
     crossing["training"] = bool(crossing["training"])
     for key in ("document_checks", "screening"):
         crossing[key] = json.loads(crossing[key])
+    crossing["unavailable"] = json.loads(crossing.get("unavailable") or "{}")
     for key in ("outcome", "outcome_by", "outcome_at", "outcome_note"):
         crossing.setdefault(key, None)
     return crossing
@@ -293,7 +317,9 @@ def get(store: Store, crossing_id: str) -> dict[str, Any]:
         rows = list(store.db.query("SELECT * FROM crossings WHERE id = ?", [crossing_id]))
     if not rows:
         raise NotFound(f"no crossing {crossing_id!r}")
-    return _to_dict(rows[0])
+    crossing = _to_dict(rows[0])
+    crossing["captures"] = biometrics.of_crossings(store, [crossing_id])[crossing_id]
+    return crossing
 
 
 def list_crossings(store: Store, since: str | None = None, until: str | None = None,
@@ -314,4 +340,8 @@ def list_crossings(store: Store, since: str | None = None, until: str | None = N
         rows = store.db.query(
             f"SELECT * FROM crossings {where} ORDER BY seq DESC LIMIT ? OFFSET ?", [*params, limit, offset]
         )
-        return [_to_dict(row) for row in rows]
+        crossings = [_to_dict(row) for row in rows]
+    captures = biometrics.of_crossings(store, [crossing["id"] for crossing in crossings])
+    for crossing in crossings:
+        crossing["captures"] = captures[crossing["id"]]
+    return crossings

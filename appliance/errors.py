@@ -26,6 +26,14 @@ class ImportFileError(KioskError, ValueError):
     """A list file (CSV) is malformed; nothing from it was applied."""
 
 
+class BundleError(KioskError, ValueError):
+    """A list bundle is refused (truncated, bad signature, wrong base version, bad hash or record); nothing changed."""
+
+
+class ListIndexError(KioskError, RuntimeError):
+    """A list's index files are missing or damaged and cannot be rebuilt on the kiosk."""
+
+
 class AuthError(KioskError, PermissionError):
     """An officer could not be authenticated (unknown id, wrong PIN, no session)."""
 
@@ -56,3 +64,7 @@ class UplinkError(KioskError, RuntimeError):
 
 class ProtocolError(KioskError, ValueError):
     """An uplink message is malformed, unsigned, signed by an unknown key, or of an unknown version."""
+
+
+class FrameError(DeviceError):
+    """A device sent a malformed frame: noise, a torn line, a bad checksum or an unexpected packet."""

@@ -11,7 +11,7 @@ import time
 
 import uvicorn
 
-from . import __version__, sdnotify
+from . import __version__, audit, biometrics, sdnotify
 from .api import create_app
 from .config import Config
 from .hw import open_devices
@@ -47,11 +47,13 @@ class KioskService:
         self.watchdog: sdnotify.WatchdogPinger | None = None
         self.uplink = None
         self.app = None
+        self.power_policy = None
 
     def start(self) -> None:
         self.init_store()
         self.init_devices()
         self.init_api()
+        self.init_power_policy()
         self.start_uplink()
         self.start_watchdog()
 
@@ -62,11 +64,21 @@ class KioskService:
             # Keep serving: refusing to start would stop the post. Say it loudly instead.
             log.error("database integrity check found problems: %s", "; ".join(problems[:5]))
         log.info("store %s ready (schema %d)", self.store.path, self.store.schema_version)
+        from .lists import indexes  # list index files: drop builds a power cut interrupted
+
+        for removed in indexes.remove_unfinished(self.store, indexes.root_for(self.config)):
+            log.warning("removed unfinished list index build %s", removed)
 
     def init_devices(self) -> None:
         self.devices = open_devices(self.config.hardware)
         for name, status in self.devices.status().items():
             log.info("device %s: %s", name, status)
+        if self.devices.indicators is not None:
+            self.devices.indicators.on_supervisor_call(self._supervisor_called)
+
+    def _supervisor_called(self) -> None:
+        log.warning("call-supervisor button pressed")
+        audit.record(self.store, "kiosk", "supervisor.call", self.config.kiosk.kiosk_id)
 
     def init_api(self) -> None:
         app = create_app(self.config, self.store, self.devices)
@@ -76,18 +88,44 @@ class KioskService:
         )
         self.server = uvicorn.Server(server_config)
 
+    def init_power_policy(self) -> None:
+        settings = self.config.hardware.power_policy
+        if not settings.enabled:
+            log.warning("power policy disabled: the kiosk will not shut down before the battery is empty")
+            return
+        from .power_policy import PowerPolicy
+
+        self.power_policy = PowerPolicy(settings, self.devices.power, self.store, self.devices.indicators)
+        self.app.state.power_policy = self.power_policy
+        self.power_policy.start()
+
     def start_uplink(self) -> None:
         # Offline is the normal case: with no broker configured the kiosk simply queues.
         if not self.config.uplink.broker_url:
             log.info("no uplink configured; crossings stay queued in the outbox")
             return
-        from .uplink.client import Uplink
+        from .lists import apply_bundle
+        from .uplink import status as uplink_status
         from .uplink import telemetry
+        from .uplink.client import Uplink
+        from .uplink.list_sync import ListAssembler
 
+        heavy_work_allowed = self.power_policy.heavy_work_allowed if self.power_policy else None
+        lists = ListAssembler(
+            apply=lambda data: apply_bundle(self.store, self.config, data, actor="hq"),
+            current_version=lambda name: telemetry.list_versions(self.store).get(name, {}).get("version"),
+            record=lambda **values: uplink_status.write(self.store, **values),
+            heavy_work_allowed=heavy_work_allowed,
+        )
         self.uplink = Uplink(
             self.config, self.store,
             health=lambda: telemetry.collect(self.store, self.config, self.devices,
                                              getattr(self.app.state, "power_policy", None)),
+            on_list_message=lists.on_message,
+            heavy_work_allowed=heavy_work_allowed,
+            # Without a biometric key nothing was captured, so there is nothing to read.
+            capture_bytes=(biometrics.uplink_reader(self.store, self.config)
+                           if self.config.security.biometric_key else None),
         )
         self.uplink.start()
 
@@ -125,6 +163,8 @@ class KioskService:
             sdnotify.notify("READY=1", f"STATUS=serving on port {self.config.api.port}")
 
     def stop(self) -> None:
+        if self.power_policy:
+            self.power_policy.stop()
         if self.watchdog:
             self.watchdog.stop()
         if self.uplink:

@@ -146,11 +146,47 @@ MIGRATIONS: list[str] = [
         updated_at TEXT NOT NULL
     );
     """,
-    # 3: hardware (encrypted biometric captures, power history)
+    # 3: hardware (encrypted biometric captures, power history, why a capture is missing)
     """
+    CREATE TABLE captures (
+        id TEXT PRIMARY KEY,
+        crossing_id TEXT REFERENCES crossings(id),
+        kind TEXT NOT NULL CHECK (kind IN ('face', 'fingerprint')),
+        format TEXT NOT NULL,
+        nonce BLOB NOT NULL,
+        ciphertext BLOB NOT NULL,
+        quality TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX captures_crossing ON captures(crossing_id);
+    CREATE TABLE power_history (
+        at TEXT NOT NULL,
+        percent REAL,
+        voltage REAL,
+        charging INTEGER,
+        on_mains INTEGER,
+        solar_watts REAL,
+        level TEXT NOT NULL
+    );
+    CREATE INDEX power_history_at ON power_history(at);
+    ALTER TABLE crossings ADD COLUMN unavailable TEXT NOT NULL DEFAULT '{}';
     """,
     # 4: screening engine (list versions and bundles, screening results per crossing)
     """
+    ALTER TABLE lists ADD COLUMN index_dir TEXT;
+    ALTER TABLE lists ADD COLUMN published_at TEXT;
+    ALTER TABLE lists ADD COLUMN source TEXT NOT NULL DEFAULT 'csv';
+    CREATE TABLE list_bundles (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        list TEXT NOT NULL,
+        type TEXT NOT NULL CHECK (type IN ('full', 'delta')),
+        version TEXT NOT NULL,
+        base_version TEXT,
+        published_at TEXT NOT NULL,
+        applied_at TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        records INTEGER NOT NULL
+    );
     """,
 ]
 

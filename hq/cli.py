@@ -171,3 +171,8 @@ def command(config_path: str | None, post_id: str, kiosk_id: str, name: str, ttl
 
 def main() -> None:
     cli(prog_name="kiosk-hq")
+
+
+from .lists_cli import command as _lists_command  # noqa: E402  (its own module: list bundles)
+
+cli.add_command(_lists_command)

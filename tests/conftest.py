@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import textwrap
 from pathlib import Path
 
@@ -35,7 +36,9 @@ def config_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def config(config_path: Path) -> config_module.Config:
-    return config_module.load(config_path, environ={})
+    # A random biometric key, given the way a kiosk should get it (the environment), so the
+    # config file itself stays free of secrets and `config show` round-trips.
+    return config_module.load(config_path, environ={"KIOSK_SECURITY_BIOMETRIC_KEY": secrets.token_hex(32)})
 
 
 @pytest.fixture

@@ -133,7 +133,8 @@ def test_devices_and_reader_with_the_simulators(store, config, officers):
     auth = _login(client)
     status = client.get("/api/devices", headers=auth).json()["devices"]
     assert {name: device["backend"] for name, device in status.items()} == {
-        "mrz_reader": "simulated", "camera": "simulated", "power": "simulated"}
+        "mrz_reader": "simulated", "camera": "simulated", "power": "simulated",
+        "fingerprint": "simulated", "indicators": "simulated"}
     devices.mrz_reader.present(PERSON_HIT_DOE)
     read = client.post("/api/reader/read", params={"timeout": 1}, headers=auth).json()
     assert read["mrz"] == PERSON_HIT_DOE and read["parsed"]["surname"] == "DOE"

@@ -190,3 +190,38 @@ def test_unknown_outbox_kind_is_refused(store):
         with store.transaction():
             outbox.enqueue(store, "selfie", "x", {})
     assert outbox.depth(store) == 0
+
+
+def test_photos_wait_while_the_power_policy_defers_heavy_work(store, config):
+    with store.transaction():
+        outbox.enqueue(store, "capture", "cap-1", {"capture_id": "cap-1", "kind": "face"})
+    allowed = [False]
+    link = FakeLink()
+    sender = Sender(store, config.uplink, link, capture_bytes=lambda _id: (b"jpeg", "jpeg"),
+                    heavy_work_allowed=lambda: allowed[0])
+    assert sender.pump(now=0) == 0
+    allowed[0] = True
+    assert sender.pump(now=1) == 1 and link.sent[0][0] == "captures"
+
+
+def test_list_apply_waits_for_the_power_policy():
+    import threading
+    import time
+
+    from appliance.uplink.list_sync import ListAssembler
+
+    allowed, applied = threading.Event(), []
+    assembler = ListAssembler(lambda data: applied.append(data) or {}, lambda name: None,
+                              heavy_work_allowed=allowed.is_set, recheck_s=0.01)
+    import hashlib
+
+    data = b"bundle"
+    assembler.on_message("lists/persons/0", {"list": "persons", "version": "v1", "index": 0, "count": 1,
+                                             "sha256": hashlib.sha256(data).hexdigest(), "data": data})
+    time.sleep(0.2)
+    assert applied == []
+    allowed.set()
+    deadline = time.monotonic() + 5
+    while not applied and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert applied == [data]

@@ -22,9 +22,10 @@ def cli() -> None:
 
 # Imported after ``cli`` exists: the command modules import only ``.common``, never this
 # module's names, so there is no import cycle.
-from . import audit, bench, config_cmd, crossings, db, demo, mrz, officers, run, screen, stats, uplink, watchlist  # noqa: E402
+from . import audit, bench, config_cmd, crossings, db, demo, lists, mrz, officers, run, screen, selftest, stats, uplink, watchlist  # noqa: E402,E501
 
-for _module in (run, demo, config_cmd, db, audit, officers, mrz, crossings, watchlist, screen, stats, uplink, bench):
+for _module in (run, demo, config_cmd, db, audit, officers, mrz, crossings, watchlist, lists, screen, stats, uplink,
+                bench, selftest):
     cli.add_command(_module.command)
 
 

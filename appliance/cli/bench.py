@@ -20,3 +20,4 @@ def command() -> None:
 from . import bench_uplink  # noqa: E402
 
 command.add_command(bench_uplink.command)
+command.add_command(__import__("appliance.cli.bench_screening", fromlist=["command"]).command)

@@ -46,6 +46,8 @@ def command(directory: Path | None, host: str, port: int, training: bool, setup_
     raw = {
         "kiosk": {"post_id": "DEMO-POST", "kiosk_id": "K1", "data_dir": str(directory / "data"), "training": training},
         "api": {"host": host, "port": port},
+        # A throw-away key: the demo's photos and fingerprints are encrypted like a real kiosk's.
+        "security": {"biometric_key": secrets.token_hex(32)},
     }
     config_path.write_text(config_module.to_toml(raw), encoding="utf-8")
     config = config_module.load(config_path)

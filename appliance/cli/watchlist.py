@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..lists import indexes
 from ..store import Store
 from ..watchlist import KINDS, import_csv, list_status
 from .common import KioskGroup, load_config, print_json
@@ -25,9 +26,11 @@ def command() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the import summary as JSON.")
 def import_(kind: str, file: Path, list_name: str | None, version: str | None, actor: str, as_json: bool) -> None:
     """Replace a list with the entries of FILE (CSV); a file with any error changes nothing."""
-    store = Store(load_config().db_path)
+    config = load_config()
+    store = Store(config.db_path)
     try:
-        result = import_csv(store, kind, file, list_name=list_name, version=version, actor=actor)
+        result = import_csv(store, kind, file, list_name=list_name, version=version, actor=actor,
+                            index_root=indexes.root_for(config))
     finally:
         store.close()
     if as_json:

@@ -43,7 +43,8 @@ class Uplink:
 
     def __init__(self, config: Config, store: Store, health: Callable[[], dict[str, Any]] | None = None,
                  capture_bytes: CaptureBytes | None = None,
-                 on_list_message: Callable[[str, dict[str, Any]], None] | None = None) -> None:
+                 on_list_message: Callable[[str, dict[str, Any]], None] | None = None,
+                 heavy_work_allowed: Callable[[], bool] | None = None) -> None:
         section = config.uplink
         self.config, self.section, self.store = config, section, store
         self.broker = mqtt.Broker.from_url(section.broker_url)
@@ -61,7 +62,7 @@ class Uplink:
         self.boot_id = str(uuid.uuid4())
         self.health = health
         self.on_list_message = on_list_message
-        self.sender = Sender(store, section, self._publish_sealed, capture_bytes)
+        self.sender = Sender(store, section, self._publish_sealed, capture_bytes, heavy_work_allowed)
         self.version = mqtt.protocol_version(section.protocol)
         self.backoff = mqtt.Backoff(section.reconnect_min_s, section.reconnect_max_s)
         self.dropped_messages = 0

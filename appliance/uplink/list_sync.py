@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from typing import Any, Callable
 
 from ..errors import KioskError, ProtocolError
@@ -25,10 +26,14 @@ MAX_BUNDLE_BYTES = 512 * 1024 * 1024
 
 class ListAssembler:
     def __init__(self, apply: Callable[[bytes], dict], current_version: Callable[[str], str | None],
-                 record: Callable[..., None] | None = None) -> None:
+                 record: Callable[..., None] | None = None,
+                 heavy_work_allowed: Callable[[], bool] | None = None, recheck_s: float = 30.0) -> None:
         self.apply = apply
         self.current_version = current_version
         self.record = record or (lambda **_: None)
+        # Index builds are heavy: on a low battery they wait for the power policy's go.
+        self.heavy_work_allowed = heavy_work_allowed or (lambda: True)
+        self.recheck_s = recheck_s
         self._parts: dict[tuple[str, str, str], dict[int, bytes]] = {}
         self._lock = threading.Lock()
         self._applying: set[tuple[str, str]] = set()
@@ -61,6 +66,11 @@ class ListAssembler:
 
     def _apply(self, name: str, version: str, bundle: bytes) -> None:
         try:
+            if not self.heavy_work_allowed():
+                log.warning("list %s version %s waits: battery too low for an index build", name, version)
+                self.record(last_list_error=f"{name} {version}: deferred until the battery recovers")
+                while not self.heavy_work_allowed():
+                    time.sleep(self.recheck_s)
             result = self.apply(bundle)
             self.applied.append(result)
             log.info("list %s version %s applied from MQTT", name, version)

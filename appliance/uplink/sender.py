@@ -53,11 +53,14 @@ class SenderStats:
 
 class Sender:
     def __init__(self, store: Store, section: UplinkSection, publish: Publish,
-                 capture_bytes: CaptureBytes | None = None) -> None:
+                 capture_bytes: CaptureBytes | None = None,
+                 heavy_work_allowed: Callable[[], bool] | None = None) -> None:
         self.store = store
         self.section = section
         self.publish = publish
         self.capture_bytes = capture_bytes
+        # The power policy's say: photos and templates wait while the battery is low.
+        self.heavy_work_allowed = heavy_work_allowed or (lambda: True)
         self.inflight: dict[str, Batch] = {}
         self.high_water: dict[int, int] = {}
         self.stats = SenderStats()
@@ -112,7 +115,7 @@ class Sender:
     def _next_capture(self, now: float) -> tuple[Batch, str, dict[str, Any]] | None:
         # One capture chunk in flight at a time: captures are the lowest priority and the
         # next chunk's offset depends on HQ's answer to this one.
-        if not self.section.send_captures or self.capture_bytes is None:
+        if not self.section.send_captures or self.capture_bytes is None or not self.heavy_work_allowed():
             return None
         if any(batch.capture for batch in self.inflight.values()):
             return None
