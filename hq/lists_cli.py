@@ -76,3 +76,36 @@ def publish(export: Path, kind: str, list_name: str, version: str, key_path: str
     base = f" from {base_version}" if base_version else ""
     click.echo(f"{summary['type']} bundle {list_name} {version}{base}: {len(records)} record(s), "
                f"{len(data)} bytes -> {output}")
+
+
+@command.command("push", cls=_Command)
+@click.argument("bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="HQ config file (default: $KIOSK_HQ_CONFIG or /etc/kiosk-hq/hq.toml): broker and HQ key.")
+@click.option("--kiosk", "kiosks", multiple=True, metavar="POST/KIOSK",
+              help="Only this kiosk (repeatable); default: every enrolled kiosk.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was sent as JSON.")
+def push(bundle: Path, config_path: str | None, kiosks: tuple[str, ...], as_json: bool) -> None:
+    """Send a published bundle to the kiosks over MQTT (retained: offline kiosks get it on reconnect)."""
+    from .cli import load, open_db
+    from .list_push import push as push_bundle
+
+    targets = None
+    if kiosks:
+        targets = []
+        for item in kiosks:
+            post_id, _, kiosk_id = item.partition("/")
+            if not post_id or not kiosk_id:
+                raise click.BadParameter(f"{item!r} is not POST/KIOSK", param_hint="--kiosk")
+            targets.append((post_id, kiosk_id))
+    config = load(config_path)
+    db = open_db(config)
+    try:
+        sent = push_bundle(config, db, bundle.read_bytes(), targets)
+    finally:
+        db.close()
+    if as_json:
+        click.echo(json.dumps(sent, indent=2))
+    else:
+        click.echo(f"pushed {sent['list']} {sent['version']} ({sent['bytes']} bytes, {sent['chunks']} chunk(s)) "
+                   f"to {len(sent['kiosks'])} kiosk(s)")

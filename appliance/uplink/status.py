@@ -62,4 +62,6 @@ def snapshot(store: Store) -> dict[str, Any]:
         "last_error": value("last_error"),
         "broker": value("broker"),
         "protocol": value("protocol"),
+        "last_list_applied": value("last_list_applied"),
+        "last_list_error": value("last_list_error"),
     }
