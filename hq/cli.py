@@ -10,34 +10,26 @@ import json
 import logging
 import os
 import signal
-import sys
 import threading
 from pathlib import Path
 from typing import Any
 
 import click
 
-from appliance.errors import KioskError
+from appliance.cli.common import ReportingCommand
 
 from . import __version__
 
 DEFAULT_CONFIG = Path("/etc/kiosk-hq/hq.toml")
 
 
-class HQCommand(click.Command):
-    """Adds --config and turns KioskError into ``error: ...`` and exit 1."""
+class HQCommand(ReportingCommand):
+    """A reporting command (``error: ...``, exit 1) that also accepts --config."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
                      help="HQ config file (default: $KIOSK_HQ_CONFIG or /etc/kiosk-hq/hq.toml).")(self)
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except KioskError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(1)
 
 
 class HQGroup(click.Group):

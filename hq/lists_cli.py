@@ -3,26 +3,15 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
-from appliance.errors import KioskError
+from appliance.cli.common import ReportingCommand
 
 from . import lists
 
 
-class _Command(click.Command):
-    """Turns KioskError into ``error: ...`` and exit 1, as every kiosk-hq command does."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except KioskError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(1)
 
 
 @click.group("lists")
@@ -30,7 +19,7 @@ def command() -> None:
     """Publish signed watchlist bundles (full or delta) for the kiosks."""
 
 
-@command.command("keygen", cls=_Command)
+@command.command("keygen", cls=ReportingCommand)
 @click.option("--private-key", "private_key", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Where to write the private signing key (PEM, mode 0600); keep it off the network.")
 @click.option("--public-key", "public_key", type=click.Path(dir_okay=False, path_type=Path), required=True,
@@ -41,7 +30,7 @@ def keygen(private_key: Path, public_key: Path) -> None:
     click.echo(f"list signing key {key_id}: private {private_key}, public {public_key}")
 
 
-@command.command("publish", cls=_Command)
+@command.command("publish", cls=ReportingCommand)
 @click.argument("export", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--kind", type=click.Choice(["persons", "documents"]), required=True, help="What the export lists.")
 @click.option("--list", "list_name", required=True, help="List name on the kiosks (e.g. national, sltd).")
@@ -78,7 +67,7 @@ def publish(export: Path, kind: str, list_name: str, version: str, key_path: str
                f"{len(data)} bytes -> {output}")
 
 
-@command.command("push", cls=_Command)
+@command.command("push", cls=ReportingCommand)
 @click.argument("bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               help="HQ config file (default: $KIOSK_HQ_CONFIG or /etc/kiosk-hq/hq.toml): broker and HQ key.")

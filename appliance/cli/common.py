@@ -45,12 +45,8 @@ def print_json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=False, default=str))
 
 
-class KioskCommand(click.Command):
-    """A command that accepts --config and turns KioskError into a clean message and exit 1."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        config_option(self)
+class ReportingCommand(click.Command):
+    """A command that turns KioskError into ``error: ...`` on stderr and exit 1 (no traceback)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -58,6 +54,14 @@ class KioskCommand(click.Command):
         except KioskError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(1)
+
+
+class KioskCommand(ReportingCommand):
+    """A reporting command that also accepts --config."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        config_option(self)
 
 
 class KioskGroup(click.Group):
