@@ -370,3 +370,20 @@ def test_list_chunks_that_do_not_fit_are_refused(world):
         with pytest.raises(ProtocolError, match=reason):
             assembler.on_message(leaf, payload)
     assert applied == []
+
+
+def test_two_ingest_workers_share_the_load_through_a_shared_subscription(world):
+    store, config = world["store"], world["config"]
+    config.uplink.batch_max_items = 5
+    recorded = record_many(store, config, world["officer"], 100)
+    workers = []
+    for name in ("hq-worker-1", "hq-worker-2"):
+        hq = world["hq"].model_copy(deep=True)
+        hq.broker.client_id = name
+        workers.append(IngestThread(hq).start())
+        world["ingests"].append(workers[-1])
+    start_uplink(world)
+    wait_until(lambda: outbox.depth(store) == 0, 60, what="drained by two workers")
+    assert all(worker.worker.stored > 0 for worker in workers), "each worker should have taken some batches"
+    held = workers[0].crossings()
+    assert [c["id"] for c in held] == [c["id"] for c in recorded]
