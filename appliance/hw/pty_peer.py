@@ -86,10 +86,19 @@ class PtyPeer:
         return data
 
     def close(self) -> None:
-        """Unplug: the kiosk's next read on this port fails. Leaves a symlink dangling, like udev."""
+        """Unplug: the kiosk's next read on this port fails, and the port's name goes away.
+
+        The symlink is removed, as udev removes /dev/serial/by-id/... on unplug: left
+        dangling, it would point at /dev/pts/N, and the kernel hands that number to the
+        next pty anyone opens, so the kiosk would find some other device there.
+        """
         if self.closed:
             return
         self.closed = True
+        if self.link is not None:
+            with contextlib.suppress(OSError):
+                if os.readlink(self.link) == self.tty_path:
+                    self.link.unlink()
         for fd in (self.master, self._slave):
             with contextlib.suppress(OSError):
                 os.close(fd)
