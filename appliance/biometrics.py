@@ -62,11 +62,7 @@ def capture_photo(store: Store, config: Config, devices: Any, officer: Officer) 
     Raises Forbidden for a technician, ConfigError without a biometric key, DeviceError
     if no camera is configured or the capture failed. Nothing is stored when it raises.
     """
-    require_role(officer, "officer", "supervisor")
-    key_bytes = key(config)
-    camera = getattr(devices, "camera", None)
-    if camera is None:
-        raise DeviceError("no camera is configured on this kiosk")
+    key_bytes, camera = _key_and_device(config, devices, officer, "camera", "no camera is configured on this kiosk")
     with _busy(devices):
         photo = camera.capture()
     quality = assess(photo)
@@ -81,16 +77,27 @@ def capture_fingerprint(store: Store, config: Config, devices: Any, officer: Off
     Raises Forbidden for a technician, ConfigError without a biometric key, DeviceError
     if no fingerprint module is fitted, no finger came, or the module failed.
     """
-    require_role(officer, "officer", "supervisor")
-    key_bytes = key(config)
-    scanner = getattr(devices, "fingerprint", None)
-    if scanner is None:
-        raise DeviceError("no fingerprint module is fitted on this kiosk")
+    key_bytes, scanner = _key_and_device(config, devices, officer, "fingerprint",
+                                         "no fingerprint module is fitted on this kiosk")
     with _busy(devices):
         result = scanner.capture(timeout)
     quality = {"ok": result.ok, "hints": list(result.hints)}
     capture_id = _store(store, key_bytes, officer, "fingerprint", result.format, result.template, quality)
     return {"capture_id": capture_id, "kind": "fingerprint", "quality": quality}
+
+
+def _key_and_device(config: Config, devices: Any, officer: Officer, name: str, missing: str) -> tuple[bytes, Any]:
+    """(biometric key, device ``name``) for a capture by ``officer``.
+
+    Checked before the device is touched, in this order: the role (Forbidden), the key
+    (ConfigError), the device (DeviceError with ``missing``).
+    """
+    require_role(officer, "officer", "supervisor")
+    key_bytes = key(config)
+    device = getattr(devices, name, None)
+    if device is None:
+        raise DeviceError(missing)
+    return key_bytes, device
 
 
 class _busy:

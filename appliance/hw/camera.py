@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import struct
+import threading
 from abc import abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
+from .. import clock
 from ..errors import DeviceError
 from .device import Device
+
+if TYPE_CHECKING:
+    from ..config import CameraSettings
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -48,6 +53,62 @@ class Camera(Device):
     @abstractmethod
     def capture(self) -> Photo:
         """Take one photo now; raises DeviceError if the camera failed or was closed."""
+
+
+class DeviceCamera(Camera):
+    """A camera on a device node: one capture at a time, none once closed, and the last failure
+    kept for ``health()``.
+
+    A back-end must still provide ``backend`` and ``from_config(hardware)``, as for any
+    ``Camera``, and:
+
+    - ``name``: the camera as the "closed" message names it ("v4l2 camera");
+    - ``_grab()``: the encoded JPEG or PNG, called under the lock on an open camera; raises
+      ``DeviceError``, having set ``_last_error`` first when the device itself failed;
+    - ``_detail()``: the health line while all is well;
+    - ``_release()``: free the device; called under the lock, so a capture under way ends first.
+    """
+
+    name: ClassVar[str]
+
+    def __init__(self, settings: CameraSettings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._last_error: str | None = None
+        self._closed = False
+
+    @abstractmethod
+    def _grab(self) -> bytes:
+        """One still from the device, encoded as JPEG or PNG."""
+
+    @abstractmethod
+    def _detail(self) -> str:
+        """The health line of a working camera."""
+
+    @abstractmethod
+    def _release(self) -> None:
+        """Free the device."""
+
+    def capture(self) -> Photo:
+        with self._lock:
+            if self._closed:
+                raise DeviceError(f"{self.name} is closed")
+            data = self._grab()
+            media_type, width, height = describe_image(data)
+            self._last_error = None
+            return Photo(data, media_type, width, height, clock.utcnow())
+
+    def health(self) -> tuple[bool, str]:
+        if self._closed:
+            return False, "closed"
+        if self._last_error:
+            return False, self._last_error
+        return True, self._detail()
+
+    def close(self) -> None:
+        self._closed = True
+        with self._lock:
+            self._release()
 
 
 def describe_image(data: bytes) -> tuple[str, int, int]:

@@ -3,31 +3,27 @@
 from __future__ import annotations
 
 import io
-import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from .. import clock
 from ..errors import DeviceError
-from .camera import Camera, Photo, describe_image
+from .camera import DeviceCamera
 
 if TYPE_CHECKING:
     from ..config import CameraSettings, HardwareSection
 
 
-class Picamera2Camera(Camera):
+class Picamera2Camera(DeviceCamera):
     """Runs the camera continuously (auto-exposure keeps converging); a capture waits only until
     ``settle_s`` has passed since start, then saves a JPEG still."""
 
     backend = "picamera2"
+    name = "picamera2 camera"
 
     def __init__(self, settings: CameraSettings, camera: Any) -> None:
-        self.settings = settings
+        super().__init__(settings)
         self._camera = camera
         self._started = time.monotonic()
-        self._lock = threading.Lock()
-        self._last_error: str | None = None
-        self._closed = False
 
     @classmethod
     def from_config(cls, hardware: HardwareSection) -> Picamera2Camera:
@@ -50,37 +46,25 @@ class Picamera2Camera(Camera):
                               "`rpicam-hello --list-cameras`") from None
         return cls(settings, camera)
 
-    def capture(self) -> Photo:
-        """Raises DeviceError if the capture fails or the camera was closed."""
-        with self._lock:
-            if self._closed:
-                raise DeviceError("picamera2 camera is closed")
-            wait = self._started + self.settings.settle_s - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
-            buffer = io.BytesIO()
-            try:
-                self._camera.capture_file(buffer, format="jpeg")
-            except Exception as exc:
-                self._last_error = str(exc)
-                raise DeviceError(f"picamera2: capture failed: {exc}") from None
-            data = buffer.getvalue()
-            media_type, width, height = describe_image(data)
-            self._last_error = None
-            return Photo(data, media_type, width, height, clock.utcnow())
+    def _grab(self) -> bytes:
+        """Raises DeviceError if the capture fails."""
+        wait = self._started + self.settings.settle_s - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        buffer = io.BytesIO()
+        try:
+            self._camera.capture_file(buffer, format="jpeg")
+        except Exception as exc:
+            self._last_error = f"last capture failed: {exc}"
+            raise DeviceError(f"picamera2: capture failed: {exc}") from None
+        return buffer.getvalue()
 
-    def health(self) -> tuple[bool, str]:
-        if self._closed:
-            return False, "closed"
-        if self._last_error:
-            return False, f"last capture failed: {self._last_error}"
-        return True, f"Pi camera at {self.settings.width}x{self.settings.height}"
+    def _detail(self) -> str:
+        return f"Pi camera at {self.settings.width}x{self.settings.height}"
 
-    def close(self) -> None:
-        self._closed = True
-        with self._lock:
-            try:
-                self._camera.stop()
-                self._camera.close()
-            except Exception:
-                pass
+    def _release(self) -> None:
+        try:
+            self._camera.stop()
+            self._camera.close()
+        except Exception:
+            pass

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
-import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from .. import clock
 from ..errors import DeviceError
-from .camera import Camera, Photo, describe_image
+from .camera import DeviceCamera
 
 if TYPE_CHECKING:
     from ..config import CameraSettings, HardwareSection
@@ -26,19 +24,17 @@ def import_cv2() -> Any:
     return cv2
 
 
-class V4L2Camera(Camera):
+class V4L2Camera(DeviceCamera):
     """Keeps the camera open; each capture runs it for ``settle_s`` so exposure and white balance
     settle on the traveller, then keeps the last frame as a JPEG."""
 
     backend = "v4l2"
+    name = "v4l2 camera"
 
     def __init__(self, settings: CameraSettings, capture: Any, cv2: Any) -> None:
-        self.settings = settings
+        super().__init__(settings)
         self._capture = capture
         self._cv2 = cv2
-        self._lock = threading.Lock()
-        self._last_error: str | None = None
-        self._closed = False
 
     @classmethod
     def from_config(cls, hardware: HardwareSection) -> V4L2Camera:
@@ -66,35 +62,23 @@ class V4L2Camera(Camera):
         capture.set(cv2.CAP_PROP_FRAME_HEIGHT, settings.height)
         return cls(settings, capture, cv2)
 
-    def capture(self) -> Photo:
-        """Raises DeviceError if the camera stops delivering frames or was closed."""
-        with self._lock:
-            if self._closed:
-                raise DeviceError("v4l2 camera is closed")
-            deadline = time.monotonic() + self.settings.settle_s
-            frame = None
-            while frame is None or time.monotonic() < deadline:
-                ok, grabbed = self._capture.read()
-                if not ok:
-                    self._last_error = f"{self.settings.device} delivered no frame (unplugged?)"
-                    raise DeviceError(f"v4l2 camera: {self._last_error}")
-                frame = grabbed
-            ok, encoded = self._cv2.imencode(".jpg", frame, [self._cv2.IMWRITE_JPEG_QUALITY, self.settings.jpeg_quality])
+    def _grab(self) -> bytes:
+        """Raises DeviceError if the camera stops delivering frames."""
+        deadline = time.monotonic() + self.settings.settle_s
+        frame = None
+        while frame is None or time.monotonic() < deadline:
+            ok, grabbed = self._capture.read()
             if not ok:
-                raise DeviceError("v4l2 camera: JPEG encoding failed")
-            data = encoded.tobytes()
-            media_type, width, height = describe_image(data)
-            self._last_error = None
-            return Photo(data, media_type, width, height, clock.utcnow())
+                self._last_error = f"{self.settings.device} delivered no frame (unplugged?)"
+                raise DeviceError(f"v4l2 camera: {self._last_error}")
+            frame = grabbed
+        ok, encoded = self._cv2.imencode(".jpg", frame, [self._cv2.IMWRITE_JPEG_QUALITY, self.settings.jpeg_quality])
+        if not ok:
+            raise DeviceError("v4l2 camera: JPEG encoding failed")
+        return encoded.tobytes()
 
-    def health(self) -> tuple[bool, str]:
-        if self._closed:
-            return False, "closed"
-        if self._last_error:
-            return False, self._last_error
-        return True, f"{self.settings.device} at {self.settings.width}x{self.settings.height}"
+    def _detail(self) -> str:
+        return f"{self.settings.device} at {self.settings.width}x{self.settings.height}"
 
-    def close(self) -> None:
-        self._closed = True
-        with self._lock:
-            self._capture.release()
+    def _release(self) -> None:
+        self._capture.release()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from abc import abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar
+from typing import ClassVar, Self
 
+from ..errors import DeviceError
 from .device import Device
 
 
@@ -56,3 +58,85 @@ class PowerSource(Device):
     @abstractmethod
     def read(self) -> PowerReading:
         """The power state now; raises DeviceError if the sensor cannot be read or was closed."""
+
+
+class LastReadingPowerSource(PowerSource):
+    """A power source that reads its hardware on every ``read`` and reports the outcome in ``health``.
+
+    It lets one read at a time reach the hardware, refuses reads once closed, and keeps
+    the last reading and the last error, so ``health()`` reports on the last read without
+    reading again. A back-end must still provide:
+
+    - ``backend`` and ``from_config(hardware)``, as for any ``PowerSource``; ``from_config``
+      may end with ``_first_read()``;
+    - ``name``: the device as the "closed" message names it ("INA219", "modbus");
+    - ``_measure()``: one reading from the hardware; raises ``DeviceError`` on failure;
+    - ``_detail(last)``: the health line while all is well (``last`` is None before any reading).
+
+    It may override ``_setup()`` (before the first read), ``_measure_failed()`` (after a
+    failed read, e.g. to reconnect) and ``_release()`` (free the bus or port on ``close``).
+    """
+
+    name: ClassVar[str]
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last_error: str | None = None
+        self._last: PowerReading | None = None
+        self._closed = False
+
+    @abstractmethod
+    def _measure(self) -> PowerReading:
+        """One reading from the hardware; raises DeviceError if it cannot be read."""
+
+    @abstractmethod
+    def _detail(self, last: PowerReading | None) -> str:
+        """The health line of a working source."""
+
+    def _setup(self) -> None:
+        """Prepare the hardware before the first read."""
+
+    def _measure_failed(self) -> None:
+        """Called under the lock after ``_measure`` raised, before the error is passed on."""
+
+    def _release(self) -> None:
+        """Free the bus or port."""
+
+    def _first_read(self) -> Self:
+        """This source once set up and read; if either fails it is closed before the error is raised,
+        so a failed open does not hold the bus."""
+        try:
+            self._setup()
+            self.read()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def read(self) -> PowerReading:
+        with self._lock:
+            if self._closed:
+                raise DeviceError(f"{self.name} power source is closed")
+            try:
+                reading = self._measure()
+            except DeviceError as exc:
+                self._last_error = str(exc)
+                self._measure_failed()
+                raise
+            self._last_error = None
+            self._last = reading
+            return reading
+
+    def health(self) -> tuple[bool, str]:
+        if self._closed:
+            return False, "closed"
+        if self._last_error:
+            return False, self._last_error
+        return True, self._detail(self._last)
+
+    def close(self) -> None:
+        self._closed = True
+        try:
+            self._release()
+        except Exception:  # a bus that already failed may fail to close; the source is closed regardless
+            pass

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import errno
-import threading
 from typing import TYPE_CHECKING, Any
 
 from .. import clock
 from ..errors import DeviceError
-from .power import PowerReading, PowerSource, percent_from_voltage
+from .power import LastReadingPowerSource, PowerReading, percent_from_voltage
 
 if TYPE_CHECKING:
     from ..config import HardwareSection, PowerINA219Settings
@@ -26,7 +25,7 @@ def swap16(word: int) -> int:
     return ((word & 0xFF) << 8) | (word >> 8)
 
 
-class INA219PowerSource(PowerSource):
+class INA219PowerSource(LastReadingPowerSource):
     """Battery voltage and current from the gauge; percent from the voltage curve in config.
 
     Positive current flows into the battery (charging); wire the shunt that way round.
@@ -34,14 +33,12 @@ class INA219PowerSource(PowerSource):
     """
 
     backend = "ina219"
+    name = "INA219"
 
     def __init__(self, settings: PowerINA219Settings, bus: Any) -> None:
+        super().__init__()
         self.settings = settings
         self.bus = bus
-        self._lock = threading.Lock()
-        self._last_error: str | None = None
-        self._last: PowerReading | None = None
-        self._closed = False
 
     @classmethod
     def from_config(cls, hardware: HardwareSection, bus: Any = None) -> INA219PowerSource:
@@ -60,30 +57,13 @@ class INA219PowerSource(PowerSource):
                     f"INA219: no I2C bus /dev/i2c-{settings.bus} ({exc}); enable I2C "
                     "(raspi-config > Interface Options > I2C) and check the kiosk user is in group 'i2c'"
                 ) from None
-        source = cls(settings, bus)
-        try:
-            source._write(REG_CONFIG, CONFIG_32V_320MV)
-            source.read()
-        except BaseException:
-            source.close()
-            raise
-        return source
+        return cls(settings, bus)._first_read()
 
-    def read(self) -> PowerReading:
-        """Raises DeviceError if the gauge does not answer or reports an overflow."""
-        with self._lock:
-            if self._closed:
-                raise DeviceError("INA219 power source is closed")
-            try:
-                reading = self._measure()
-            except DeviceError as exc:
-                self._last_error = str(exc)
-                raise
-            self._last_error = None
-            self._last = reading
-            return reading
+    def _setup(self) -> None:
+        self._write(REG_CONFIG, CONFIG_32V_320MV)
 
     def _measure(self) -> PowerReading:
+        """Raises DeviceError if the gauge does not answer or reports an overflow."""
         bus_raw = self._read(REG_BUS)
         if bus_raw & 0x1:
             raise DeviceError("INA219: math overflow (current beyond the shunt range; check shunt_ohms)")
@@ -119,20 +99,11 @@ class INA219PowerSource(PowerSource):
             return f"INA219: nothing answers at {where} (check wiring; `i2cdetect -y {self.settings.bus}`)"
         return f"INA219 at {where}: {exc}"
 
-    def health(self) -> tuple[bool, str]:
-        if self._closed:
-            return False, "closed"
-        if self._last_error:
-            return False, self._last_error
-        last = self._last
+    def _detail(self, last: PowerReading | None) -> str:
         detail = f"INA219 at 0x{self.settings.address:02X} on I2C bus {self.settings.bus}"
         if last is not None:
             detail = f"battery {last.battery_percent:g}% ({last.voltage:g} V), " + detail
-        return True, detail
+        return detail
 
-    def close(self) -> None:
-        self._closed = True
-        try:
-            self.bus.close()
-        except Exception:
-            pass
+    def _release(self) -> None:
+        self.bus.close()

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from typing import TYPE_CHECKING, Any
 
 from .. import clock
 from ..errors import DeviceError
-from .power import PowerReading, PowerSource, percent_from_voltage
+from .power import LastReadingPowerSource, PowerReading, percent_from_voltage
 from .serial_port import explain, parse_framing
 
 if TYPE_CHECKING:
@@ -23,7 +22,7 @@ EXCEPTION_CODES = {1: "illegal function", 2: "illegal data address", 3: "illegal
                    4: "slave device failure", 6: "slave device busy", 11: "gateway target failed to respond"}
 
 
-class ModbusPowerSource(PowerSource):
+class ModbusPowerSource(LastReadingPowerSource):
     """Battery voltage, charging current, PV power and (if the controller has it) state of charge.
 
     ``client`` is a pymodbus sync client (RTU framing over the configured port). After a
@@ -32,14 +31,12 @@ class ModbusPowerSource(PowerSource):
     """
 
     backend = "modbus"
+    name = "modbus"
 
     def __init__(self, settings: PowerModbusSettings, client: Any) -> None:
+        super().__init__()
         self.settings = settings
         self.client = client
-        self._lock = threading.Lock()
-        self._last_error: str | None = None
-        self._last: PowerReading | None = None
-        self._closed = False
 
     @classmethod
     def from_config(cls, hardware: HardwareSection) -> ModbusPowerSource:
@@ -58,33 +55,13 @@ class ModbusPowerSource(PowerSource):
             settings.port, framer=FramerType.RTU, baudrate=settings.baudrate, bytesize=bytesize,
             parity=parity, stopbits=int(stopbits), timeout=settings.timeout_s, retries=1,
         )
-        source = cls(settings, client)
-        try:
-            source.read()
-        except BaseException:
-            source.close()
-            raise
-        return source
+        return cls(settings, client)._first_read()
 
     def _where(self) -> str:
         return f"unit {self.settings.unit} on {self.settings.port}"
 
-    def read(self) -> PowerReading:
+    def _measure(self) -> PowerReading:
         """Raises DeviceError if the controller is silent or answers a Modbus exception."""
-        with self._lock:
-            if self._closed:
-                raise DeviceError("modbus power source is closed")
-            try:
-                reading = self._read()
-            except DeviceError as exc:
-                self._last_error = str(exc)
-                self.client.close()  # reopen at the next read
-                raise
-            self._last_error = None
-            self._last = reading
-            return reading
-
-    def _read(self) -> PowerReading:
         s = self.settings
         wanted = {"battery_voltage": (s.battery_voltage_register, 1)}
         if s.charge_current_register is not None:
@@ -152,21 +129,15 @@ class ModbusPowerSource(PowerSource):
                               f"asked for {count}")
         return list(response.registers)
 
-    def health(self) -> tuple[bool, str]:
-        if self._closed:
-            return False, "closed"
-        if self._last_error:
-            return False, self._last_error
-        last = self._last
+    def _measure_failed(self) -> None:
+        self.client.close()  # reopen at the next read
+
+    def _detail(self, last: PowerReading | None) -> str:
         detail = f"charge controller {self._where()}"
         if last is not None:
             solar = f", solar {last.solar_watts:g} W" if last.solar_watts is not None else ""
             detail = f"battery {last.battery_percent:g}% ({last.voltage:g} V){solar}, {detail}"
-        return True, detail
+        return detail
 
-    def close(self) -> None:
-        self._closed = True
-        try:
-            self.client.close()
-        except Exception:
-            pass
+    def _release(self) -> None:
+        self.client.close()

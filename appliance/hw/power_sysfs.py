@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from .. import clock
 from ..errors import DeviceError
-from .power import PowerReading, PowerSource
+from .power import LastReadingPowerSource, PowerReading
 
 if TYPE_CHECKING:
     from ..config import HardwareSection, PowerSysfsSettings
@@ -15,25 +15,22 @@ if TYPE_CHECKING:
 EXTERNAL_TYPES = {"Mains", "USB", "Wireless"}
 
 
-class SysfsPowerSource(PowerSource):
+class SysfsPowerSource(LastReadingPowerSource):
     """Reads ``capacity``, ``status``, ``voltage_now`` and ``capacity_level`` of one battery supply,
     and ``online`` of the mains/USB supplies next to it."""
 
     backend = "sysfs"
+    name = "sysfs"
 
     def __init__(self, settings: PowerSysfsSettings) -> None:
+        super().__init__()
         self.root = Path(settings.root)
         self.battery = settings.battery or self._find_battery()
-        self._last_error: str | None = None
-        self._last: PowerReading | None = None
-        self._closed = False
 
     @classmethod
     def from_config(cls, hardware: HardwareSection) -> SysfsPowerSource:
         """Raises DeviceError if the directory or the battery is missing or unreadable."""
-        source = cls(hardware.power_sysfs)
-        source.read()
-        return source
+        return cls(hardware.power_sysfs)._first_read()
 
     def _find_battery(self) -> str:
         try:
@@ -47,20 +44,8 @@ class SysfsPowerSource(PowerSource):
         raise DeviceError(f"sysfs power: no supply of type Battery in {self.root} (found: {names}); "
                           "is the UPS HAT driver (device-tree overlay) enabled?")
 
-    def read(self) -> PowerReading:
+    def _measure(self) -> PowerReading:
         """Raises DeviceError naming the file if the battery cannot be read or holds nonsense."""
-        if self._closed:
-            raise DeviceError("sysfs power source is closed")
-        try:
-            reading = self._read()
-        except DeviceError as exc:
-            self._last_error = str(exc)
-            raise
-        self._last_error = None
-        self._last = reading
-        return reading
-
-    def _read(self) -> PowerReading:
         battery = self.root / self.battery
         if not battery.is_dir():
             raise DeviceError(f"sysfs power: battery {battery} is gone")
@@ -90,19 +75,11 @@ class SysfsPowerSource(PowerSource):
             low_battery=level == "Critical",
         )
 
-    def health(self) -> tuple[bool, str]:
-        if self._closed:
-            return False, "closed"
-        if self._last_error:
-            return False, self._last_error
-        last = self._last
+    def _detail(self, last: PowerReading | None) -> str:
         where = f"{self.root / self.battery}"
         if last is None:
-            return True, where
-        return True, f"battery {last.battery_percent:g}% ({where})"
-
-    def close(self) -> None:
-        self._closed = True
+            return where
+        return f"battery {last.battery_percent:g}% ({where})"
 
 
 def _read(path: Path, missing: str | None = None) -> str:
