@@ -47,6 +47,9 @@ class CrossingBody(_Body):
                                    description="Ids from POST /api/captures/photo and /fingerprint")
     unavailable: dict[str, str] | None = Field(
         default=None, description='Why a capture is missing: {"photo": reason, "fingerprint": reason}')
+    face_embedding: list[float] | None = Field(
+        default=None, min_length=1, max_length=4096,
+        description="The traveller's face embedding; screened against the listed faces with the rest")
 
 
 class CaptureBody(_Body):
@@ -143,6 +146,7 @@ def create_app(config: Config, store: Store, devices: Any = None) -> FastAPI:
         request = crossings.CrossingRequest(
             direction=body.direction, mrz=body.mrz, document=body.document, decision=body.decision, note=body.note,
             capture_ids=tuple(body.capture_ids), unavailable=body.unavailable,
+            face_embedding=tuple(body.face_embedding) if body.face_embedding is not None else None,
         )
         crossing = crossings.record(store, config, officer, request)
         indicators = getattr(devices, "indicators", None)

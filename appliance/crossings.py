@@ -62,6 +62,9 @@ class CrossingRequest:
     # fingerprint is missing: {"photo": reason, "fingerprint": reason}.
     capture_ids: tuple[str, ...] = ()
     unavailable: dict[str, str] | None = None
+    # The traveller's face embedding, when the kiosk (or its client) computed one: the
+    # same screening call then also searches the listed faces.
+    face_embedding: tuple[float, ...] | None = None
 
 
 @dataclass
@@ -210,7 +213,7 @@ def record(store: Store, config: Config, officer: Officer, request: CrossingRequ
         document_type=doc["document_code"] or None,
         document_number=doc["document_number"] or None,
     )
-    screening = screen(store, traveller, settings=config.screening).to_dict()
+    screening = screen(store, traveller, settings=config.screening, face_embedding=request.face_embedding).to_dict()
     decision, reason = _decide(request.decision, screening["hits"], document.problems, config,
                                screening.get("refer"))
     row = {

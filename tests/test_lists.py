@@ -303,3 +303,43 @@ def test_hq_refuses_a_bad_export_before_signing(tmp_path, keys):
                       encoding="utf-8")
     with pytest.raises(BundleError, match="line 1: field document_number"):
         hq_lists.read_export("documents", export)
+
+
+def test_the_crossing_workflow_screens_a_face_embedding_with_the_document(kiosk, keys, officers):
+    from fastapi.testclient import TestClient
+
+    from appliance.api import create_app
+
+    from .conftest import OFFICER_PIN
+    from .samples import CLEAR_OKAFOR
+
+    store, config = kiosk
+    rng = np.random.default_rng(5)
+    face = rng.standard_normal(32).astype(np.float32)
+    apply_bundle(store, config, bundle(keys, "persons", "n1", [dict(PERSONS[0], face=face.tolist()), PERSONS[1]]))
+    client = TestClient(create_app(config, store))
+    token = client.post("/api/login", json={"officer_id": "alice", "pin": OFFICER_PIN}).json()["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    seen = (face + rng.standard_normal(32).astype(np.float32) * 0.2).tolist()
+    # The document and name are clear; only the face is on the list.
+    recorded = client.post("/api/crossings", headers=headers,
+                           json={"direction": "entry", "mrz": CLEAR_OKAFOR, "face_embedding": seen})
+    assert recorded.status_code == 201, recorded.text
+    crossing = recorded.json()
+    assert crossing["decision"] == "referred"
+    assert [h["entry_id"] for h in crossing["screening"]["hits"]] == ["P-1"]
+    assert "face similarity" in crossing["screening"]["hits"][0]["explanation"]
+    # An embedder that does not match the list's faces: the list cannot be consulted, so the
+    # traveller is referred with the reason rather than cleared unchecked.
+    mismatch = client.post("/api/crossings", headers=headers,
+                           json={"direction": "entry", "mrz": CLEAR_OKAFOR, "face_embedding": [0.1] * 7})
+    assert mismatch.status_code == 201 and mismatch.json()["decision"] == "referred"
+    assert "7 dimensions" in " ".join(mismatch.json()["screening"]["warnings"])
+    for bad in ([], ["x"] * 32, "face"):
+        refused = client.post("/api/crossings", headers=headers,
+                              json={"direction": "entry", "mrz": CLEAR_OKAFOR, "face_embedding": bad})
+        assert refused.status_code == 422
+    clear = client.post("/api/crossings", headers=headers, json={"direction": "entry", "mrz": CLEAR_OKAFOR})
+    assert clear.json()["decision"] == "cleared"
+    decisions = [row[0] for row in store.conn.execute("SELECT decision FROM crossings ORDER BY seq")]
+    assert decisions == ["referred", "referred", "cleared"]
