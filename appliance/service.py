@@ -47,6 +47,7 @@ class KioskService:
         self.watchdog: sdnotify.WatchdogPinger | None = None
         self.uplink = None
         self.app = None
+        self.housekeeping = None
         self.power_policy = None
 
     def start(self) -> None:
@@ -55,6 +56,7 @@ class KioskService:
         self.init_api()
         self.init_power_policy()
         self.start_uplink()
+        self.start_housekeeping()
         self.start_watchdog()
 
     def init_store(self) -> None:
@@ -129,6 +131,12 @@ class KioskService:
         )
         self.uplink.start()
 
+    def start_housekeeping(self) -> None:
+        from .housekeeping import Housekeeping
+
+        self.housekeeping = Housekeeping(self.store)
+        self.housekeeping.start()
+
     def start_watchdog(self) -> None:
         self.watchdog = sdnotify.WatchdogPinger(self._healthy)
         self.watchdog.start()
@@ -169,6 +177,8 @@ class KioskService:
             self.watchdog.stop()
         if self.uplink:
             self.uplink.stop()
+        if self.housekeeping:
+            self.housekeeping.stop()
         if self.devices:
             self.devices.close()
         if self.store:

@@ -196,6 +196,27 @@ def test_unlinked_captures_are_purged(store, config, officers, devices) -> None:
     assert [row[0] for row in store.conn.execute("SELECT id FROM captures")] == [kept]
 
 
+def test_housekeeping_thread_purges_abandoned_captures(store, config, officers, devices) -> None:
+    import time
+
+    from appliance.housekeeping import Housekeeping
+
+    alice = officers.get("alice")
+    biometrics.capture_photo(store, config, devices, alice)
+    # Taken two hours ago: the traveller never got as far as a recorded crossing.
+    store.conn.execute("UPDATE captures SET created_at = ?", (clock.iso(clock.utcnow() - timedelta(hours=2)),))
+    housekeeping = Housekeeping(store, interval_s=0.05)
+    housekeeping.start()
+    try:
+        deadline = time.monotonic() + 5
+        while store.conn.execute("SELECT count(*) FROM captures").fetchone()[0] and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        housekeeping.stop()
+    assert store.conn.execute("SELECT count(*) FROM captures").fetchone()[0] == 0
+    assert store.conn.execute("SELECT count(*) FROM audit WHERE action = 'capture.purge_unlinked'").fetchone()[0] == 1
+
+
 # --- the API -----------------------------------------------------------------------------
 
 
