@@ -41,23 +41,23 @@ class Mosquitto:
 
     def start(self) -> "Mosquitto":
         conf = self.directory / "mosquitto.conf"
-        conf.write_text(
-            ""
-            # As root mosquitto would drop to the 'mosquitto' user, which cannot write the test's
-            # private directory: no persistence, no log. Stay the user the tests run as.
-            + ("user root\n" if os.geteuid() == 0 else "")
-            + f"listener {self.port} 127.0.0.1\n"
-            f"allow_anonymous {'true' if self.anonymous else 'false'}\n"
-            "persistence true\n"
-            f"persistence_location {self.directory}/\n"
-            "autosave_interval 1\n"
-            "max_queued_messages 0\n"
-            "max_inflight_messages 0\n"
-            f"log_dest file {self.log}\n"
-            "log_type error\nlog_type warning\nlog_type notice\n"
-            f"{self.extra}\n",
-            encoding="utf-8",
-        )
+        lines = [
+            f"listener {self.port} 127.0.0.1",
+            f"allow_anonymous {'true' if self.anonymous else 'false'}",
+            "persistence true",
+            f"persistence_location {self.directory}/",
+            "autosave_interval 1",
+            "max_queued_messages 0",
+            "max_inflight_messages 0",
+            f"log_dest file {self.log}",
+            "log_type error", "log_type warning", "log_type notice",
+            self.extra,
+        ]
+        if os.geteuid() == 0:
+            # As root mosquitto would drop to the 'mosquitto' user, which cannot write the
+            # test's private directory: no persistence, no log. Stay the user the tests run as.
+            lines.insert(0, "user root")
+        conf.write_text("\n".join(lines) + "\n", encoding="utf-8")
         self.process = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL,
                                         stderr=subprocess.PIPE)
         deadline = time.monotonic() + 10
