@@ -1,8 +1,9 @@
 """The touchscreen in Debian's Chromium against the real app: whole crossings, lockout, language, layout.
 
 Every screen is screenshotted (artefacts in $KIOSK_TEST_ARTIFACTS, default tests/artifacts/)
-and checked for accessibility (names, contrast, 48 px touch targets) and, on the main
-flow, for content that would need scrolling at 800x480.
+and checked for accessibility (axe-core's WCAG 2.0/2.1 A and AA rules, and tests/ui/a11y.js:
+names, contrast, 48 px touch targets) and, on the main flow, for content that would need
+scrolling at 800x480.
 """
 
 from __future__ import annotations
@@ -190,39 +191,50 @@ def test_language_switch_to_french(page, ui_kiosk):
     page.locator("#cancel-document").click()
     page.locator("#logout").click()
     expect(page.locator("h1")).to_have_text("Connexion de l'agent")
+    check_screen(page, "33-logged-out-fr")
     page.locator("#lang-en").click()
     expect(page.locator("h1")).to_have_text("Officer login")
 
 
 def test_other_screens_and_roles(page, ui_kiosk):
     login(page, "alice", OFFICER_PIN)
+    page.goto("/crossing")
+    expect(page.locator("#step-direction")).to_be_visible()
+    check_screen(page, "39-crossing-direction")
     page.goto("/history")
     expect(page.locator("table.list tbody tr").first).to_be_visible()
     check_screen(page, "40-history")
     page.locator("#q").click()
     tap_keys(page, "kb-search", "DOE")
+    check_screen(page, "40-history-keyboard")
     page.locator("#search").click()
     expect(page.locator("table.list tbody tr")).to_have_count(1)
     expect(page.locator("table.list")).to_contain_text("DOE, JOHN")
+    check_screen(page, "40-history-search")
     page.locator(".rowlink").first.click()
     expect(page.locator("#verdict h1")).to_contain_text("Refused")
+    check_screen(page, "40-history-result")
     page.goto("/stats")
     expect(page.locator("#chart-direction svg")).to_have_attribute("aria-label", re.compile(r"Entry \d+, Exit \d+"))
     check_screen(page, "41-stats")
     page.goto("/diagnostics")
+    check_screen(page, "42-diagnostics-before-selftest", fits=False)
     page.locator("#run-selftest").click()
     expect(page.locator("#selftest")).to_be_visible()
     expect(page.locator("#devices")).to_contain_text("mrz_reader")
     check_screen(page, "42-diagnostics", fits=False)
     page.locator("#logout").click()
     expect(page.locator(".message.notice")).to_have_text("You are logged out.")
+    check_screen(page, "43-logged-out")
 
     # A technician sees diagnostics but no crossing buttons, and cannot open the flow.
     login(page, "tech", TECH_PIN)
     expect(page.locator("#go-diagnostics")).to_be_visible()
     expect(page.locator("#new-entry")).to_have_count(0)
+    check_screen(page, "44-home-technician")
     page.goto("/crossing?direction=entry")
     expect(page.locator("h1")).to_have_text("Not allowed")
+    check_screen(page, "45-not-allowed")
 
 
 def test_main_flow_fits_1024x600(browser, ui_kiosk):
@@ -247,3 +259,18 @@ def test_a_page_without_a_session_goes_to_login(page, ui_kiosk):
     for path in ("/", "/crossing?direction=entry", "/history", "/stats", "/diagnostics"):
         page.goto(path)
         expect(page).to_have_url(re.compile(r"/login(\?.*)?$"))
+    check_screen(page, "46-login-without-session")
+
+
+def test_screen_check_reports_axe_violations(page):
+    # The checker itself: a page breaking axe-core rules fails with rule, impact, target and screen.
+    page.set_content('<html><head><title>x</title></head><body><main>'
+                     '<button id="unnamed"></button><p id="faint" style="color:#bbbbbb">faint text</p>'
+                     '</main></body></html>')
+    with pytest.raises(AssertionError) as failure:
+        check_screen(page, "99-checker-self-test", fits=False)
+    report = str(failure.value)
+    assert "screen 99-checker-self-test" in report
+    assert "axe html-has-lang (serious): html" in report
+    assert "axe button-name (critical): #unnamed" in report
+    assert "axe color-contrast (serious): #faint" in report

@@ -1,7 +1,8 @@
-// Accessibility checks run on every screen (an offline equivalent of the axe-core rules
-// that matter on this kiosk): page language and title, an accessible name for every
-// control, alternative text for images and charts, unique ids, text contrast (WCAG AA)
-// and touch targets of at least 48x48 CSS pixels. Returns a list of problems.
+// Accessibility checks run on every screen alongside axe-core (see fixtures.check_screen):
+// page language and title, an accessible name for every control, alternative text for
+// images and charts, unique ids, text contrast (WCAG AA, including the SVG charts' text,
+// which axe-core leaves "to review") and touch targets of at least 48x48 CSS pixels
+// (a kiosk rule, stricter than WCAG's). Returns a list of problems.
 () => {
   const problems = [];
   const visible = (el) => {

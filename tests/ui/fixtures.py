@@ -39,6 +39,9 @@ LOCKME_PIN = "570318"
 TECH_PIN = "615283"
 BIOMETRIC_KEY = "5f" * 32  # a test key; a real kiosk gets its own from provisioning
 A11Y_SCRIPT = (Path(__file__).parent / "a11y.js").read_text(encoding="utf-8")
+# axe-core, the accessibility engine, as bundled by axe-playwright-python (a local file:
+# nothing is fetched). Its WCAG 2.0/2.1 level A and AA rules run on every screen.
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 
 def artifacts_dir() -> Path:
@@ -171,12 +174,32 @@ def page(browser, ui_kiosk):
 
 # -- Checks every screen goes through --------------------------------------------------
 
+def axe_violations(page) -> list[str]:
+    """Run axe-core's WCAG 2.x A/AA rules on the page; one line per violating element."""
+    from axe_playwright_python.base import AXE_SCRIPT
+
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(AXE_SCRIPT)
+    results = page.evaluate(
+        "(tags) => axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})",
+        AXE_TAGS,
+    )
+    lines = []
+    for violation in results["violations"]:
+        for node in violation["nodes"]:
+            target = ", ".join(" >> ".join(part) if isinstance(part, list) else part for part in node["target"])
+            checks = node.get("any", []) + node.get("all", []) + node.get("none", [])
+            reason = " ".join(checks[0]["message"].split()) if checks else ""
+            lines.append(f"axe {violation['id']} ({violation['impact']}): {target}: {violation['help']} ({reason})")
+    return lines
+
+
 def check_screen(page, name: str, *, fits: bool = True) -> None:
-    """Screenshot, accessibility (names, contrast, touch targets, lang) and, for the main flow, no overflow."""
+    """Screenshot, accessibility (our a11y.js and axe-core) and, for the main flow, no overflow."""
     page.wait_for_load_state("load")
     page.screenshot(path=str(artifacts_dir() / f"{name}.png"))
-    problems = page.evaluate(A11Y_SCRIPT)
-    assert problems == [], f"{name}: accessibility problems:\n" + "\n".join(problems)
+    problems = page.evaluate(A11Y_SCRIPT) + axe_violations(page)
+    assert problems == [], f"screen {name}: {len(problems)} accessibility problem(s):\n  " + "\n  ".join(problems)
     if fits:
         overflow = page.evaluate("""() => {
             const main = document.querySelector('main');
