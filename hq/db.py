@@ -144,6 +144,8 @@ class HQDatabase:
         with self.transaction():
             for item in items:
                 data = item["data"]
+                # The text as the kiosk stored it, when it came over the wire: it is what HQ keeps.
+                text = item.get("text") or json.dumps(data, ensure_ascii=False, sort_keys=True)
                 if item["kind"] == "crossing":
                     self._execute(
                         "INSERT INTO crossings(id, post_id, kiosk_id, seq, recorded_at, direction, decision,"
@@ -151,14 +153,14 @@ class HQDatabase:
                         " ON CONFLICT (id) DO NOTHING",
                         (item["id"], post_id, kiosk_id, int(data.get("seq", 0)), str(data.get("recorded_at", "")),
                          data.get("direction"), data.get("decision"), data.get("outcome"),
-                         json.dumps(data, ensure_ascii=False, sort_keys=True), now),
+                         text, now),
                     )
                 else:
                     self._execute(
                         "INSERT INTO events(post_id, kiosk_id, kind, id, created_at, data, received_at)"
                         " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (post_id, kiosk_id, kind, id) DO NOTHING",
                         (post_id, kiosk_id, item["kind"], item["id"], item["created_at"],
-                         json.dumps(data, ensure_ascii=False, sort_keys=True), now),
+                         text, now),
                     )
                     if item["kind"] == "crossing_outcome":
                         self._execute("UPDATE crossings SET outcome = ? WHERE id = ? AND post_id = ? AND kiosk_id = ?",

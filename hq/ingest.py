@@ -10,6 +10,7 @@ the insert is a no-op.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from datetime import timedelta
@@ -27,7 +28,7 @@ from .db import HQDatabase
 
 log = logging.getLogger(__name__)
 
-BATCH_ITEM_KEYS = {"seq": int, "kind": str, "id": str, "created_at": str, "data": dict}
+BATCH_ITEM_KEYS = {"seq": int, "kind": str, "id": str, "created_at": str, "data": str}
 CHUNK_KEYS = {"seq": int, "id": str, "offset": int, "total": int, "chunk": bytes}
 KNOWN_KINDS = set(protocol.TOPIC_OF_KIND)
 
@@ -194,6 +195,13 @@ def _checked_items(payload: dict[str, Any]) -> list[dict[str, Any]]:
                 raise ProtocolError(f"batch item field {key!r} is missing or not {kind.__name__}")
         if item["kind"] not in KNOWN_KINDS:
             raise ProtocolError(f"batch item kind {item['kind']!r} is unknown")
+        try:
+            record = json.loads(item["data"])
+        except ValueError as exc:
+            raise ProtocolError(f"batch item {item['id']!r}: data is not JSON: {exc}") from None
+        if not isinstance(record, dict):
+            raise ProtocolError(f"batch item {item['id']!r}: data is not a JSON object")
+        item["text"], item["data"] = item["data"], record
     return items
 
 

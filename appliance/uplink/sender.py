@@ -120,7 +120,8 @@ class Sender:
         if any(batch.capture for batch in self.inflight.values()):
             return None
         for row in outbox.next_rows(self.store, CAPTURE_PRIORITY, 0, 8):
-            found = self.capture_bytes(row.payload.get("capture_id", row.ref_id))
+            meta = row.payload
+            found = self.capture_bytes(meta.get("capture_id", row.ref_id))
             if found is None:
                 # The capture was purged (retention) before it could be sent: tell HQ it is
                 # gone rather than block every capture behind it.
@@ -131,8 +132,8 @@ class Sender:
             chunk = data[offset: offset + self.section.capture_chunk_bytes]
             batch = Batch(id=str(uuid.uuid4()), leaf=row.topic_leaf, rows={row.seq: row.ref_id}, sent_at=now,
                           priority=CAPTURE_PRIORITY, capture=True)
-            payload = {"batch": batch.id, "seq": row.seq, "id": row.ref_id, "crossing_id": row.payload.get("crossing_id"),
-                       "kind": row.payload.get("kind"), "format": fmt, "offset": offset, "total": len(data),
+            payload = {"batch": batch.id, "seq": row.seq, "id": row.ref_id, "crossing_id": meta.get("crossing_id"),
+                       "kind": meta.get("kind"), "format": fmt, "offset": offset, "total": len(data),
                        "chunk": chunk}
             return batch, "capture_chunk", payload
         return None
