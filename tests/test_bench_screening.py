@@ -17,6 +17,7 @@ def test_bench_screening_json_tiny(run_cli, tmp_path):
     assert faces["bytes_per_vector"] == 32 + 8
     assert set(faces["threads_1"]) == {"int8", "faiss_flat_ip_f32", "faiss_over_int8"}
     assert 0.9 <= faces["recall_at_10"] <= 1 and faces["nearest_in_top_10"] == 1.0
+    assert faces["one_recall_at_10"] == faces["nearest_in_top_10"] and faces["ten_recall_at_10"] == faces["recall_at_10"]
     assert faces["bandwidth_bound_ms"] > 0 and faces["int8_over_bound_1_thread"] > 0
     assert documents["false_negatives_in_2000_listed"] == 0 and documents["lookup"]["p99_us"] > 0
     assert documents["set_ram_bytes_per_record"] > documents["filter_bytes_per_record"]

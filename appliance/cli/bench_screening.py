@@ -157,6 +157,8 @@ def bench_faces(count: int, dim: int, queries: int, seed: int, work: Path, quiet
     nearest = [int(truth[i][0]) in {m.row for m in found[i]} for i in range(queries)]
     result["recall_at_10"] = float(np.mean(overlap))
     result["nearest_in_top_10"] = float(np.mean(nearest))
+    result["one_recall_at_10"] = result["nearest_in_top_10"]
+    result["ten_recall_at_10"] = result["recall_at_10"]
     for threads in (1, 2):
         faiss.omp_set_num_threads(threads)
         ours = _timed(queries, lambda i: index.search(probes[i], k=10, threads=threads))
@@ -176,8 +178,10 @@ def bench_faces(count: int, dim: int, queries: int, seed: int, work: Path, quiet
     result["targets"] = {
         "faster_than_faiss_1_thread": result["threads_1"]["faiss_over_int8"] > 1,
         "faster_than_faiss_2_threads": result["threads_2"]["faiss_over_int8"] > 1,
-        "recall_at_10_ge_0.99": result["recall_at_10"] >= 0.99,
-        "nearest_in_top_10_ge_0.99": result["nearest_in_top_10"] >= 0.99,
+        # The two readings of "recall@10": faiss's R@10 (1-recall@10, the exact nearest
+        # neighbour within the top 10) and the stricter top-10 overlap (10-recall@10).
+        "one_recall_at_10_ge_0.99": result["nearest_in_top_10"] >= 0.99,
+        "ten_recall_at_10_ge_0.99": result["recall_at_10"] >= 0.99,
         "bytes_per_vector_le_d_plus_8": result["bytes_per_vector"] <= dim + 8,
     }
     del flat, vectors
@@ -426,8 +430,9 @@ def _report(results: dict[str, Any]) -> None:
                        f" | faiss/int8 = {row['faiss_over_int8']:.2f}x")
         click.echo(f"  numpy f32 matvec median {faces['numpy_f32_matvec']['median_ms']:.2f} ms "
                    f"(numpy/int8 = {faces['numpy_over_int8']:.2f}x)")
-        click.echo(f"  recall@10 (top-10 overlap with exact f32) {faces['recall_at_10']:.4f}; exact nearest in "
-                   f"top 10: {faces['nearest_in_top_10']:.4f}; {faces['bytes_per_vector']} bytes/vector")
+        click.echo(f"  recall vs exact f32: 1-recall@10 (faiss R@10: exact nearest within the top 10) "
+                   f"{faces['nearest_in_top_10']:.4f}; 10-recall@10 (top-10 overlap) {faces['recall_at_10']:.4f}; "
+                   f"{faces['bytes_per_vector']} bytes/vector")
         click.echo(f"  bandwidth bound: {faces['bytes_scanned'] / 1e6:.0f} MB scanned / "
                    f"{faces['copy_bandwidth_gb_s']} GB/s copy = {faces['bandwidth_bound_ms']:.2f} ms; "
                    f"int8 1-thread median is {faces['int8_over_bound_1_thread']:.2f}x the bound")
