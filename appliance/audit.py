@@ -54,6 +54,17 @@ def record(store: Store, actor: str, action: str, subject: str = "", details: di
         return append(store, actor, action, subject, details)
 
 
+def head(store: Store) -> dict[str, Any]:
+    """The chain's newest entry, ``{"seq", "hash"}`` (seq 0 before the first): what HQ keeps.
+
+    Reported in every health message, so HQ holds a trail of heads that a rewrite of the
+    kiosk's own file cannot change.
+    """
+    with store.lock:
+        row = store.conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+    return {"seq": row[0], "hash": row[1]} if row else {"seq": 0, "hash": GENESIS_HASH}
+
+
 @dataclass(frozen=True)
 class Problem:
     seq: int

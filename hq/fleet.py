@@ -38,6 +38,7 @@ def fleet_rows(db: HQDatabase, silent_after_s: int) -> list[dict[str, Any]]:
             "lists": kiosk["lists"],
             "health_at": kiosk["health_at"],
             "rejected_messages": kiosk["rejected"],
+            "audit_head": health.get("audit_head"),
         })
     return rows
 

@@ -124,3 +124,13 @@ def test_db_check_reports_corruption(config, run_cli):
     assert result.exit_code == 1
     report = json.loads(result.stdout)
     assert report["ok"] is False and report["problems"]
+
+
+def test_the_head_is_the_newest_entry(store):
+    from appliance import audit
+
+    assert audit.head(store) == {"seq": 0, "hash": audit.GENESIS_HASH}
+    audit.record(store, "alice", "login")
+    seq = audit.record(store, "alice", "logout")
+    last_hash = store.conn.execute("SELECT hash FROM audit WHERE seq = ?", (seq,)).fetchone()[0]
+    assert audit.head(store) == {"seq": seq, "hash": last_hash}

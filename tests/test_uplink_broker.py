@@ -132,6 +132,10 @@ def test_presence_birth_will_and_health_in_the_fleet_view(world, broker):
 
     online = wait_until(row, 20, what="kiosk online with health at HQ")
     assert online["kiosk_id"] == config.kiosk.kiosk_id and online["outbox_depth"] == 0
+    # The audit chain's head reaches HQ, where a rewrite of the kiosk's file cannot follow.
+    from appliance import audit
+
+    assert online["audit_head"] == audit.head(world["store"]) and online["audit_head"]["seq"] >= 1
     uplink.stop()
     world["uplinks"].remove(uplink)
     wait_until(lambda: fleet_rows(ingest.db, 60)[0]["state"] == "offline", 20, what="kiosk offline at HQ")

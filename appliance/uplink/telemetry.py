@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .. import __version__, clock
+from .. import __version__, audit, clock
 from ..config import Config
 from ..store import Store
 from . import outbox, status
@@ -54,6 +54,7 @@ def collect(store: Store, config: Config, devices: Any = None, power_policy: Any
         )
         report["last_receipt_at"] = status.snapshot(store)["last_receipt_at"]
         report["lists"] = list_versions(store)
+        report["audit_head"] = audit.head(store)
     except Exception as exc:  # the store is the one thing that should not fail; say so if it does
         errors.append(f"store: {exc}")
     report["uptime_s"] = int(time.monotonic() - _STARTED)
