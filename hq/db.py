@@ -38,6 +38,10 @@ SCHEMA = [
         post_id TEXT NOT NULL, kiosk_id TEXT NOT NULL, list TEXT NOT NULL, version TEXT NOT NULL,
         chunks INTEGER NOT NULL, pushed_at TEXT NOT NULL,
         PRIMARY KEY (post_id, kiosk_id, list))""",
+    """CREATE TABLE IF NOT EXISTS audit_heads (
+        post_id TEXT NOT NULL, kiosk_id TEXT NOT NULL, seq BIGINT NOT NULL, hash TEXT NOT NULL,
+        first_seen TEXT NOT NULL,
+        PRIMARY KEY (post_id, kiosk_id, seq, hash))""",
     """CREATE TABLE IF NOT EXISTS fleet (
         post_id TEXT NOT NULL, kiosk_id TEXT NOT NULL, state TEXT NOT NULL, boot_id TEXT, version TEXT,
         lists TEXT, health TEXT, state_at TEXT, health_at TEXT, last_seen TEXT NOT NULL,
@@ -121,7 +125,13 @@ class HQDatabase:
     # --- kiosks -------------------------------------------------------------------------
 
     def enrol(self, post_id: str, kiosk_id: str, public_key: str) -> None:
+        """Trust ``public_key`` for the kiosk. A new key means a re-provisioned kiosk, whose
+        audit log starts afresh: the heads kept for the old one are dropped with the old key."""
         with self.transaction():
+            rows = self._execute("SELECT public_key FROM kiosks WHERE post_id = ? AND kiosk_id = ?",
+                                 (post_id, kiosk_id)).fetchall()
+            if rows and rows[0][0] != public_key:
+                self._execute("DELETE FROM audit_heads WHERE post_id = ? AND kiosk_id = ?", (post_id, kiosk_id))
             self._execute(
                 "INSERT INTO kiosks(post_id, kiosk_id, public_key, enrolled_at) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT (post_id, kiosk_id) DO UPDATE SET public_key = excluded.public_key,"
@@ -202,10 +212,36 @@ class HQDatabase:
 
     def record_health(self, post_id: str, kiosk_id: str, payload: dict[str, Any]) -> None:
         now = clock.iso(clock.utcnow())
+        head = payload.get("audit_head")
         with self.transaction():
             self._seen(post_id, kiosk_id, now)
             self._execute("UPDATE fleet SET health = ?, health_at = ? WHERE post_id = ? AND kiosk_id = ?",
                           (json.dumps(payload, ensure_ascii=False), now, post_id, kiosk_id))
+            if isinstance(head, dict) and isinstance(head.get("seq"), int) and isinstance(head.get("hash"), str):
+                self._execute(
+                    "INSERT INTO audit_heads(post_id, kiosk_id, seq, hash, first_seen) VALUES (?, ?, ?, ?, ?)"
+                    " ON CONFLICT (post_id, kiosk_id, seq, hash) DO NOTHING",
+                    (post_id, kiosk_id, head["seq"], head["hash"], now),
+                )
+
+    def audit_alarm(self, post_id: str, kiosk_id: str) -> str | None:
+        """Why the kiosk's audit log cannot be trusted any more, from the heads HQ kept; None if intact.
+
+        Two different hashes reported for one seq mean the chain was rebuilt; a head lower
+        than one reported earlier means entries were cut off the end.
+        """
+        rows = self._rows("SELECT seq, hash, first_seen FROM audit_heads WHERE post_id = ? AND kiosk_id = ?"
+                          " ORDER BY first_seen, seq", (post_id, kiosk_id))
+        hashes: dict[int, str] = {}
+        highest = -1
+        for seq, digest, first_seen in rows:
+            if seq in hashes and hashes[seq] != digest:
+                return f"audit entry {seq} was reported with two different hashes: the log was rewritten"
+            if seq < highest:
+                return f"audit head went back from {highest} to {seq} at {first_seen}: entries were removed"
+            hashes[seq] = digest
+            highest = max(highest, seq)
+        return None
 
     def record_rejected(self, post_id: str, kiosk_id: str) -> None:
         with self.transaction():

@@ -39,6 +39,7 @@ def fleet_rows(db: HQDatabase, silent_after_s: int) -> list[dict[str, Any]]:
             "health_at": kiosk["health_at"],
             "rejected_messages": kiosk["rejected"],
             "audit_head": health.get("audit_head"),
+            "audit_alarm": db.audit_alarm(kiosk["post_id"], kiosk["kiosk_id"]),
         })
     return rows
 
@@ -53,14 +54,15 @@ def _age(seconds: int | None) -> str:
 
 
 def render_table(rows: list[dict[str, Any]]) -> str:
-    headers = ["post", "kiosk", "state", "last seen", "battery", "outbox", "list age", "version"]
+    headers = ["post", "kiosk", "state", "last seen", "battery", "outbox", "list age", "version", "audit"]
     body = []
     for row in rows:
         battery = "-" if row["battery_percent"] is None else f"{row['battery_percent']:.0f}%" + (
             "+" if row["charging"] else "")
         body.append([row["post_id"], row["kiosk_id"], row["state"], row["last_seen"] or "never",
                      battery, "-" if row["outbox_depth"] is None else str(row["outbox_depth"]),
-                     _age(row["list_age_s"]), row["version"] or "-"])
+                     _age(row["list_age_s"]), row["version"] or "-",
+                     "ALARM: " + row["audit_alarm"] if row["audit_alarm"] else "ok"])
     if not body:
         return "no kiosks enrolled (kiosk-hq enrol POST KIOSK KEY)"
     widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *body)]

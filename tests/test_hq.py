@@ -137,3 +137,23 @@ def test_every_kiosk_hq_command_is_documented_with_help():
         assert command.help, f"kiosk-hq {name} has no help"
         assert all(p.help for p in command.params if hasattr(p, "help") and p.param_type_name == "option"), name
         assert f"`kiosk-hq {name}" in readme or f"`{name}" in readme, f"kiosk-hq {name} is missing from README.md"
+
+
+def test_hq_keeps_the_audit_heads_and_raises_an_alarm_on_a_rewritten_or_cut_log(hq_db):
+    hq_db.enrol("P", "K", "key")
+    for seq, digest in ((3, "a3"), (5, "a5"), (5, "a5"), (9, "a9")):
+        hq_db.record_health("P", "K", {"audit_head": {"seq": seq, "hash": digest}})
+    assert hq_db.audit_alarm("P", "K") is None
+    assert fleet_rows(hq_db, 900)[0]["audit_alarm"] is None and "ok" in render_table(fleet_rows(hq_db, 900))
+    hq_db.record_health("P", "K", {"audit_head": {"seq": 7, "hash": "b7"}})
+    assert "went back from 9 to 7" in hq_db.audit_alarm("P", "K")
+    hq_db.enrol("P", "L", "key")
+    hq_db.record_health("P", "L", {"audit_head": {"seq": 4, "hash": "x4"}})
+    hq_db.record_health("P", "L", {"audit_head": {"seq": 4, "hash": "y4"}})
+    assert "two different hashes" in hq_db.audit_alarm("P", "L")
+    assert "ALARM" in render_table(fleet_rows(hq_db, 900))
+    hq_db.record_health("P", "L", {"audit_head": "junk"})  # a malformed head is ignored, not stored
+    hq_db.enrol("P", "L", "key")  # the same key again: the trail stays
+    assert hq_db.audit_alarm("P", "L") is not None
+    hq_db.enrol("P", "L", "new-key")  # re-provisioned: a new log starts
+    assert hq_db.audit_alarm("P", "L") is None
