@@ -222,3 +222,18 @@ def test_simulated_source_errors_are_device_errors(tmp_path) -> None:
         battery.read()
 
 
+
+
+def test_health_telemetry_carries_a_thin_battery_history(store, config, battery, marker) -> None:
+    from appliance.uplink.telemetry import battery_summary, collect
+
+    assert battery_summary(store) is None
+    policy = PowerPolicy(settings_for(marker), battery, store)
+    for percent in (80, 62, 71):
+        battery.set(percent=percent)
+        policy.poll()
+    summary = collect(store, config)["battery_24h"]
+    assert summary["min"] == 62 and summary["max"] == 80
+    # One point per hour, the hour's last reading: three readings a moment apart give one
+    # point (two if the test happens to straddle the top of an hour).
+    assert len(summary["points"]) in (1, 2) and summary["points"][-1][1] == 71

@@ -55,6 +55,7 @@ def collect(store: Store, config: Config, devices: Any = None, power_policy: Any
         report["last_receipt_at"] = status.snapshot(store)["last_receipt_at"]
         report["lists"] = list_versions(store)
         report["audit_head"] = audit.head(store)
+        report["battery_24h"] = battery_summary(store)
     except Exception as exc:  # the store is the one thing that should not fail; say so if it does
         errors.append(f"store: {exc}")
     report["uptime_s"] = int(time.monotonic() - _STARTED)
@@ -68,6 +69,26 @@ def list_versions(store: Store) -> dict[str, dict[str, Any]]:
     from ..watchlist import list_status
 
     return {entry["name"]: {"version": entry["version"], "age_s": entry["age_seconds"]} for entry in list_status(store)}
+
+
+def battery_summary(store: Store, hours: int = 24) -> dict[str, Any] | None:
+    """The power policy's battery history, thinned for a thin link: min, max and one point an hour.
+
+    None when no history was kept (power policy off, or a fresh kiosk).
+    """
+    from datetime import timedelta
+
+    from ..power_policy import history
+
+    rows = [row for row in history(store, since=clock.iso(clock.utcnow() - timedelta(hours=hours)), limit=100_000)
+            if row["percent"] is not None]
+    if not rows:
+        return None
+    hourly: dict[str, list[Any]] = {}
+    for row in rows:  # the last reading of each hour
+        hourly[row["at"][:13]] = [row["at"], round(row["percent"], 1), row["charging"]]
+    percents = [row["percent"] for row in rows]
+    return {"min": round(min(percents), 1), "max": round(max(percents), 1), "points": list(hourly.values())}
 
 
 def _power(devices: Any, power_policy: Any, errors: list[str]) -> dict[str, Any]:
