@@ -108,6 +108,12 @@ def _from_mrz(text: str, today: date) -> _Document:
     )
 
 
+def check_manual_document(doc: ManualDocument, today: date) -> None:
+    """Raise WorkflowError, naming the field and the rule, for typed document fields the
+    workflow would refuse; record nothing. The touchscreen checks each field as it is typed."""
+    _from_manual(doc, today)
+
+
 def _from_manual(doc: ManualDocument, today: date) -> _Document:
     def clean(value: str | None) -> str:
         return " ".join((value or "").upper().replace("<", " ").split())

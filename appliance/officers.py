@@ -227,9 +227,11 @@ class Officers:
         left = self.rules.max_failed_logins - failures
         raise AuthError(f"unknown officer id or wrong PIN ({left} tries left before lockout)")
 
-    def session(self, token: str, now: datetime | None = None) -> Session:
-        """The live session for a token, refreshing its idle timer.
+    def session(self, token: str, now: datetime | None = None, refresh: bool = True) -> Session:
+        """The live session for a token, refreshing its idle timer unless ``refresh`` is False.
 
+        ``refresh=False`` is for requests the screen makes on its own (a live camera view
+        polling several times a second): they must not keep an unattended session alive.
         Raises AuthError if the token is unknown or the session has been idle too long.
         """
         now = now or clock.utcnow()
@@ -246,10 +248,11 @@ class Officers:
                     self.store.conn.execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash,))
                     audit.append(self.store, officer_id, "session.expired", officer_id)
                 raise AuthError("session expired after inactivity: log in again")
-            # Not a durable event: a lost refresh only shortens the session, so skip fsync cost.
-            self.store.conn.execute(
-                "UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?", (clock.iso(now), token_hash)
-            )
+            if refresh:
+                # Not a durable event: a lost refresh only shortens the session, so skip fsync cost.
+                self.store.conn.execute(
+                    "UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?", (clock.iso(now), token_hash)
+                )
         officer = self.get(officer_id)
         if not officer.active:
             raise AuthError(f"officer {officer_id} is disabled")

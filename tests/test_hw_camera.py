@@ -98,3 +98,25 @@ def test_the_simulated_sample_face_passes() -> None:
     from appliance.hw.camera_simulated import SimulatedCamera
 
     assert assess(SimulatedCamera().capture()) == {"ok": True, "hints": []}
+
+
+def test_v4l2_preview_takes_the_newest_frame_and_a_photo_lets_exposure_settle(tmp_path: Path) -> None:
+    # OpenCV reads a recorded clip through the same VideoCapture API as /dev/video0: the
+    # clip stands in for the webcam's stream.
+    clip = tmp_path / "stream.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 30, (160, 120))
+    for shade in range(3000):  # more than a 20 ms settle can read, even on a fast machine
+        writer.write(np.full((120, 160, 3), shade % 256, np.uint8))
+    writer.release()
+    stream = cv2.VideoCapture(str(clip))
+    camera = V4L2Camera(CameraSettings(settle_s=0.02, width=160, height=120), stream, cv2)
+    try:
+        frame = camera.preview()
+        assert (frame.media_type, frame.width, frame.height) == ("image/jpeg", 160, 120)
+        assert stream.get(cv2.CAP_PROP_POS_FRAMES) == 1  # one frame, no settling
+        photo = camera.capture()
+        assert photo.media_type == "image/jpeg" and stream.get(cv2.CAP_PROP_POS_FRAMES) > 2
+    finally:
+        camera.close()
+    with pytest.raises(DeviceError, match="closed"):
+        camera.preview()

@@ -7,7 +7,7 @@ import threading
 from abc import abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Callable, ClassVar
 
 from .. import clock
 from ..errors import DeviceError
@@ -44,8 +44,9 @@ class Camera(Device):
       raise ``DeviceError`` if the device cannot be opened;
     - ``capture()``: take one photo, encoded as JPEG or PNG.
 
-    It may override ``health()`` (default: always ok) to report a fault, and ``close()``
-    to release the device. ``status()`` and ``health()`` must not raise.
+    It may override ``health()`` (default: always ok) to report a fault, ``preview()``
+    (default: a capture) to give the live view a cheaper frame, and ``close()`` to
+    release the device. ``status()`` and ``health()`` must not raise.
     """
 
     kind: ClassVar[str] = "camera"
@@ -53,6 +54,16 @@ class Camera(Device):
     @abstractmethod
     def capture(self) -> Photo:
         """Take one photo now; raises DeviceError if the camera failed or was closed."""
+
+    def preview(self) -> Photo:
+        """One frame for the officer's live view while framing the traveller; never stored.
+
+        Called a few times a second while the photo step is open, so a back-end that can
+        give a cheaper frame (no exposure settling, a low-resolution stream) should
+        override it. The default is a full ``capture()``, which every back-end has.
+        Raises DeviceError like ``capture()``.
+        """
+        return self.capture()
 
 
 class DeviceCamera(Camera):
@@ -90,10 +101,14 @@ class DeviceCamera(Camera):
         """Free the device."""
 
     def capture(self) -> Photo:
+        return self._take(self._grab)
+
+    def _take(self, grab: Callable[[], bytes]) -> Photo:
+        """A Photo of what ``grab`` returns, under the lock, refused once closed."""
         with self._lock:
             if self._closed:
                 raise DeviceError(f"{self.name} is closed")
-            data = self._grab()
+            data = grab()
             media_type, width, height = describe_image(data)
             self._last_error = None
             return Photo(data, media_type, width, height, clock.utcnow())

@@ -63,24 +63,44 @@ class SimulatedCamera(Camera):
         closed, or if the directory has no image left or a file is not a readable PNG/JPEG.
         """
         with self._lock:
-            if self._closed:
-                raise DeviceError("simulated camera is closed")
-            if self._pending_failures:
-                reason = self._pending_failures.popleft()
-                self.failures.append(reason)
-                self._last_failure = reason
-                raise DeviceError(f"camera unavailable: {reason}")
-            images = self._images()
-            image = images[len(self.captures) % len(images)]
+            self._fail_if_scripted()
             try:
-                data = image.read_bytes()
-                media_type, width, height = describe_image(data)
-            except (OSError, DeviceError) as exc:
-                self._last_failure = f"{image.name}: {exc}"
-                raise DeviceError(f"simulated camera: cannot use image {image}: {exc}") from None
-            self.captures.append(image.name)
+                name, photo = self._next_image()
+            except DeviceError as exc:
+                self._last_failure = str(exc)
+                raise
+            self.captures.append(name)
             self._last_failure = None
-            return Photo(data, media_type, width, height, clock.utcnow())
+            return photo
+
+    def preview(self) -> Photo:
+        """The image the next capture will return, not counted in ``captures`` (those are the
+        photos taken). A failure scripted with ``fail_next`` hits the first frame asked for,
+        preview or photo, as a real camera's fault would."""
+        with self._lock:
+            self._fail_if_scripted()
+            return self._next_image()[1]
+
+    def _fail_if_scripted(self) -> None:
+        """Raise for a closed camera or a failure requested with ``fail_next``; call under the lock."""
+        if self._closed:
+            raise DeviceError("simulated camera is closed")
+        if self._pending_failures:
+            reason = self._pending_failures.popleft()
+            self.failures.append(reason)
+            self._last_failure = reason
+            raise DeviceError(f"camera unavailable: {reason}")
+
+    def _next_image(self) -> tuple[str, Photo]:
+        """(file name, Photo) of the image the next capture returns; call under the lock."""
+        images = self._images()
+        image = images[len(self.captures) % len(images)]
+        try:
+            data = image.read_bytes()
+            media_type, width, height = describe_image(data)
+        except (OSError, DeviceError) as exc:
+            raise DeviceError(f"simulated camera: cannot use image {image}: {exc}") from None
+        return image.name, Photo(data, media_type, width, height, clock.utcnow())
 
     def health(self) -> tuple[bool, str]:
         with self._lock:

@@ -7,7 +7,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DeviceError
-from .camera import DeviceCamera
+from .camera import DeviceCamera, Photo
 
 if TYPE_CHECKING:
     from ..config import CameraSettings, HardwareSection
@@ -62,9 +62,14 @@ class V4L2Camera(DeviceCamera):
         capture.set(cv2.CAP_PROP_FRAME_HEIGHT, settings.height)
         return cls(settings, capture, cv2)
 
-    def _grab(self) -> bytes:
+    def preview(self) -> Photo:
+        """The newest frame, without the exposure settling a photo waits for: the live view
+        asks several times a second, and the stream keeps exposure moving anyway."""
+        return self._take(lambda: self._grab(settle_s=0.0))
+
+    def _grab(self, settle_s: float | None = None) -> bytes:
         """Raises DeviceError if the camera stops delivering frames."""
-        deadline = time.monotonic() + self.settings.settle_s
+        deadline = time.monotonic() + (self.settings.settle_s if settle_s is None else settle_s)
         frame = None
         while frame is None or time.monotonic() < deadline:
             ok, grabbed = self._capture.read()
