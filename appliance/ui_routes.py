@@ -13,6 +13,7 @@ never grants, so the cookie cannot be replayed by a cross-site form.
 
 from __future__ import annotations
 
+import base64
 import logging
 import mimetypes
 import platform
@@ -24,13 +25,15 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Body, Depends, Form, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from pydantic import StringConstraints
 
 from . import __version__, clock, crossings, mrz, stats
 from .config import Config
-from .errors import AuthError, Forbidden, KioskError, LockedOut, MRZError, NotFound, WorkflowError
-from .officers import Officer
+from .errors import AuthError, DeviceError, Forbidden, KioskError, LockedOut, MRZError, NotFound, WorkflowError
+from .hw import photo_quality
+from .officers import Officer, require_role
 from .store import Store
 from .ui import charts
 from .ui.i18n import JS_MESSAGES, LANGUAGES, N_, choose, translator
@@ -54,6 +57,35 @@ CHECK_TEXT = {
     "optional_data": N_("Personal number"),
     "composite": N_("Composite check"),
 }
+# The fields of a document typed without an MRZ: the workflow's own ManualDocument, in
+# the order the screen shows them, with the label and the rule the officer is shown.
+MANUAL_FIELDS = tuple(crossings.ManualDocument.model_fields)
+REQUIRED_FIELDS = tuple(name for name, spec in crossings.ManualDocument.model_fields.items() if spec.is_required())
+FIELD_TEXT = {
+    "surname": N_("Surname"),
+    "given_names": N_("Given names"),
+    "nationality": N_("Nationality"),
+    "sex": N_("Sex"),
+    "document_number": N_("Document number"),
+    "document_code": N_("Document type"),
+    "issuing_state": N_("Issuing state"),
+    "birth_date": N_("Date of birth"),
+    "expiry_date": N_("Expiry date"),
+}
+FIELD_RULES = {
+    "surname": N_("Required: letters A-Z and spaces, as printed on the document."),
+    "given_names": N_("Letters A-Z and spaces, as printed on the document."),
+    "nationality": N_("An ICAO code of 1 to 3 letters, such as UTO or D."),
+    "sex": N_("M, F or X (unspecified)."),
+    "document_number": N_("Required: up to 20 letters and digits, without spaces or dashes."),
+    "document_code": N_("1 or 2 letters: P passport, I or ID identity card (empty: P)."),
+    "issuing_state": N_("Required: an ICAO code of 1 to 3 letters, such as UTO or D."),
+    "birth_date": N_("Year-month-day, e.g. 1980-05-31, not in the future; empty if unknown."),
+    "expiry_date": N_("Year-month-day, e.g. 2030-12-31; empty if the document has none."),
+}
+# A document every rule accepts, so one field at a time can be checked against the workflow.
+_PROBE_DOCUMENT = {"document_number": "0", "issuing_state": "A", "surname": "A"}
+FieldText = Annotated[str, StringConstraints(max_length=100)]
 ROLE_TEXT = {"officer": N_("officer"), "supervisor": N_("supervisor"), "technician": N_("technician")}
 POWER_LEVEL_TEXT = {
     "normal": N_("normal"), "warn": N_("low battery"), "defer": N_("saving power"), "critical": N_("battery critical"),
@@ -123,6 +155,54 @@ def mrz_feedback(text: str) -> dict[str, Any]:
                                               "expiry_date")},
         "mrz": "\n".join(result.lines),
     }
+
+
+def manual_document(values: dict[str, str]) -> dict[str, str]:
+    """The ``document`` body of ``POST /api/crossings`` for the values typed on the fields screen.
+
+    An optional field left empty is left out, so the workflow's own default applies (P for
+    the document code, X for sex, no date). Raises WorkflowError for a field the workflow
+    does not know.
+    """
+    unknown = sorted(set(values) - set(MANUAL_FIELDS))
+    if unknown:
+        raise WorkflowError(f"unknown document field(s): {', '.join(unknown)}; known: {', '.join(MANUAL_FIELDS)}")
+    document = {}
+    for name in MANUAL_FIELDS:
+        value = (values.get(name) or "").strip()
+        if value or name in REQUIRED_FIELDS:
+            document[name] = value
+    return document
+
+
+def document_feedback(values: dict[str, str], translate: Any = N_, today: Any = None) -> dict[str, Any]:
+    """What the fields screen shows while the officer types: each field the workflow would refuse.
+
+    Every field is checked by the workflow itself (``crossings.check_manual_document``, which applies
+    ``appliance.watchlist``'s ICAO rules), one at a time on an otherwise valid document, so
+    each refusal is pinned to its field; then the whole document, for any rule across
+    fields. ``errors`` maps a field to the rule the officer reads (translated),
+    ``details`` to the workflow's own message. Records nothing.
+    """
+    document = manual_document(values)
+    today = today or clock.utcnow().date()
+    errors: dict[str, str] = {}
+    details: dict[str, str] = {}
+    for name, value in document.items():
+        try:
+            crossings.check_manual_document(crossings.ManualDocument(**{**_PROBE_DOCUMENT, name: value}), today)
+        except WorkflowError as exc:
+            errors[name] = translate(FIELD_RULES[name])
+            details[name] = str(exc)
+    message = ""
+    if not errors:
+        try:
+            crossings.check_manual_document(crossings.ManualDocument(**document), today)
+        except WorkflowError as exc:
+            message = str(exc)
+    valid = not errors and not message
+    return {"valid": valid, "errors": errors, "details": details, "message": message,
+            "document": document if valid else None}
 
 
 def _records_capture_fields() -> bool:
@@ -266,7 +346,9 @@ def build_router(config: Config, store: Store, devices: Any = None) -> APIRouter
         return render(request, "crossing.html", officer,
                       direction=direction if direction in DIRECTION_TEXT else None,
                       capture_fields=_records_capture_fields(),
-                      unavailable=_missing_captures(request, _))
+                      unavailable=_missing_captures(request, _),
+                      refer_manual=config.screening.refer_on_document_problem,
+                      FIELD_TEXT=FIELD_TEXT, FIELD_RULES=FIELD_RULES, REQUIRED_FIELDS=REQUIRED_FIELDS)
 
     def _missing_captures(request: Request, _: Any) -> dict[str, dict[str, str]]:
         """Capture steps that cannot work on this kiosk, known before the officer tries: reason and text."""
@@ -291,6 +373,50 @@ def build_router(config: Config, store: Store, devices: Any = None) -> APIRouter
             raise AuthError("not logged in: the MRZ check is for the touchscreen's own page")
         request.app.state.officers.session(token)
         return mrz_feedback(text)
+
+    @router.post("/ui/document-check")
+    def document_check(request: Request,
+                       fields: Annotated[dict[str, FieldText], Body(embed=True, max_length=20)]) -> dict[str, Any]:
+        """Per-field feedback for a document typed without an MRZ; nothing is recorded."""
+        token = ui_session_token(request)
+        if not token:
+            raise AuthError("not logged in: the document check is for the touchscreen's own page")
+        request.app.state.officers.session(token)
+        return document_feedback(fields, translator(choose(request.cookies.get(LANGUAGE_COOKIE))))
+
+    def _peek_officer(request: Request) -> Officer:
+        """The officer of the page's session, checked without refreshing its idle timer.
+
+        The live preview asks several times a second: a refresh would write the sessions
+        table at that rate (the preview writes nothing) and would keep an unattended
+        screen's session alive.
+        """
+        token = ui_session_token(request)
+        if not token:
+            raise AuthError("not logged in: the camera preview is for the touchscreen's own page")
+        return request.app.state.officers.session(token, refresh=False).officer
+
+    @router.get("/ui/camera/preview")
+    def camera_preview(request: Request) -> Response:
+        """One small frame of the camera for the photo step's live view; never stored, never audited.
+
+        503 ``{"detail"}`` when there is no camera or it fails, as for a capture.
+        """
+        officer = _peek_officer(request)
+        require_role(officer, "officer", "supervisor")
+        camera = getattr(devices, "camera", None)
+        if camera is None:
+            return JSONResponse({"detail": "no camera is configured on this kiosk", "kind": "DeviceError"},
+                                status_code=503)
+        try:
+            frame = camera.preview()
+        except DeviceError as exc:
+            return JSONResponse({"detail": str(exc), "kind": "DeviceError"}, status_code=503)
+        # The same small JPEG a capture shows (photo_quality.preview), as bytes rather than a data: URL.
+        header, _comma, payload = photo_quality.preview(frame).partition(",")
+        media_type = header.removeprefix("data:").split(";")[0]
+        return Response(base64.b64decode(payload), media_type=media_type,
+                        headers={"Cache-Control": "no-store"})
 
     @router.get("/crossings/{crossing_id}")
     def crossing_result(request: Request, crossing_id: str, officer: PageOfficer, new: bool = False) -> Response:

@@ -160,6 +160,116 @@ def test_watchlist_hit_typed_by_hand_and_supervisor_refuses(page, ui_kiosk):
     assert (stored["outcome"], stored["outcome_by"], stored["direction"]) == ("refused", "sam", "exit")
 
 
+def _captures(ui_kiosk) -> int:
+    with ui_kiosk.store.lock:
+        return ui_kiosk.store.conn.execute("SELECT count(*) FROM captures").fetchone()[0]
+
+
+def _frames(page) -> int:
+    return int(page.locator("#photo-live").get_attribute("data-frames"))
+
+
+def test_traveller_recorded_from_typed_fields_with_live_preview(page, ui_kiosk):
+    login(page, "alice", OFFICER_PIN)
+    page.locator("#new-entry").click()
+    page.locator("#doc-fields").click()
+    expect(page.locator("#doc-form")).to_be_visible()
+    expect(page.locator("#f-surname")).to_be_focused()
+    expect(page.locator("#doc-next")).to_be_disabled()
+    check_screen(page, "60-fields-empty")
+
+    # Typed with the on-screen keyboard, moving on with its "next field" key.
+    next_field = page.locator("#kb-fields [data-action=next]")
+    tap_keys(page, "kb-fields", "MBALLA")
+    next_field.click()
+    tap_keys(page, "kb-fields", "AMINA")
+    next_field.click()
+    expect(page.locator("#f-nationality")).to_be_focused()
+    tap_keys(page, "kb-fields", "U2")
+    expect(page.locator('[data-field="nationality"]')).to_have_class(re.compile(r"\bbad\b"))
+    expect(page.locator("#f-nationality")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#field-message")).to_have_text("Nationality: An ICAO code of 1 to 3 letters, such as UTO or D.")
+    check_screen(page, "61-fields-bad-nationality")
+    page.locator("#kb-fields [data-action=backspace]").click()
+    tap_keys(page, "kb-fields", "TO")
+    expect(page.locator('[data-field="nationality"]')).not_to_have_class(re.compile(r"\bbad\b"))
+    page.locator('#doc-form [data-sex="F"]').click()
+    expect(page.locator('#doc-form [data-sex="F"]')).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#f-nationality")).to_be_focused()  # the sex buttons leave the focus where it was
+
+    page.locator("#f-document_number").click()
+    tap_keys(page, "kb-fields", "ID4471203")
+    next_field.click()
+    tap_keys(page, "kb-fields", "I")
+    next_field.click()
+    tap_keys(page, "kb-fields", "UTO")
+    next_field.click()
+    tap_keys(page, "kb-fields", "19910714")  # the dashes come by themselves
+    expect(page.locator("#f-birth_date")).to_have_value("1991-07-14")
+    next_field.click()
+    tap_keys(page, "kb-fields", "20310230")  # no 30 February
+    expect(page.locator('[data-field="expiry_date"]')).to_have_class(re.compile(r"\bbad\b"))
+    expect(page.locator("#field-message")).to_contain_text("Expiry date: Year-month-day")
+    expect(page.locator("#doc-next")).to_be_disabled()
+    check_screen(page, "62-fields-bad-date")
+    page.locator("#kb-fields [data-action=backspace]").click()
+    page.locator("#kb-fields [data-action=backspace]").click()
+    tap_keys(page, "kb-fields", "28")
+    expect(page.locator("#doc-next")).to_be_enabled()
+    expect(page.locator("#doc-form .bad")).to_have_count(0)
+    expect(page.locator("#field-message")).to_contain_text("the traveller will be referred")
+    check_screen(page, "63-fields-ok")
+    page.locator("#doc-next").click()
+
+    # The live preview: the first frame fails (the camera is unavailable for a moment),
+    # the step says so, then frames come a few times a second.
+    captures = _captures(ui_kiosk)
+    ui_kiosk.devices.camera.fail_next("lens covered")
+    expect(page.locator("#step-photo")).to_be_visible()
+    expect(page.locator("#photo-live-status")).to_contain_text("Camera preview unavailable: camera unavailable: lens covered")
+    check_screen(page, "64-photo-preview-unavailable")
+    page.wait_for_function("() => Number(document.getElementById('photo-live').dataset.frames) >= 3", timeout=8000)
+    expect(page.locator("#photo-live")).to_be_visible()
+    assert page.evaluate("() => document.getElementById('photo-live').naturalWidth") > 0
+    expect(page.locator("#photo-live-status")).to_have_text("")
+    check_screen(page, "64-photo-live")
+    page.locator("#photo-take").click()
+    expect(page.locator("#photo-status")).to_have_text(re.compile("Quality is (good|poor)"))
+    expect(page.locator("#photo-preview")).to_be_visible()
+    shown = _frames(page)
+    page.wait_for_function(f"() => Number(document.getElementById('photo-live').dataset.frames) > {shown}")
+    check_screen(page, "65-photo-live-and-taken")
+    page.locator("#photo-accept").click()
+
+    # Leaving the step stops the preview.
+    expect(page.locator("#step-fingerprint")).to_be_visible()
+    stopped = _frames(page)
+    page.wait_for_timeout(1000)
+    assert _frames(page) <= stopped + 1  # at most the frame already on its way
+    settled = _frames(page)
+    page.wait_for_timeout(700)
+    assert _frames(page) == settled
+    page.locator("#fingerprint-take").click()
+    expect(page.locator("#fingerprint-status")).to_have_text(re.compile("Quality is (good|poor)"))
+    page.locator("#fingerprint-accept").click()
+
+    expect(page).to_have_url(re.compile(r"/crossings/.+\?new=1$"))
+    expect(page.locator("#verdict h1")).to_have_text("Refer to supervisor")
+    expect(page.locator("#problems")).to_contain_text("typed by hand")
+    check_screen(page, "66-result-typed-fields")
+    stored = _crossing(ui_kiosk, _recorded_id(page))
+    assert stored["document_source"] == "manual" and stored["mrz"] is None
+    assert {key: stored[key] for key in ("surname", "given_names", "nationality", "sex", "document_number",
+                                         "document_code", "issuing_state", "birth_date", "expiry_date")} == {
+        "surname": "MBALLA", "given_names": "AMINA", "nationality": "UTO", "sex": "F",
+        "document_number": "ID4471203", "document_code": "I", "issuing_state": "UTO",
+        "birth_date": "1991-07-14", "expiry_date": "2031-02-28"}
+    assert stored["decision"] == "referred" and stored["direction"] == "entry"
+    assert sorted(capture["kind"] for capture in stored["captures"]) == ["face", "fingerprint"]
+    # Dozens of preview frames, and only the two captures were stored.
+    assert _captures(ui_kiosk) == captures + 2
+
+
 def test_login_lockout_message(page, ui_kiosk):
     for attempt in range(2):
         login(page, "lockme", "999999"[:5] + str(attempt))
@@ -188,6 +298,11 @@ def test_language_switch_to_french(page, ui_kiosk):
     page.locator("#new-entry").click()
     expect(page.locator("#reader-status")).to_have_text("Posez le document sur le lecteur…")
     check_screen(page, "32-scan-fr")
+    page.locator("#doc-fields").click()
+    expect(page.locator("label[for=f-surname]")).to_have_text("Nom *")
+    expect(page.locator("label[for=f-issuing_state]")).to_have_text("État émetteur *")
+    expect(page.locator("#field-message")).to_contain_text("Nom : Obligatoire")
+    check_screen(page, "34-fields-fr")
     page.locator("#cancel-document").click()
     page.locator("#logout").click()
     expect(page.locator("h1")).to_have_text("Connexion de l'agent")
@@ -250,6 +365,10 @@ def test_main_flow_fits_1024x600(browser, ui_kiosk):
         page.locator("#doc-rescan").click()
         page.locator("#doc-manual").click()
         check_screen(page, "52-manual-1024")
+        page.locator("#doc-fields").click()
+        expect(page.locator("#doc-form")).to_be_visible()
+        expect(page.locator("#manual")).to_be_hidden()
+        check_screen(page, "53-fields-1024")
     finally:
         context.close()
 

@@ -13,6 +13,8 @@ from fastapi.testclient import TestClient
 
 from appliance.api import create_app
 from appliance.crossings import CrossingRequest, get, record
+from appliance.hw.camera import describe_image
+from appliance.hw.photo_quality import PREVIEW_WIDTH
 from appliance.ui import charts
 from appliance.ui.i18n import catalogue, choose, translator
 from appliance.ui_routes import SESSION_COOKIE, mrz_feedback
@@ -39,6 +41,24 @@ def _login(client, officer_id="alice", pin=OFFICER_PIN):
 def _sessions(store) -> int:
     with store.lock:
         return store.conn.execute("SELECT count(*) FROM sessions").fetchone()[0]
+
+
+def _rows(store) -> dict[str, int]:
+    """Rows of every table a crossing, a capture or an officer's action writes to."""
+    with store.lock:
+        return {table: store.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                for table in ("crossings", "captures", "audit", "outbox")}
+
+
+def _last_seen(store) -> list[str]:
+    with store.lock:
+        return [row[0] for row in store.conn.execute("SELECT last_seen_at FROM sessions ORDER BY last_seen_at")]
+
+
+# A national identity card without an MRZ, as the officer types it on the fields screen.
+TYPED = {"surname": "MBALLA", "given_names": "AMINA", "nationality": "UTO", "sex": "F",
+         "document_number": "ID4471203", "document_code": "I", "issuing_state": "UTO",
+         "birth_date": "1991-07-14", "expiry_date": "2031-02-28"}
 
 
 def test_pages_need_a_session_and_login_sets_a_strict_httponly_cookie(client):
@@ -105,6 +125,120 @@ def test_mrz_check_names_each_check_digit(client):
     partial = client.post("/ui/mrz-check", json={"text": "P<UTOOKAFOR"}, headers=UI).json()
     assert partial["complete"] is False and "line" in partial["message"] and partial["checks"] == []
     assert client.post("/ui/mrz-check", json={"text": "x" * 401}, headers=UI).status_code == 422
+
+
+def test_document_check_names_each_wrong_field_and_records_nothing(client, store):
+    assert client.post("/ui/document-check", json={"fields": TYPED}).status_code == 401
+    _login(client)
+    assert client.post("/ui/document-check", json={"fields": TYPED}).status_code == 401  # no UI header
+    before = _rows(store)
+
+    good = client.post("/ui/document-check", json={"fields": TYPED}, headers=UI).json()
+    assert good["valid"] and good["errors"] == {} and good["document"] == TYPED
+
+    # Every field wrong in its own way: each one is named, with the rule the officer reads,
+    # and the workflow's own reason alongside.
+    bad = {"surname": "MB4LLA", "given_names": "AMINA-JO", "nationality": "U2O", "sex": "Q",
+           "document_number": "ID-4471", "document_code": "PAS", "issuing_state": "",
+           "birth_date": "2999-01-01", "expiry_date": "2031-02-30"}
+    answer = client.post("/ui/document-check", json={"fields": bad}, headers=UI).json()
+    assert not answer["valid"] and answer["document"] is None
+    assert sorted(answer["errors"]) == sorted(bad)
+    assert answer["errors"]["nationality"] == "An ICAO code of 1 to 3 letters, such as UTO or D."
+    assert answer["errors"]["issuing_state"].startswith("Required:")
+    assert "in the future" in answer["details"]["birth_date"]
+    assert "expiry_date must be a date" in answer["details"]["expiry_date"]
+    assert "sex must be M, F or X" in answer["details"]["sex"]
+
+    # One field wrong, the others untouched by it.
+    one = client.post("/ui/document-check", json={"fields": {**TYPED, "issuing_state": "UT0"}}, headers=UI).json()
+    assert list(one["errors"]) == ["issuing_state"]
+
+    # Optional fields left empty take the workflow's defaults (P, X, no dates); the
+    # required ones are still asked for.
+    minimal = {"surname": "MBALLA", "document_number": "X1", "issuing_state": "UTO",
+               "given_names": "", "nationality": "", "sex": "", "document_code": "", "birth_date": "", "expiry_date": ""}
+    answer = client.post("/ui/document-check", json={"fields": minimal}, headers=UI).json()
+    assert answer["valid"] and answer["document"] == {"document_number": "X1", "issuing_state": "UTO",
+                                                      "surname": "MBALLA"}
+    empty = client.post("/ui/document-check", json={"fields": {}}, headers=UI).json()
+    assert sorted(empty["errors"]) == ["document_number", "issuing_state", "surname"]
+
+    # Not a field of the workflow, or far too long: refused as bad input.
+    assert client.post("/ui/document-check", json={"fields": {**TYPED, "height": "180"}}, headers=UI).status_code == 422
+    assert client.post("/ui/document-check", json={"fields": {"surname": "A" * 101}}, headers=UI).status_code == 422
+
+    # The messages come in the officer's language.
+    client.get("/login", params={"lang": "fr"})
+    french = client.post("/ui/document-check", json={"fields": {**TYPED, "nationality": "U2O"}}, headers=UI).json()
+    assert french["errors"]["nationality"] == "Code OACI de 1 à 3 lettres, comme UTO ou D."
+
+    after = _rows(store)
+    assert after == before, "the document check must record nothing"
+
+
+def test_typed_fields_are_recorded_as_a_document_and_bad_ones_store_nothing(client, store):
+    _login(client)
+    before = _rows(store)
+    bad = client.post("/ui/document-check", json={"fields": {**TYPED, "nationality": "U2O"}}, headers=UI).json()
+    assert bad["document"] is None
+    # The record call checks the same rules: a document the screen would refuse is a 422.
+    refused = client.post("/api/crossings", json={"direction": "entry", "document": {**TYPED, "nationality": "U2O"}},
+                          headers=UI)
+    assert refused.status_code == 422 and "nationality" in refused.json()["error"]
+    assert _rows(store)["crossings"] == before["crossings"] and _rows(store)["outbox"] == before["outbox"]
+
+    document = client.post("/ui/document-check", json={"fields": TYPED}, headers=UI).json()["document"]
+    recorded = client.post("/api/crossings", json={"direction": "entry", "document": document}, headers=UI)
+    assert recorded.status_code == 201, recorded.text
+    crossing = recorded.json()
+    assert crossing["document_source"] == "manual" and crossing["mrz"] is None
+    assert {key: crossing[key] for key in TYPED} == TYPED
+    assert "typed by hand: no check digits to verify" in crossing["document_checks"]["problems"]
+
+
+def test_camera_preview_needs_a_session_and_stores_nothing(store, config, officers):
+    from appliance.hw import open_devices
+
+    devices = open_devices(config.hardware)
+    try:
+        client = TestClient(create_app(config, store, devices))
+        assert client.get("/ui/camera/preview").status_code == 401
+        _login(client)
+        assert client.get("/ui/camera/preview").status_code == 401  # no UI header
+        before, seen = _rows(store), _last_seen(store)
+
+        for _ in range(3):
+            frame = client.get("/ui/camera/preview", headers=UI)
+            assert frame.status_code == 200 and frame.headers["content-type"] == "image/jpeg"
+            assert frame.headers["cache-control"] == "no-store" and frame.content.startswith(b"\xff\xd8")
+            assert describe_image(frame.content)[1] <= PREVIEW_WIDTH
+
+        # A failing camera answers 503 with the reason, as a capture does; preview frames
+        # are never counted as photos taken.
+        devices.camera.fail_next("lens covered")
+        failed = client.get("/ui/camera/preview", headers=UI)
+        assert failed.status_code == 503 and "lens covered" in failed.json()["detail"]
+        assert devices.camera.captures == []
+
+        # Nothing stored, nothing audited, and the session's idle timer is not refreshed:
+        # a screen left open on the photo step still times out.
+        assert _rows(store) == before and _last_seen(store) == seen
+
+        with store.transaction():
+            store.conn.execute("UPDATE sessions SET last_seen_at = '2000-01-01T00:00:00.000000Z'")
+        assert client.get("/ui/camera/preview", headers=UI).status_code == 401
+
+        technician = TestClient(create_app(config, store, devices))
+        _login(technician, "tech", "615283")
+        assert technician.get("/ui/camera/preview", headers=UI).status_code == 403
+    finally:
+        devices.close()
+
+    no_camera = TestClient(create_app(config, store, None))
+    _login(no_camera)
+    missing = no_camera.get("/ui/camera/preview", headers=UI)
+    assert missing.status_code == 503 and "no camera" in missing.json()["detail"]
 
 
 def test_mrz_feedback_never_raises_on_junk():

@@ -49,18 +49,28 @@ function setupKeyboards() {
         if (board) board.hidden = other !== input;
       }
       const own = $(input.dataset.keyboard);
-      if (own) own.hidden = false;
+      if (own) {
+        own.hidden = false;
+        // A keyboard shared by several fields types into the one that last had the focus.
+        own.dataset.current = input.id;
+      }
     });
   }
   for (const board of document.querySelectorAll(".keyboard")) {
-    const target = $(board.dataset.target);
-    if (!target) continue;
     // Keys must not take the focus away from the field they type into.
     board.addEventListener("mousedown", (event) => event.preventDefault());
     board.addEventListener("click", (event) => {
       const key = event.target.closest("button");
-      if (!key || key.type === "submit") return;
+      const target = $(board.dataset.current || board.dataset.target);
+      if (!key || key.type === "submit" || !target) return;
       const action = key.dataset.action;
+      if (action === "next") {
+        const fields = Array.from(document.querySelectorAll(`[data-keyboard="${board.id}"]`))
+          .filter((field) => !field.closest("[hidden]"));
+        const next = fields[(fields.indexOf(target) + 1) % fields.length];
+        if (next) next.focus();
+        return;
+      }
       if (action === "shift") {
         const on = key.getAttribute("aria-pressed") !== "true";
         key.setAttribute("aria-pressed", String(on));
@@ -158,12 +168,20 @@ function stopAlarm() {
 /* ---- The new-crossing steps ------------------------------------------------------ */
 
 const STEPS = ["document", "photo", "fingerprint", "record"];
+// The live view asks for a frame this long after the last one arrived (at most ~4 per
+// second, fewer when the board is slow), and retries a failing camera this often.
+const PREVIEW_INTERVAL_MS = 250;
+const PREVIEW_RETRY_MS = 2000;
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function setupCrossing() {
   const configNode = $("crossing-config");
   if (!configNode) return;
   const config = JSON.parse(configNode.textContent);
-  const state = { direction: config.direction, mrz: null, captures: {}, unavailable: {}, step: null, manual: false };
+  // mode: "reader" (the MRZ reader), "mrz" (the MRZ typed) or "fields" (the fields typed,
+  // for a document without a usable MRZ); manual is true in both typed modes.
+  const state = { direction: config.direction, mrz: null, document: null, sex: "", captures: {}, unavailable: {},
+    step: null, manual: false, mode: "reader", capturing: false };
 
   function showStep(name) {
     state.step = name;
@@ -176,6 +194,7 @@ function setupCrossing() {
     });
     if (name === "document") startReader();
     if (name === "photo" || name === "fingerprint") enterCapture(name);
+    if (name === "photo") startPreview(); else stopPreview();
     if (name === "record") record();
   }
 
@@ -266,17 +285,29 @@ function setupCrossing() {
     $("doc-next").disabled = false;
   }
 
-  function openManual() {
-    state.manual = true;
+  function useMode(mode) {
+    state.mode = mode;
+    state.manual = mode !== "reader";
+    state.mrz = null;
+    state.document = null;
     readerRun++;
-    $("manual").hidden = false;
-    $("document-title").classList.add("visually-hidden");
+    $("manual").hidden = mode !== "mrz";
+    $("doc-form").hidden = mode !== "fields";
+    $("document-title").classList.toggle("visually-hidden", mode !== "reader");
     $("doc-summary").hidden = true;
     $("doc-checks").hidden = true;
-    $("doc-manual").hidden = true;
-    $("doc-rescan").hidden = false;
-    $("reader-status").hidden = true;
+    $("doc-manual").hidden = mode === "mrz";
+    $("doc-fields").hidden = mode === "fields";
+    $("doc-rescan").hidden = mode === "reader";
+    $("reader-status").hidden = mode !== "reader";
+    $("doc-next").disabled = true;
+  }
+
+  function openManual() {
+    useMode("mrz");
     $("mrz-text").focus();
+    // Back from the fields: what was typed before is checked again.
+    if ($("mrz-text").value.trim()) $("mrz-text").dispatchEvent(new Event("input"));
   }
 
   let typing = null;
@@ -288,7 +319,7 @@ function setupCrossing() {
       const text = $("mrz-text").value;
       if (!text.trim()) { $("mrz-checks").innerHTML = ""; $("mrz-message").textContent = ""; return; }
       const feedback = await checkMrz(text);
-      if (!feedback || $("mrz-text").value !== text) return;
+      if (!feedback || $("mrz-text").value !== text || state.mode !== "mrz") return;
       renderChecks($("mrz-checks"), feedback.checks);
       if (feedback.complete) {
         const f = feedback.fields;
@@ -302,24 +333,196 @@ function setupCrossing() {
     }, 150);
   });
 
+  /* Document: the fields typed one by one, for a document without a usable MRZ. Each
+     change is checked by the workflow's own rules (POST /ui/document-check); a field is
+     marked wrong once it holds something or the officer has left it. */
+  const fieldInputs = Array.from(document.querySelectorAll("#doc-form input[name]"));
+  const fieldCells = Array.from(document.querySelectorAll("#doc-form [data-field]"));
+  const touched = new Set();
+  let fieldsRun = 0;
+  let fieldsTimer = null;
+  let fieldsFeedback = null;
+
+  function formatDate(value) {
+    // Digits only from the keypad; the dashes of YYYY-MM-DD are put in while typing.
+    const digits = value.replace(/\D/g, "").slice(0, 8);
+    return digits.slice(0, 4) + (digits.length > 4 ? "-" + digits.slice(4, 6) : "")
+      + (digits.length > 6 ? "-" + digits.slice(6) : "");
+  }
+
+  function fieldValues() {
+    const values = {};
+    for (const input of fieldInputs) values[input.name] = input.value;
+    values.sex = state.sex;
+    return values;
+  }
+
+  function fieldLabel(name) {
+    const label = document.querySelector(`#doc-form [data-field="${name}"] label, #doc-form [data-field="${name}"] .flabel`);
+    return label ? label.textContent.replace(/\s*\*$/, "").trim() : name;
+  }
+
+  function fieldShown(name) {
+    const input = $("f-" + name);
+    return touched.has(name) || !input || input.value.trim() !== "";
+  }
+
+  function renderFields() {
+    const errors = (fieldsFeedback && fieldsFeedback.errors) || {};
+    for (const cell of fieldCells) {
+      const name = cell.dataset.field;
+      const bad = Boolean(errors[name]) && fieldShown(name);
+      cell.classList.toggle("bad", bad);
+      const input = $("f-" + name);
+      if (input && bad) input.setAttribute("aria-invalid", "true");
+      else if (input) input.removeAttribute("aria-invalid");
+    }
+    const errorsShown = fieldCells.map((cell) => cell.dataset.field).filter((name) => errors[name] && fieldShown(name));
+    const active = document.activeElement && document.activeElement.closest
+      ? document.activeElement.closest("#doc-form [data-field]") : null;
+    const focused = active ? active.dataset.field : null;
+    const message = $("field-message");
+    const pick = focused && errorsShown.includes(focused) ? focused : errorsShown[0];
+    let text = "";
+    if (pick) text = t("field_problem", { field: fieldLabel(pick), message: errors[pick] });
+    else if (state.document) text = config.refer_manual ? t("fields_refer") : t("fields_ok");
+    else if (focused && $("f-" + focused)) text = t("field_problem", { field: fieldLabel(focused), message: $("f-" + focused).dataset.rule });
+    else if (fieldsFeedback) {
+      const needed = fieldCells.map((cell) => cell.dataset.field).filter((name) => errors[name]).map(fieldLabel);
+      if (needed.length) text = t("fields_needed", { fields: needed.join(", ") });
+    }
+    message.textContent = text;
+    message.classList.toggle("bad", Boolean(pick));
+  }
+
+  async function checkFields() {
+    const run = ++fieldsRun;
+    let answer;
+    try {
+      answer = await api("POST", "/ui/document-check", { fields: fieldValues() });
+    } catch (error) {
+      $("field-message").textContent = t("network_error");
+      return;
+    }
+    if (run !== fieldsRun || state.mode !== "fields") return;
+    if (!answer.ok) {
+      $("field-message").textContent = errorText(answer.data);
+      return;
+    }
+    fieldsFeedback = answer.data;
+    state.document = answer.data.valid ? answer.data.document : null;
+    $("doc-next").disabled = !state.document;
+    renderFields();
+  }
+
+  function fieldsChanged() {
+    state.document = null;
+    $("doc-next").disabled = true;
+    clearTimeout(fieldsTimer);
+    fieldsTimer = setTimeout(checkFields, 150);
+  }
+
+  for (const input of fieldInputs) {
+    input.addEventListener("input", () => {
+      const value = input.dataset.format === "date" ? formatDate(input.value) : input.value.toUpperCase();
+      if (value !== input.value) input.value = value;
+      fieldsChanged();
+    });
+    input.addEventListener("focus", renderFields);
+    input.addEventListener("blur", () => { touched.add(input.name); renderFields(); });
+  }
+  for (const button of document.querySelectorAll("#doc-form [data-sex]")) {
+    // Like a key: the text field keeps the focus.
+    button.addEventListener("mousedown", (event) => event.preventDefault());
+    button.addEventListener("click", () => {
+      state.sex = state.sex === button.dataset.sex ? "" : button.dataset.sex;
+      for (const other of document.querySelectorAll("#doc-form [data-sex]")) {
+        other.setAttribute("aria-pressed", String(other.dataset.sex === state.sex));
+      }
+      fieldsChanged();
+    });
+  }
+
+  function openFields() {
+    useMode("fields");
+    $("f-surname").focus();
+    checkFields();
+  }
+
+  function clearFields() {
+    for (const input of fieldInputs) { input.value = ""; input.removeAttribute("aria-invalid"); }
+    for (const cell of fieldCells) cell.classList.remove("bad");
+    for (const button of document.querySelectorAll("#doc-form [data-sex]")) button.setAttribute("aria-pressed", "false");
+    state.sex = "";
+    touched.clear();
+    fieldsFeedback = null;
+    $("field-message").textContent = "";
+  }
+
   $("doc-manual").addEventListener("click", openManual);
+  $("doc-fields").addEventListener("click", openFields);
   $("doc-rescan").addEventListener("click", () => {
-    state.mrz = null;
-    state.manual = false;
-    $("manual").hidden = true;
-    $("document-title").classList.remove("visually-hidden");
+    useMode("reader");
     $("mrz-text").value = "";
     $("mrz-checks").innerHTML = "";
     $("mrz-message").textContent = "";
-    $("doc-summary").hidden = true;
-    $("doc-checks").hidden = true;
-    $("doc-manual").hidden = false;
-    $("doc-rescan").hidden = true;
-    $("reader-status").hidden = false;
-    $("doc-next").disabled = true;
+    clearFields();
     startReader();
   });
-  $("doc-next").addEventListener("click", () => { if (state.mrz) { readerRun++; showStep("photo"); } });
+  $("doc-next").addEventListener("click", () => {
+    if (state.mrz || state.document) { readerRun++; showStep("photo"); }
+  });
+
+  /* Photo: a live view from the camera while the step is open, one small frame at a time
+     (GET /ui/camera/preview, never stored); it pauses during a capture and stops when
+     the step is left. */
+  let previewRun = 0;
+  let previewUrl = null;
+
+  function stopPreview() { previewRun++; }
+
+  async function startPreview() {
+    if (config.unavailable && config.unavailable.photo) {
+      $("photo-live-box").hidden = true;
+      return;
+    }
+    const run = ++previewRun;
+    const image = $("photo-live");
+    const status = $("photo-live-status");
+    while (run === previewRun && state.step === "photo") {
+      if (state.capturing) { await sleep(PREVIEW_INTERVAL_MS); continue; }
+      let response;
+      try {
+        response = await fetch("/ui/camera/preview", { credentials: "same-origin", cache: "no-store",
+          headers: { "X-Kiosk-UI": "1" } });
+      } catch (error) {
+        status.textContent = t("network_error");
+        await sleep(PREVIEW_RETRY_MS);
+        continue;
+      }
+      if (response.status === 401) {
+        window.location.href = "/login?note=expired";
+        return;
+      }
+      if (response.ok) {
+        const url = URL.createObjectURL(await response.blob());
+        if (run !== previewRun) { URL.revokeObjectURL(url); return; }
+        await new Promise((resolve) => { image.onload = resolve; image.onerror = resolve; image.src = url; });
+        if (previewUrl) URL.revokeObjectURL(previewUrl);
+        previewUrl = url;
+        image.hidden = false;
+        status.textContent = "";
+        image.dataset.frames = String(parseInt(image.dataset.frames || "0", 10) + 1);
+        await sleep(PREVIEW_INTERVAL_MS);
+      } else {
+        let data = {};
+        try { data = await response.json(); } catch (error) { data = {}; }
+        image.hidden = true;
+        status.textContent = t("preview_unavailable", { detail: errorText(data) });
+        await sleep(PREVIEW_RETRY_MS);
+      }
+    }
+  }
 
   /* Photo and fingerprint: capture, retake, or record why there is none */
   const NEXT = { photo: "fingerprint", fingerprint: "record" };
@@ -343,6 +546,7 @@ function setupCrossing() {
   async function capture(kind) {
     const take = $(kind + "-take");
     take.disabled = true;
+    state.capturing = true;
     $(kind + "-status").textContent = t("capturing");
     $(kind + "-hints").innerHTML = "";
     $(kind + "-reasons").hidden = true;
@@ -355,6 +559,7 @@ function setupCrossing() {
       return;
     } finally {
       take.disabled = false;
+      state.capturing = false;
     }
     if (answer.status === 201) {
       state.captures[kind] = answer.data.capture_id;
@@ -398,7 +603,8 @@ function setupCrossing() {
   async function record() {
     $("record-retry").hidden = true;
     $("record-status").textContent = t("recording");
-    const body = { direction: state.direction, mrz: state.mrz };
+    const body = state.document ? { direction: state.direction, document: state.document }
+      : { direction: state.direction, mrz: state.mrz };
     if (config.capture_fields) {
       const ids = Object.values(state.captures).filter(Boolean);
       if (ids.length) body.capture_ids = ids;
