@@ -31,6 +31,8 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
+from .files import fsync_dir, save_npy
+
 FORMAT = 1
 FENCE_STRIDE = 512  # keys per fence: 512 x 8 bytes = one 4 KiB page of keys.npy
 FILES = ("manifest.json", "filter.bin", "keys.npy", "fences.npy", "offsets.npy", "records.tsv")
@@ -79,21 +81,6 @@ def _filter_lib():
     return ffi, lib
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _save_npy(path: Path, array: np.ndarray) -> None:
-    with open(path, "wb") as handle:
-        np.save(handle, array)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
 def build(records: Iterable[Record], directory: Path, *, total: int | None = None,
           progress: Callable[[int], None] | None = None) -> dict:
     """Write a complete index of ``records`` into ``directory`` (created; must not hold an index).
@@ -129,16 +116,16 @@ def build(records: Iterable[Record], directory: Path, *, total: int | None = Non
     keys = keys[order]
     offsets = offsets[order]
     del order
-    _save_npy(directory / "keys.npy", keys)
-    _save_npy(directory / "offsets.npy", offsets)
-    _save_npy(directory / "fences.npy", keys[::FENCE_STRIDE].copy())
+    save_npy(directory / "keys.npy", keys)
+    save_npy(directory / "offsets.npy", offsets)
+    save_npy(directory / "fences.npy", keys[::FENCE_STRIDE].copy())
     unique = np.unique(keys)  # the filter wants distinct keys; a document listed twice is one key
     del keys, offsets
     (directory / "filter.bin").write_bytes(_build_filter(unique))
     manifest = {"format": FORMAT, "kind": "documents", "records": count, "keys": int(len(unique)),
                 "delta": {"additions": 0, "removals": 0}}
     _write_manifest(directory, manifest)
-    _fsync_dir(directory)
+    fsync_dir(directory)
     return manifest
 
 
@@ -220,7 +207,7 @@ def derive(base: Path, directory: Path, changes: Iterable[Change]) -> dict:
     manifest["records"] = count
     manifest["delta"] = {"additions": additions, "removals": removals}
     _write_manifest(directory, manifest)
-    _fsync_dir(directory)
+    fsync_dir(directory)
     return manifest
 
 

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .files import save_npy
+
 FORMAT = 1
 BLOCK = 65536  # rows scored per kernel call: a 256 KiB float32 output stays in L2
 RESCORE = 64  # int8 survivors rescored with the float query (at least 4 x k)
@@ -37,13 +39,6 @@ def quantize(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     norms = np.linalg.norm(codes.astype(np.float32), axis=1)
     inv = np.where(norms > 0, 1.0 / np.maximum(norms, 1e-12), 0.0).astype(np.float32)
     return codes, inv
-
-
-def _save(path: Path, array: np.ndarray) -> None:
-    with open(path, "wb") as handle:
-        np.save(handle, array)
-        handle.flush()
-        os.fsync(handle.fileno())
 
 
 def build(directory: Path, vectors: np.ndarray, rows: np.ndarray, chunk: int = 262144) -> dict:
@@ -67,8 +62,8 @@ def build(directory: Path, vectors: np.ndarray, rows: np.ndarray, chunk: int = 2
     with open(directory / "codes.npy", "rb+") as handle:
         os.fsync(handle.fileno())
     del codes
-    _save(directory / "inv_norms.npy", inv)
-    _save(directory / "rows.npy", np.asarray(rows, dtype=np.int32))
+    save_npy(directory / "inv_norms.npy", inv)
+    save_npy(directory / "rows.npy", np.asarray(rows, dtype=np.int32))
     manifest = {"format": FORMAT, "kind": "faces", "vectors": n, "dim": dim, "bytes_per_vector": dim + 8}
     with open(directory / "faces.json", "w", encoding="utf-8") as handle:
         json.dump(manifest, handle)

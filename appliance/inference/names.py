@@ -44,6 +44,7 @@ import numpy as np
 from rapidfuzz.distance import JaroWinkler
 
 from ..names import KEY_SEPARATOR, fold
+from .files import save_npy
 
 FORMAT = 1
 MIN_DELETE_LENGTH = 4  # shorter tokens have too many one-letter neighbours to be useful keys
@@ -207,13 +208,6 @@ class NameRow:
     given_names: str
 
 
-def _save(path: Path, array: np.ndarray) -> None:
-    with open(path, "wb") as handle:
-        np.save(handle, array)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
 def _write(path: Path, data: bytes) -> None:
     with open(path, "wb") as handle:
         handle.write(data)
@@ -266,16 +260,16 @@ def build(directory: Path, rows: Iterable[NameRow], entry_years: np.ndarray,
     for name, keys, values in (("deletes", delete_keys, delete_tokens), ("phonetic", phonetic_keys, phonetic_tokens)):
         keys_array = np.asarray(keys, dtype=np.uint32)
         by_key = np.argsort(keys_array, kind="stable")
-        _save(directory / f"{name}_keys.npy", keys_array[by_key])
-        _save(directory / f"{name}_tokens.npy", np.asarray(values, dtype=np.int32)[by_key])
-    _save(directory / "postings.npy", postings)
-    _save(directory / "posting_starts.npy", starts)
-    _save(directory / "row_entry.npy", np.asarray(row_entry, dtype=np.int32))
-    _save(directory / "row_alias.npy", np.asarray(row_alias, dtype=np.int8))
+        save_npy(directory / f"{name}_keys.npy", keys_array[by_key])
+        save_npy(directory / f"{name}_tokens.npy", np.asarray(values, dtype=np.int32)[by_key])
+    save_npy(directory / "postings.npy", postings)
+    save_npy(directory / "posting_starts.npy", starts)
+    save_npy(directory / "row_entry.npy", np.asarray(row_entry, dtype=np.int32))
+    save_npy(directory / "row_alias.npy", np.asarray(row_alias, dtype=np.int8))
     blob = b"".join(texts)
     _write(directory / "row_text.bin", blob)
-    _save(directory / "row_starts.npy", np.cumsum([0] + [len(t) for t in texts], dtype=np.int64))
-    _save(directory / "entry_year.npy", np.asarray(entry_years, dtype=np.int16))
+    save_npy(directory / "row_starts.npy", np.cumsum([0] + [len(t) for t in texts], dtype=np.int64))
+    save_npy(directory / "entry_year.npy", np.asarray(entry_years, dtype=np.int16))
     _write(directory / "vocab.txt", ("\n".join(words) + "\n").encode("ascii") if words else b"")
     manifest = {"format": FORMAT, "kind": "names", "rows": n_rows, "tokens": len(vocab),
                 "entries": int(len(entry_years))}

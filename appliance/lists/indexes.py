@@ -29,6 +29,7 @@ from ..errors import ListIndexError
 from ..inference import documents as documents_index
 from ..inference import faces as faces_index
 from ..inference import names as names_index
+from ..inference.files import fsync_dir
 from ..store import Store
 
 
@@ -54,14 +55,6 @@ def discard(directory: Path | None) -> None:
     if directory is not None:
         shutil.rmtree(directory, ignore_errors=True)
         forget(directory)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -107,8 +100,8 @@ def build_persons(directory: Path, entries: list[dict[str, Any]],
     _write_json(directory / "persons.json", manifest)
     for sub in ("names", "faces"):
         if (directory / sub).exists():
-            _fsync_dir(directory / sub)
-    _fsync_dir(directory)
+            fsync_dir(directory / sub)
+    fsync_dir(directory)
     return manifest
 
 
