@@ -25,6 +25,7 @@ from appliance.uplink import mqtt, protocol
 
 from .config import HQConfig
 from .db import HQDatabase
+from .publisher import Publisher, credentials
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +39,8 @@ class Ingest:
         self.config, self.db = config, db
         self.key = protocol.load_private_key(config.hq.signing_key_file)
         self.broker = mqtt.Broker.from_url(config.broker.url)
-        section = config.broker
-        self.credentials = mqtt.Credentials(
-            username=section.username, password=section.password.get_secret_value() if section.password else None,
-            ca_file=section.ca_file, cert_file=section.cert_file, key_file=section.key_file)
-        self.version = mqtt.protocol_version(section.protocol)
+        self.credentials = credentials(config)
+        self.version = mqtt.protocol_version(config.broker.protocol)
         self.backoff = mqtt.Backoff(0.5, 30.0)
         self.client: paho.Client | None = None
         self.connected = threading.Event()
@@ -210,8 +208,6 @@ def send_command(config: HQConfig, post_id: str, kiosk_id: str, command: str, tt
 
     Raises UplinkError if the broker cannot be reached or does not acknowledge it.
     """
-    from .publisher import Publisher
-
     topic = protocol.topic(post_id, kiosk_id, "commands")
     expires = clock.iso(clock.utcnow() + timedelta(seconds=ttl_s))
     with Publisher(config, "cmd", timeout_s=10.0) as publisher:

@@ -17,14 +17,9 @@ from appliance import audit
 from appliance.officers import Officers
 from appliance.store import Store
 
+from .broker import free_port
 from .conftest import OFFICER_PIN
 from .samples import CLEAR_OKAFOR, import_demo_lists
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _start(config_path: Path, port: int) -> subprocess.Popen:
@@ -47,7 +42,7 @@ def _wait_healthy(base: str, process: subprocess.Popen) -> None:
 
 
 def test_recorded_crossings_survive_kill_9(config_path, config):
-    port = _free_port()
+    port = free_port()
     with config_path.open("a") as handle:
         handle.write(f"\n[api]\nport = {port}\n")
     store = Store(config.db_path)
@@ -96,7 +91,7 @@ def test_recorded_crossings_survive_kill_9(config_path, config):
 
 
 def test_service_tells_systemd_ready_and_stops_cleanly(config_path, config, tmp_path):
-    port = _free_port()
+    port = free_port()
     with config_path.open("a") as handle:
         handle.write(f"\n[api]\nport = {port}\n")
     notify_path = tmp_path / "notify.sock"
