@@ -149,22 +149,27 @@ def bench_faces(count: int, dim: int, queries: int, seed: int, work: Path, quiet
     flat = faiss.IndexFlatIP(dim)
     flat.add(vectors)
     faiss.omp_set_num_threads(2)
-    _, truth = flat.search(probes, 10)
     result: dict[str, Any] = {"vectors": count, "dim": dim, "queries": queries, "k": 10, "build_s": round(build_s, 2),
                               "bytes_per_vector": round(stored / count, 2), "kernel": _kernel_name()}
-    found = [index.search(probes[i], k=10) for i in range(queries)]
-    overlap = [len({m.row for m in found[i]} & set(truth[i].tolist())) / 10 for i in range(queries)]
-    nearest = [int(truth[i][0]) in {m.row for m in found[i]} for i in range(queries)]
-    result["recall_at_10"] = float(np.mean(overlap))
-    result["nearest_in_top_10"] = float(np.mean(nearest))
-    result["one_recall_at_10"] = result["nearest_in_top_10"]
-    result["ten_recall_at_10"] = result["recall_at_10"]
+    truth_similarity, truth = flat.search(probes, 10)
+    found = [[m.row for m in index.search(probes[i], k=10)] for i in range(queries)]
+    result.update(_recall(found, truth, truth_similarity, vectors, probes))
+    # faiss's own 8-bit flat index on the same data, d bytes a vector: the same kind of
+    # codes from the peer library, so the recall figures show what 8 bits allow.
+    sq8 = faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
+    sq8.train(vectors[:min(count, 100_000)])
+    sq8.add(vectors)
+    _, sq8_found = sq8.search(probes, 10)
+    result["faiss_sq8"] = _recall([row.tolist() for row in sq8_found], truth, truth_similarity, vectors, probes)
     for threads in (1, 2):
         faiss.omp_set_num_threads(threads)
         ours = _timed(queries, lambda i: index.search(probes[i], k=10, threads=threads))
         peer = _timed(queries, lambda i: flat.search(probes[i:i + 1], 10))
         result[f"threads_{threads}"] = {"int8": _percentiles(ours), "faiss_flat_ip_f32": _percentiles(peer)}
         result[f"threads_{threads}"]["faiss_over_int8"] = round(float(np.median(peer) / np.median(ours)), 2)
+        sq8_times = _timed(queries, lambda i: sq8.search(probes[i:i + 1], 10))
+        result["faiss_sq8"][f"threads_{threads}"] = _percentiles(sq8_times)
+        result["faiss_sq8"][f"threads_{threads}"]["sq8_over_int8"] = round(float(np.median(sq8_times) / np.median(ours)), 2)
     plain = _timed(min(queries, 50), lambda i: np.argpartition(vectors @ probes[i], -10)[-10:])
     result["numpy_f32_matvec"] = _percentiles(plain)
     result["numpy_over_int8"] = round(result["numpy_f32_matvec"]["median_ms"] / result["threads_1"]["int8"]["median_ms"], 2)
@@ -178,15 +183,41 @@ def bench_faces(count: int, dim: int, queries: int, seed: int, work: Path, quiet
     result["targets"] = {
         "faster_than_faiss_1_thread": result["threads_1"]["faiss_over_int8"] > 1,
         "faster_than_faiss_2_threads": result["threads_2"]["faiss_over_int8"] > 1,
-        # The two readings of "recall@10": faiss's R@10 (1-recall@10, the exact nearest
-        # neighbour within the top 10) and the stricter top-10 overlap (10-recall@10).
-        "one_recall_at_10_ge_0.99": result["nearest_in_top_10"] >= 0.99,
-        "ten_recall_at_10_ge_0.99": result["recall_at_10"] >= 0.99,
+        # The readings of "recall@10" (see _recall): faiss's R@10, ann-benchmarks' k-NN
+        # recall, and the strict top-10 overlap.
+        "one_recall_at_10_ge_0.99": result["one_recall_at_10"] >= 0.99,
+        "knn_recall_at_10_ge_0.99": result["knn_recall_at_10"] >= 0.99,
+        "ten_recall_at_10_ge_0.99": result["ten_recall_at_10"] >= 0.99,
         "bytes_per_vector_le_d_plus_8": result["bytes_per_vector"] <= dim + 8,
     }
-    del flat, vectors
+    del flat, sq8, vectors
     gc.collect()
     return result
+
+
+KNN_EPSILON = 1e-3  # ann-benchmarks' default tolerance on the distance (here 1 - cosine)
+
+
+def _recall(found: list[list[int]], truth: np.ndarray, truth_similarity: np.ndarray, vectors: np.ndarray,
+            probes: np.ndarray) -> dict[str, float]:
+    """Three published readings of recall@10 for the rows ``found`` per query, against exact search.
+
+    - one_recall_at_10: faiss's R@10, the exact nearest neighbour is among the 10 returned;
+    - knn_recall_at_10: ann-benchmarks' k-NN recall, the share of the 10 returned whose exact
+      distance is within KNN_EPSILON of the exact 10th nearest's (a near-tie counts);
+    - ten_recall_at_10: the strict overlap of the 10 returned with the exact top 10.
+    """
+    one, knn, ten = [], [], []
+    for i, rows in enumerate(found):
+        exact = set(truth[i].tolist())
+        one.append(int(truth[i][0]) in rows)
+        ten.append(len(exact & set(rows)) / 10)
+        similarity = vectors[rows] @ probes[i]
+        knn.append(float(np.sum(similarity >= truth_similarity[i][9] - KNN_EPSILON)) / 10)
+    return {"one_recall_at_10": float(np.mean(one)), "knn_recall_at_10": float(np.mean(knn)),
+            "ten_recall_at_10": float(np.mean(ten)),
+            # Earlier names of two of them, kept for scripts that read them.
+            "nearest_in_top_10": float(np.mean(one)), "recall_at_10": float(np.mean(ten))}
 
 
 def _kernel_name() -> str:
@@ -430,9 +461,16 @@ def _report(results: dict[str, Any]) -> None:
                        f" | faiss/int8 = {row['faiss_over_int8']:.2f}x")
         click.echo(f"  numpy f32 matvec median {faces['numpy_f32_matvec']['median_ms']:.2f} ms "
                    f"(numpy/int8 = {faces['numpy_over_int8']:.2f}x)")
-        click.echo(f"  recall vs exact f32: 1-recall@10 (faiss R@10: exact nearest within the top 10) "
-                   f"{faces['nearest_in_top_10']:.4f}; 10-recall@10 (top-10 overlap) {faces['recall_at_10']:.4f}; "
-                   f"{faces['bytes_per_vector']} bytes/vector")
+        click.echo(f"  recall@10 vs exact f32 (faiss R@10 | ann-benchmarks k-NN, eps {KNN_EPSILON} | strict top-10 "
+                   f"overlap):")
+        for name, figures in (("int8 index", faces), ("faiss SQ8 (8-bit)", faces["faiss_sq8"])):
+            click.echo(f"    {name}: {figures['one_recall_at_10']:.4f} | {figures['knn_recall_at_10']:.4f} | "
+                       f"{figures['ten_recall_at_10']:.4f}")
+        sq8 = faces["faiss_sq8"]
+        click.echo(f"  faiss SQ8 median {sq8['threads_1']['median_ms']:.2f} ms at 1 thread (SQ8/int8 = "
+                   f"{sq8['threads_1']['sq8_over_int8']:.2f}x), {sq8['threads_2']['median_ms']:.2f} ms at 2 "
+                   f"(SQ8/int8 = {sq8['threads_2']['sq8_over_int8']:.2f}x); int8 index {faces['bytes_per_vector']} "
+                   f"bytes/vector")
         click.echo(f"  bandwidth bound: {faces['bytes_scanned'] / 1e6:.0f} MB scanned / "
                    f"{faces['copy_bandwidth_gb_s']} GB/s copy = {faces['bandwidth_bound_ms']:.2f} ms; "
                    f"int8 1-thread median is {faces['int8_over_bound_1_thread']:.2f}x the bound")
