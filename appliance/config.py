@@ -563,6 +563,47 @@ class ScreeningSection(_Strict):
         description="Where each list version's index files live (default: <data_dir>/lists); "
         "must be on the same persistent storage as the database.",
     )
+    face_embedder_model: Path | None = Field(
+        default=None, title="Face embedder model",
+        description="TFLite model turning the traveller's face photo into an embedding (docs/faces.md); "
+        "unset or empty: photos are not screened by face. HQ must embed the listed faces with the same model.",
+    )
+    face_detector_model: Path | None = Field(
+        default=None, title="Face detector model",
+        description="TFLite face detector (boxes and scores) whose best box is cropped for the embedder; "
+        "unset or empty: the centred square of the photo is used.",
+    )
+    face_detector_min_score: float = Field(
+        default=0.5, ge=0, le=1, title="Face detector minimum score",
+        description="A detected box scoring below this (0-1) is no face: the crossing is recorded and "
+        "says the face was not screened.",
+    )
+    inference_threads: int = Field(
+        default=1, ge=1, le=4, title="Inference threads",
+        description="CPU threads each face model may use (1-4); more is faster on a Pi 4/5 but competes "
+        "with the UI and the uplink.",
+    )
+
+    @field_validator("face_embedder_model", "face_detector_model", mode="before")
+    @classmethod
+    def _empty_is_off(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("face_embedder_model", "face_detector_model")
+    @classmethod
+    def _model_file_exists(cls, value: Path | None, info: Any) -> Path | None:
+        # Checked at load time: a typo must stop `kiosk run`, not surface at the first traveller.
+        if value is not None and not value.is_file():
+            state = "is not a file" if value.exists() else "does not exist"
+            raise ValueError(f"{info.field_name} {value} {state}")
+        return value
+
+    @model_validator(mode="after")
+    def _detector_needs_embedder(self):
+        if self.face_detector_model is not None and self.face_embedder_model is None:
+            raise ValueError(f"face_detector_model {self.face_detector_model} is set but face_embedder_model is "
+                             "not: a detector alone screens nothing")
+        return self
 
 
 class Config(_Strict):

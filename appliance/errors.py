@@ -58,6 +58,14 @@ class DeviceError(KioskError, OSError):
     """A hardware device (or its simulator) failed or is not configured."""
 
 
+class InferenceError(KioskError, RuntimeError):
+    """A face model cannot be loaded or run, or a photo cannot be turned into an embedding."""
+
+
+class NoFaceFound(InferenceError):
+    """The face detector found no face scoring at least the configured minimum in the photo."""
+
+
 class UplinkError(KioskError, RuntimeError):
     """The uplink cannot run: broker settings, keys or certificates are missing or unusable."""
 

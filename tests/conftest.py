@@ -57,6 +57,19 @@ def officers(store: Store, config: config_module.Config) -> Officers:
     return officers
 
 
+@pytest.fixture(scope="session")
+def face_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The reference face models ({"embedder": path, "detector": path}), written once per run."""
+    from appliance.inference import reference_models
+
+    return reference_models.write(tmp_path_factory.mktemp("face_models"))
+
+
+def with_screening(config_path: Path, text: str) -> None:
+    """Append a [screening] section to the test config file."""
+    config_path.write_text(config_path.read_text(encoding="utf-8") + "\n[screening]\n" + text, encoding="utf-8")
+
+
 @pytest.fixture
 def run_cli(config_path: Path):
     """Invoke ``kiosk --config <tmp config> ARGS``; returns the click Result."""

@@ -22,10 +22,10 @@ def cli() -> None:
 
 # Imported after ``cli`` exists: the command modules import only ``.common``, never this
 # module's names, so there is no import cycle.
-from . import audit, bench, config_cmd, crossings, db, demo, lists, mrz, officers, run, screen, selftest, stats, uplink, watchlist  # noqa: E402,E501
+from . import audit, bench, config_cmd, crossings, db, demo, faces, lists, mrz, officers, run, screen, selftest, stats, uplink, watchlist  # noqa: E402,E501
 
-for _module in (run, demo, config_cmd, db, audit, officers, mrz, crossings, watchlist, lists, screen, stats, uplink,
-                bench, selftest):
+for _module in (run, demo, config_cmd, db, audit, officers, mrz, crossings, watchlist, lists, screen, faces, stats,
+                uplink, bench, selftest):
     cli.add_command(_module.command)
 
 
