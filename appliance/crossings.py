@@ -8,6 +8,7 @@ and its audit entry commit in one transaction, and only then is "recorded" retur
 from __future__ import annotations
 
 import json
+import logging
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -18,7 +19,8 @@ from pydantic import BaseModel, ConfigDict
 
 from . import audit, biometrics, clock, mrz
 from .config import Config
-from .errors import NotFound, WorkflowError
+from .errors import KioskError, NotFound, WorkflowError
+from .inference import face_embedder
 from .officers import Officer, require_role
 from .screening import Traveller, screen
 from .store import Store
@@ -30,6 +32,8 @@ Decision = Literal["cleared", "referred", "refused"]
 DIRECTIONS = ("entry", "exit")
 DECISIONS = ("cleared", "referred", "refused")
 OUTCOMES = ("cleared", "refused")
+
+log = logging.getLogger(__name__)
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _NAME = re.compile(r"^[A-Z][A-Z ]*$")
@@ -62,8 +66,9 @@ class CrossingRequest:
     # fingerprint is missing: {"photo": reason, "fingerprint": reason}.
     capture_ids: tuple[str, ...] = ()
     unavailable: dict[str, str] | None = None
-    # The traveller's face embedding, when the kiosk (or its client) computed one: the
-    # same screening call then also searches the listed faces.
+    # The traveller's face embedding, when the client computed one: the same screening
+    # call then also searches the listed faces. Without it, the kiosk embeds the linked
+    # face photo itself when screening.face_embedder_model is set.
     face_embedding: tuple[float, ...] | None = None
 
 
@@ -189,6 +194,47 @@ def _decide(requested: str | None, hits: list, problems: list[str], config: Conf
     return "cleared", "no hit, document checks passed"
 
 
+def _face_embedding(store: Store, config: Config, request: CrossingRequest) -> tuple[Any, dict[str, Any] | None]:
+    """(embedding to screen, the screening's "face" record) of a crossing request.
+
+    A client's ``face_embedding`` wins. Otherwise, with an embedder configured and a face
+    photo among the captures (the last one, if the officer linked several), the photo is
+    decrypted and embedded. When that fails (undecodable photo, no face, a model that will
+    not load) the crossing is still screened and recorded without the face, and the
+    record says why; nothing else about the crossing changes. Never raises.
+    """
+    if request.face_embedding is not None:
+        return request.face_embedding, {"source": "request"}
+    if config.screening.face_embedder_model is None or not request.capture_ids:
+        return None, None
+    ids = [capture_id for capture_id in request.capture_ids if isinstance(capture_id, str)]
+    if not ids:
+        return None, None
+    marks = ",".join("?" * len(ids))
+    with store.lock:
+        faces = {row[0] for row in store.conn.execute(
+            f"SELECT id FROM captures WHERE kind = 'face' AND id IN ({marks})", ids)}
+    photos = [capture_id for capture_id in ids if capture_id in faces]
+    if not photos:
+        return None, None  # unknown ids are refused by biometrics.link, in the transaction
+    face: dict[str, Any] = {"source": "photo", "capture_id": photos[-1]}
+    try:
+        embedder = face_embedder.for_settings(config.screening)
+        data, _format = biometrics.read(store, config, photos[-1])
+        result = embedder.embed(data)
+    except KioskError as exc:
+        face["error"] = str(exc)
+        return None, face
+    except Exception as exc:  # a model or OpenCV bug must not stop the crossing being recorded
+        log.exception("embedding face photo %s failed", photos[-1])
+        face["error"] = f"face embedding failed unexpectedly ({type(exc).__name__}: {exc}); see the kiosk log"
+        return None, face
+    face.update(model=embedder.model_ids, dim=int(result.vector.shape[0]),
+                face_box=[round(v, 4) for v in result.face_box] if result.face_box else None,
+                detector_score=round(result.score, 4) if result.score is not None else None)
+    return result.vector, face
+
+
 def record(store: Store, config: Config, officer: Officer, request: CrossingRequest,
            now: datetime | None = None) -> dict[str, Any]:
     """Screen and durably record one crossing; returns the stored crossing.
@@ -219,7 +265,13 @@ def record(store: Store, config: Config, officer: Officer, request: CrossingRequ
         document_type=doc["document_code"] or None,
         document_number=doc["document_number"] or None,
     )
-    screening = screen(store, traveller, settings=config.screening, face_embedding=request.face_embedding).to_dict()
+    embedding, face = _face_embedding(store, config, request)
+    screening = screen(store, traveller, settings=config.screening, face_embedding=embedding).to_dict()
+    if face is not None:
+        screening["face"] = face
+        if "error" in face:
+            # Shown with the result and sent to HQ: the traveller was not screened by face.
+            screening["warnings"].append(f"face not screened: {face['error']}")
     decision, reason = _decide(request.decision, screening["hits"], document.problems, config,
                                screening.get("refer"))
     row = {

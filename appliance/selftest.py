@@ -3,8 +3,10 @@
 ``run(config)`` never raises for a device fault: each device gets a row with ``device``,
 ``backend``, ``port`` (what it is attached to), ``ok``, ``result`` (what was seen) and a
 ``hint`` (what to check) when it failed. Devices are opened one at a time and closed
-again, so a broken one cannot keep another's port busy. Stop the service first
-(``systemctl stop kiosk``): it holds the serial ports exclusively.
+again, so a broken one cannot keep another's port busy. When a face embedder is
+configured, one more row (``face_models``) loads the models and runs them once on a blank
+image. Stop the service first (``systemctl stop kiosk``): it holds the serial ports
+exclusively.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any, Callable
 
 from . import mrz
 from .config import Config, HardwareSection
-from .errors import DeviceError, FrameError, MRZError
+from .errors import DeviceError, FrameError, InferenceError, MRZError
 from .hw import KINDS, NOT_FITTED, backend_class
 
 log = logging.getLogger(__name__)
@@ -165,6 +167,66 @@ def check(kind: str, hardware: HardwareSection) -> dict[str, Any]:
     return row
 
 
+FACE_MODELS_HINT = ("check screening.face_embedder_model and face_detector_model are TFLite models that follow "
+                    "docs/faces.md (`kiosk faces models DIR` writes reference ones) and that ai-edge-litert is "
+                    "installed")
+BLANK_IMAGE = (480, 640)  # a camera-sized mid-grey frame
+
+
+def check_face_models(config: Config) -> dict[str, Any] | None:
+    """The self-test row of the face models: load them and run them once on a blank image;
+    None when no embedder is configured (nothing to check, not a failure)."""
+    settings = config.screening
+    if settings.face_embedder_model is None:
+        return None
+    import numpy as np
+
+    from .inference import face_embedder, litert
+
+    port = settings.face_embedder_model.name
+    if settings.face_detector_model is not None:
+        port += f" + {settings.face_detector_model.name}"
+    row = {"device": "face_models", "backend": "litert", "port": port, "ok": True, "result": "", "hint": ""}
+    try:
+        runtime = litert.runtime_info()
+        row["backend"] = f"{runtime['runtime']} {runtime['version']}"
+        started = time.perf_counter()
+        embedder = face_embedder.FaceEmbedder(settings.face_embedder_model, settings.face_detector_model,
+                                              settings.face_detector_min_score, settings.inference_threads)
+        loaded = time.perf_counter()
+        blank = np.full((*BLANK_IMAGE, 3), 128, dtype=np.uint8)
+        # Both models run, whatever the detector thinks of a blank frame: the row proves the
+        # runtime executes them, not that a face is there.
+        detections = embedder.detect(blank)
+        side = min(BLANK_IMAGE)
+        vector = embedder.embed_crop(blank[:side, :side])
+        ran = time.perf_counter()
+        info = embedder.describe()
+        size = info["embedder"]["input"][1]
+        parts = [f"embedder {size}x{size} {info['embedder']['input_type']} -> {vector.shape[0]}-d"]
+        if info["detector"] is not None:
+            height, width = info["detector"]["input"][1:3]
+            best = f"best score {detections[0].score:.2f}" if detections else "no box"
+            parts.append(f"detector {width}x{height} {info['detector']['input_type']}, {info['detector']['boxes']} "
+                         f"boxes ({best} on a blank image)")
+        else:
+            parts.append("no detector (centre crop)")
+        row["result"] = "; ".join(parts) + f"; loaded in {(loaded - started) * 1000:.0f} ms, ran in " \
+                                           f"{(ran - loaded) * 1000:.0f} ms"
+    except InferenceError as exc:
+        row.update(ok=False, result=str(exc), hint=FACE_MODELS_HINT)
+    except Exception as exc:  # a runtime crash is still one row, never a traceback
+        log.exception("self-test of the face models crashed")
+        row.update(ok=False, result=f"{type(exc).__name__}: {exc}", hint=FACE_MODELS_HINT + "; unexpected error, "
+                                                                                          "see the log")
+    return row
+
+
 def run(config: Config) -> list[dict[str, Any]]:
-    """One row per device kind, in start-up order: device, backend, port, ok, result, hint."""
-    return [check(kind, config.hardware) for kind in KINDS]
+    """One row per device kind, in start-up order: device, backend, port, ok, result, hint;
+    then the face models' row when an embedder is configured."""
+    rows = [check(kind, config.hardware) for kind in KINDS]
+    faces = check_face_models(config)
+    if faces is not None:
+        rows.append(faces)
+    return rows

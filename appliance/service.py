@@ -53,6 +53,7 @@ class KioskService:
     def start(self) -> None:
         self.init_store()
         self.init_devices()
+        self.init_face_models()
         self.init_api()
         self.init_power_policy()
         self.start_uplink()
@@ -77,6 +78,25 @@ class KioskService:
             log.info("device %s: %s", name, status)
         if self.devices.indicators is not None:
             self.devices.indicators.on_supervisor_call(self._supervisor_called)
+
+    def init_face_models(self) -> None:
+        """Load the face embedder now, so the first traveller does not wait for it and a bad
+        model is in the log at start-up. A failure does not stop the kiosk: crossings are
+        then recorded without face screening, each saying why (docs/faces.md)."""
+        from .errors import InferenceError
+        from .inference import face_embedder
+
+        try:
+            embedder = face_embedder.for_settings(self.config.screening)
+        except InferenceError as exc:
+            log.error("face models not loaded, photos will not be screened by face: %s", exc)
+            return
+        if embedder is None:
+            log.info("no face embedder configured: faces are screened only when a client sends an embedding")
+            return
+        info = embedder.describe()
+        log.info("face embedder %s ready (%s %s, %d-d%s)", info["embedder"]["path"], info["runtime"],
+                 info["version"], embedder.dim, ", with detector" if embedder.detector is not None else "")
 
     def _supervisor_called(self) -> None:
         log.warning("call-supervisor button pressed")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import html
+import json
 from datetime import date, datetime, timezone
 
+import numpy as np
 import pytest
 
 from appliance import audit, crossings, stats
@@ -158,3 +161,160 @@ def test_daily_statistics(kiosk):
     assert day["by_decision"] == {"cleared": 1, "referred": 2}
     with pytest.raises(WorkflowError, match="reversed"):
         stats.daily(store, date(2026, 11, 21), date(2026, 11, 20))
+
+
+# -- Face photos screened by the kiosk's own embedder ---------------------------------------------
+
+FACE_ON_FILE = {"id": "P-FACE", "surname": "NOBODY", "given_names": "", "aliases": "", "birth_date": "", "sex": "",
+                "nationality": "", "document_issuer": "", "document_number": "", "reason": "face on file"}
+
+
+@pytest.fixture
+def face_kiosk(config_path, face_models, store, officers, tmp_path):
+    """A kiosk with the reference face models, a simulated camera over one file, and a persons
+    list whose only entry is known by the embedding of photo A (as HQ would compute it)."""
+    import secrets
+
+    from appliance import config as config_module
+    from appliance.inference.face_embedder import FaceEmbedder
+    from appliance.lists import apply_bundle
+    from hq import lists as hq_lists
+
+    from .conftest import with_screening
+    from .samples import portrait_png
+
+    private, public = tmp_path / "hq-list.key", tmp_path / "hq-list.pub"
+    hq_lists.keygen(private, public)
+    camera_dir = tmp_path / "camera"
+    camera_dir.mkdir()
+    with_screening(config_path, f'trusted_key = "{public}"\n'
+                                f'face_embedder_model = "{face_models["embedder"]}"\n'
+                                f'face_detector_model = "{face_models["detector"]}"\n'
+                                f'[hardware.simulated]\ncamera_dir = "{camera_dir}"\n')
+    config = config_module.load(config_path, environ={"KIOSK_SECURITY_BIOMETRIC_KEY": secrets.token_hex(32)})
+    # HQ embeds the listed face with the same models the kiosk runs.
+    listed = FaceEmbedder(face_models["embedder"], face_models["detector"]).embed(portrait_png()).vector
+    bundle = hq_lists.publish("persons", "persons", "f1", [dict(FACE_ON_FILE, face=listed.tolist())],
+                              hq_lists.load_private_key(private))
+    apply_bundle(store, config, bundle)
+    return store, config, officers, camera_dir
+
+
+def _record_with_photo(face_kiosk, photo: bytes, **request):
+    """Take a photo with the simulated camera (showing ``photo``), then record a clear traveller with it."""
+    from appliance import biometrics
+    from appliance.hw.camera_simulated import SimulatedCamera
+
+    store, config, officers, camera_dir = face_kiosk
+    (camera_dir / "traveller.png").write_bytes(photo)
+    camera = SimulatedCamera.from_config(config.hardware)
+    try:
+        devices = type("Devices", (), {"camera": camera})()
+        capture = biometrics.capture_photo(store, config, devices, officers.get("alice"))
+    finally:
+        camera.close()
+    crossing = crossings.record(store, config, officers.get("alice"), CrossingRequest(
+        direction="entry", mrz=CLEAR_OKAFOR, capture_ids=(capture["capture_id"],), **request))
+    return crossing, capture["capture_id"]
+
+
+def _outbox_kinds(store):
+    return [row[0] for row in store.conn.execute("SELECT kind FROM outbox ORDER BY seq")]
+
+
+def test_the_photo_taken_is_screened_by_face(face_kiosk):
+    from appliance.inference import litert
+
+    from .samples import portrait_png
+
+    store, config = face_kiosk[:2]
+    crossing, capture_id = _record_with_photo(face_kiosk, portrait_png())
+    assert crossing["decision"] == "referred"
+    [hit] = crossing["screening"]["hits"]
+    assert (hit["list"], hit["entry_id"]) == ("persons", "P-FACE")
+    assert hit["explanation"].startswith("face similarity 1.00 (threshold 0.60)")
+    face = crossing["screening"]["face"]
+    assert face["source"] == "photo" and face["capture_id"] == capture_id and "error" not in face
+    assert face["model"] == {"embedder": litert.sha256(config.screening.face_embedder_model),
+                             "detector": litert.sha256(config.screening.face_detector_model)}
+    assert face["dim"] == 128 and len(face["face_box"]) == 4 and face["detector_score"] >= 0.5
+    assert crossing["screening"]["warnings"] == []
+    assert crossings.get(store, crossing["id"])["screening"]["face"] == face
+    assert _outbox_kinds(store) == ["crossing", "capture", "alert"]
+
+
+def test_another_face_is_no_hit(face_kiosk):
+    from .samples import portrait_png
+
+    other = portrait_png(background=(90, 140, 90), skin=(170, 120, 90), hair=(20, 20, 20), centre=(150, 210))
+    crossing, _ = _record_with_photo(face_kiosk, other)
+    assert crossing["decision"] == "cleared" and crossing["screening"]["hits"] == []
+    assert crossing["screening"]["face"]["source"] == "photo" and "error" not in crossing["screening"]["face"]
+    assert crossing["screening"]["lists"] == {"persons": "f1"}
+
+
+@pytest.mark.parametrize("photo, reason", [
+    ("undecodable", "face not screened: the photo cannot be decoded as JPEG or PNG"),
+    ("blank", "face not screened: no face found in the photo (best score 0.12 < 0.50)"),
+])
+def test_a_photo_that_cannot_be_embedded_is_recorded_with_the_reason(face_kiosk, photo, reason):
+    from fastapi.testclient import TestClient
+
+    from appliance.api import create_app
+
+    from .conftest import OFFICER_PIN
+    from .samples import blank_png, undecodable_png
+
+    store, config = face_kiosk[:2]
+    data = undecodable_png() if photo == "undecodable" else blank_png()
+    crossing, capture_id = _record_with_photo(face_kiosk, data)
+    # Recorded as it would have been without a face: no hit, nothing referred, the capture
+    # linked and queued; only the reason is added, for the officer and for HQ.
+    assert crossing["decision"] == "cleared" and crossing["screening"]["hits"] == []
+    [warning] = crossing["screening"]["warnings"]
+    assert warning.startswith(reason)
+    assert crossing["screening"]["face"] == {"source": "photo", "capture_id": capture_id,
+                                             "error": warning.removeprefix("face not screened: ")}
+    assert crossing["captures"] == [{"id": capture_id, "kind": "face"}]
+    assert _outbox_kinds(store) == ["crossing", "capture"]
+    queued = json.loads(store.conn.execute("SELECT payload FROM outbox WHERE kind = 'crossing'").fetchone()[0])
+    assert queued["screening"]["face"]["error"] == crossing["screening"]["face"]["error"]
+    client = TestClient(create_app(config, store))
+    client.post("/login", data={"officer_id": "alice", "pin": OFFICER_PIN})
+    page = client.get(f"/crossings/{crossing['id']}").text
+    assert "Face not screened: " + html.escape(crossing["screening"]["face"]["error"]) in page
+
+
+def test_a_given_embedding_wins_over_the_photo(face_kiosk):
+    from .samples import portrait_png
+
+    rng = np.random.default_rng(3)
+    stranger = rng.standard_normal(128).astype(np.float32)
+    crossing, _ = _record_with_photo(face_kiosk, portrait_png(), face_embedding=tuple(stranger.tolist()))
+    assert crossing["decision"] == "cleared" and crossing["screening"]["hits"] == []
+    assert crossing["screening"]["face"] == {"source": "request"}
+
+
+def test_a_model_that_no_longer_loads_does_not_stop_the_crossing(face_kiosk, tmp_path):
+    from .samples import portrait_png
+
+    store, config = face_kiosk[:2]
+    broken = tmp_path / "broken.tflite"
+    broken.write_bytes(b"overwritten by a failed copy")
+    config.screening.face_embedder_model = broken
+    crossing, _ = _record_with_photo(face_kiosk, portrait_png())
+    assert crossing["decision"] == "cleared"
+    assert crossing["screening"]["face"]["error"] == f"{broken} is not a TFLite model (no TFL3 file identifier): " \
+                                                     "give a .tflite file"
+    assert store.conn.execute("SELECT count(*) FROM crossings").fetchone()[0] == 1
+
+
+def test_without_an_embedder_the_photo_is_not_embedded(store, config, officers):
+    from appliance import biometrics
+    from appliance.hw.camera_simulated import SimulatedCamera
+
+    camera = SimulatedCamera()
+    capture = biometrics.capture_photo(store, config, type("Devices", (), {"camera": camera})(), officers.get("alice"))
+    crossing = crossings.record(store, config, officers.get("alice"), CrossingRequest(
+        direction="entry", mrz=CLEAR_OKAFOR, capture_ids=(capture["capture_id"],)))
+    assert "face" not in crossing["screening"] and crossing["decision"] == "cleared"

@@ -116,3 +116,36 @@ def test_config_names_exactly_the_registered_back_ends() -> None:
         assert allowed == set(BACKENDS[kind]), kind
         for backend in BACKENDS[kind]:
             assert (kind, backend) in selftest.HINTS, f"no self-test hint for {kind} {backend}"
+
+
+def test_face_models_load_and_run_once(run_cli, config_path, face_models) -> None:
+    from appliance.inference import litert
+
+    from .conftest import with_screening
+
+    with_screening(config_path, f'face_embedder_model = "{face_models["embedder"]}"\n'
+                                f'face_detector_model = "{face_models["detector"]}"\n')
+    rows = json.loads(run_cli("selftest", "--json").stdout)
+    assert [row["device"] for row in rows] == [*KINDS, "face_models"]
+    row = rows[-1]
+    runtime = litert.runtime_info()
+    assert row["ok"] and row["backend"] == f"{runtime['runtime']} {runtime['version']}"
+    assert row["port"] == "face_embedder.tflite + face_detector.tflite"
+    assert row["result"].startswith("embedder 112x112 float32 -> 128-d; detector 128x128 float32, 9 boxes "
+                                    "(best score 0.12 on a blank image); loaded in ")
+    table = run_cli("selftest")
+    assert table.exit_code == 0 and "PASS  face_models" in table.stdout and "all 6 devices passed" in table.stdout
+
+
+def test_a_face_model_that_does_not_load_fails_with_a_hint(run_cli, config_path, tmp_path) -> None:
+    from .conftest import with_screening
+
+    junk = tmp_path / "mobilefacenet.tflite"
+    junk.write_bytes(b"<html>404 Not Found</html>")  # what a failed download leaves behind
+    with_screening(config_path, f'face_embedder_model = "{junk}"\n')
+    result = run_cli("selftest")
+    assert result.exit_code == 1
+    assert "FAIL  face_models  ai-edge-litert" in result.stdout
+    assert f"{junk} is not a TFLite model (no TFL3 file identifier)" in result.stdout
+    assert "hint: check screening.face_embedder_model" in result.stdout and "kiosk faces models DIR" in result.stdout
+    assert "5 passed, 1 failed" in result.stdout
