@@ -485,6 +485,11 @@ class HardwareSection(_Strict):
     power: Literal["simulated", "sysfs", "ina219", "gpio", "modbus"] = Field(
         default="simulated", title="Power back-end", description="Battery/UPS/solar back-end."
     )
+    power_signals: Literal["none", "gpio"] = Field(
+        default="none", title="UPS signal pins beside the power back-end",
+        description="'gpio' also reads the pins of [hardware.power_gpio] (mains lost, battery low) next to a "
+                    "gauge or charge controller that cannot see them; the pins' flags win.",
+    )
     fingerprint: Literal["none", "simulated", "r30x"] = Field(
         default="simulated", title="Fingerprint back-end",
         description="Fingerprint module back-end; 'simulated' runs an R30x simulator on an in-process pty.",
@@ -526,6 +531,16 @@ class HardwareSection(_Strict):
     simulated: SimulatedDevices = Field(
         default_factory=SimulatedDevices, title="Simulators", description="Settings of the simulated back-ends."
     )
+
+    @model_validator(mode="after")
+    def _signals_beside_another_backend(self):
+        if self.power_signals == "gpio" and self.power == "gpio":
+            raise ValueError("power_signals = 'gpio' adds the UPS pins to another power back-end; with power = 'gpio' "
+                             "the pins are already read: set power_signals = 'none'")
+        if self.power_signals == "gpio" and self.power_gpio.mains_lost_pin is None \
+                and self.power_gpio.low_battery_pin is None:
+            raise ValueError("power_signals = 'gpio' needs power_gpio.mains_lost_pin or power_gpio.low_battery_pin")
+        return self
 
 
 class ScreeningSection(_Strict):

@@ -24,6 +24,7 @@ from appliance.hw.power import percent_from_voltage
 from appliance.hw.power_gpio import GpioPowerSource
 from appliance.hw.power_ina219 import INA219PowerSource
 from appliance.hw.power_modbus import ModbusPowerSource
+from appliance.hw.power_signals import SignalledPowerSource
 from appliance.hw.power_sysfs import SysfsPowerSource
 
 
@@ -265,3 +266,66 @@ def test_modbus_controller_unplugged_then_back(tmp_path: Path, charger: SolarCha
 def test_modbus_missing_port_is_named() -> None:
     with pytest.raises(DeviceError, match="charge controller: /dev/ttyNOPE does not exist"):
         modbus("/dev/ttyNOPE")
+
+
+# --- a gauge with the UPS's signal pins ---------------------------------------------------------
+
+
+def signalled(bus: SimulatedINA219Bus, **pins) -> SignalledPowerSource:
+    hardware = HardwareSection(power="ina219", power_signals="gpio", power_gpio=PowerGpioSettings(**pins))
+    return SignalledPowerSource(INA219PowerSource.from_config(hardware, bus=bus), GpioPowerSource.from_config(hardware))
+
+
+def test_the_pins_flags_lie_over_the_gauge_reading(mock_pins) -> None:
+    bus = SimulatedINA219Bus()
+    bus.set(volts=7.8, amps=0.5)
+    source = signalled(bus, mains_lost_pin=5, low_battery_pin=6)
+    reading = source.read()
+    assert (reading.battery_percent, reading.voltage, reading.on_mains, reading.low_battery, reading.charging) == (
+        75.0, 7.8, True, False, True)
+
+    mock_pins.pin(5).drive_low()  # the UPS says the mains is gone while the gauge still sees current
+    reading = source.read()
+    assert (reading.battery_percent, reading.on_mains, reading.charging) == (75.0, False, False)
+    mock_pins.pin(6).drive_low()  # its supervisor says the battery is low before the gauge's curve does
+    assert source.read().low_battery is True
+    assert source.backend == "ina219+gpio"
+    assert source.status()["detail"].endswith("pins: MAINS LOST, BATTERY LOW (mains_lost GPIO5, low_battery GPIO6)")
+    source.close()
+    with pytest.raises(DeviceError, match="closed"):
+        source.read()
+
+
+def test_an_unreadable_gauge_leaves_the_pins_in_charge(mock_pins) -> None:
+    bus = SimulatedINA219Bus()
+    bus.set(volts=7.8, amps=0.5)
+    source = signalled(bus, low_battery_pin=6)
+    source.read()
+    bus.present = False  # a loose wire to the gauge
+    mock_pins.pin(6).drive_low()
+    reading = source.read()
+    assert (reading.battery_percent, reading.low_battery) == (None, True)
+    ok, detail = source.health()
+    assert not ok and detail.startswith("ina219: ") and "BATTERY LOW" in detail
+    source.close()
+
+
+def test_open_devices_wraps_the_power_back_end_and_config_is_checked(mock_pins) -> None:
+    from pydantic import ValidationError
+
+    from appliance.hw import open_devices
+
+    hardware = HardwareSection(power="simulated", power_signals="gpio", fingerprint="none", indicators="none",
+                               power_gpio=PowerGpioSettings(mains_lost_pin=5))
+    devices = open_devices(hardware)
+    try:
+        assert devices.power.backend == "simulated+gpio"
+        assert devices.power.read().on_mains is True
+        mock_pins.pin(5).drive_low()
+        assert devices.power.read().on_mains is False
+    finally:
+        devices.close()
+    with pytest.raises(ValidationError, match="with power = 'gpio' the pins are already read"):
+        HardwareSection(power="gpio", power_signals="gpio", power_gpio=PowerGpioSettings(mains_lost_pin=5))
+    with pytest.raises(ValidationError, match="power_signals = 'gpio' needs power_gpio.mains_lost_pin"):
+        HardwareSection(power="ina219", power_signals="gpio")

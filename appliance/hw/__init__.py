@@ -139,6 +139,12 @@ def open_devices(hardware: HardwareSection) -> Devices:
         for kind, cls in classes.items():
             opened[kind] = cls.from_config(hardware)
             log.debug("opened %s back-end %r", kind, cls.backend)
+        if hardware.power_signals == "gpio":
+            from .power_gpio import GpioPowerSource
+            from .power_signals import SignalledPowerSource
+
+            # The gauge is already in ``opened``: if the pins cannot be claimed, it is closed below.
+            opened["power"] = SignalledPowerSource(opened["power"], GpioPowerSource.from_config(hardware))
     except BaseException:
         # A half-opened set would keep a serial port or the camera busy until exit,
         # and the next start-up attempt would find the device taken.

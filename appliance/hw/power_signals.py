@@ -1,0 +1,72 @@
+"""A gauge or charge controller read together with the UPS's signal pins.
+
+Many UPS boards report their charge over I2C (or a driver's sysfs files) but signal a lost
+mains supply and a nearly empty battery only on two GPIO lines. With
+``hardware.power_signals = "gpio"`` the kiosk reads both: the configured back-end gives
+the percentage, voltage and solar power, the pins say whether the mains is there and
+whether the battery is low, and the pins win where both speak, because they come straight
+from the UPS's own supervisor.
+
+The low-battery pin is the last line of defence before the UPS cuts the power, so a gauge
+that cannot be read does not hide it: the reading then carries the pins' flags alone
+(no percentage), and ``health()`` reports the gauge's failure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from ..errors import DeviceError
+from .power import PowerReading, PowerSource
+from .power_gpio import GpioPowerSource
+
+log = logging.getLogger(__name__)
+
+
+class SignalledPowerSource(PowerSource):
+    """``gauge`` (any power back-end) with the flags of ``pins`` laid over its readings."""
+
+    def __init__(self, gauge: PowerSource, pins: GpioPowerSource) -> None:
+        self.gauge = gauge
+        self.pins = pins
+        self.backend = f"{gauge.backend}+gpio"  # what the status screen and self-test show
+
+    @classmethod
+    def from_config(cls, hardware):  # pragma: no cover - built by open_devices around an opened gauge
+        raise DeviceError("the signalled power source is built by open_devices, not from the config")
+
+    def read(self) -> PowerReading:
+        """The gauge's reading with the pins' mains and low-battery flags.
+
+        Raises DeviceError only when the pins cannot be read; a failing gauge leaves the
+        pins' own reading (no percentage).
+        """
+        signals = self.pins.read()
+        try:
+            reading = self.gauge.read()
+        except DeviceError as exc:
+            log.warning("power gauge unreadable, using the UPS pins alone: %s", exc)
+            return signals
+        on_mains = reading.on_mains if signals.on_mains is None else signals.on_mains
+        return dataclasses.replace(
+            reading, on_mains=on_mains, low_battery=reading.low_battery or signals.low_battery,
+            # A battery cannot charge while the UPS says its supply is gone.
+            charging=False if on_mains is False else reading.charging,
+        )
+
+    def health(self) -> tuple[bool, str]:
+        gauge_ok, gauge_detail = self.gauge.health()
+        pins_ok, pins_detail = self.pins.health()
+        return gauge_ok and pins_ok, f"{self.gauge.backend}: {gauge_detail}; pins: {pins_detail}"
+
+    def close(self) -> None:
+        """Close the pins and the gauge, even if one fails; then raise the first failure."""
+        failure: Exception | None = None
+        for device in (self.pins, self.gauge):
+            try:
+                device.close()
+            except Exception as exc:
+                failure = failure or exc
+        if failure is not None:
+            raise failure
