@@ -36,6 +36,12 @@ OUTCOMES = ("cleared", "refused")
 log = logging.getLogger(__name__)
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# A birth date may be partial: many documents know only the year (or year and month) of
+# birth (ICAO 9303 fills the unknown part; national cards print "XX/XX/1975").
+# ASCII digits only, and fullmatch: "\d" takes other scripts' digits and "$" a final newline.
+_BIRTH_DATE = re.compile(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?")
+BIRTH_DATE_FORMS = "YYYY-MM-DD, YYYY-MM or YYYY"
+MIN_BIRTH_YEAR = 1900
 _NAME = re.compile(r"^[A-Z][A-Z ]*$")
 
 
@@ -49,6 +55,8 @@ class ManualDocument(BaseModel):
     surname: str
     given_names: str = ""
     nationality: str = ""
+    # YYYY-MM-DD, or YYYY-MM / YYYY when the document shows only that; kept as typed and
+    # screened as it is (appliance.screening takes partial dates).
     birth_date: str | None = None
     sex: str = "X"
     expiry_date: str | None = None
@@ -115,8 +123,44 @@ def _from_mrz(text: str, today: date) -> _Document:
 
 def check_manual_document(doc: ManualDocument, today: date) -> None:
     """Raise WorkflowError, naming the field and the rule, for typed document fields the
-    workflow would refuse; record nothing. The touchscreen checks each field as it is typed."""
+    workflow would refuse; record nothing. The touchscreen checks each field as it is typed.
+
+    The birth date may be partial (``1975``, ``1975-03``); it must be a real year (1900 or
+    later), month or date and not in the future. The expiry date is a full date."""
     _from_manual(doc, today)
+
+
+def _birth_date(text: str) -> tuple[int, int | None, int | None]:
+    """(year, month, day) of a typed birth date, month and day None when not known.
+
+    Raises ValueError with the workflow's message: the forms accepted, what was typed and,
+    for a well-formed value, what is wrong with it.
+    """
+    expected = f"birth_date must be {BIRTH_DATE_FORMS} (got {text!r})"
+    match = _BIRTH_DATE.fullmatch(text)
+    if not match:
+        raise ValueError(expected)
+    year, month, day = (int(part) if part else None for part in match.groups())
+    if year < MIN_BIRTH_YEAR:
+        raise ValueError(f"{expected}: the year must be {MIN_BIRTH_YEAR} or later")
+    if month is not None and not 1 <= month <= 12:
+        raise ValueError(f"{expected}: the month must be 01-12")
+    if day is not None:
+        try:
+            date(year, month, day)
+        except ValueError:
+            raise ValueError(f"{expected}: {year:04d}-{month:02d} has no day {day:02d}") from None
+    return year, month, day
+
+
+def _in_future(birth: tuple[int, int | None, int | None], today: date) -> bool:
+    """True when even the earliest day the (partial) birth date can mean is after today."""
+    year, month, day = birth
+    if month is None:
+        return year > today.year
+    if day is None:
+        return (year, month) > (today.year, today.month)
+    return date(year, month, day) > today
 
 
 def _from_manual(doc: ManualDocument, today: date) -> _Document:
@@ -152,18 +196,23 @@ def _from_manual(doc: ManualDocument, today: date) -> _Document:
         errors.append("given_names must contain letters A-Z (as printed in the MRZ)")
     if fields["sex"] not in SEXES:
         errors.append("sex must be M, F or X")
-    for name in ("birth_date", "expiry_date"):
-        value = fields[name]
-        if value is not None:
-            try:
-                if not _DATE.match(value):
-                    raise ValueError
-                date.fromisoformat(value)
-            except ValueError:
-                errors.append(f"{name} must be a date YYYY-MM-DD (got {value!r})")
+    birth = None
+    if fields["birth_date"] is not None:
+        try:
+            birth = _birth_date(fields["birth_date"])
+        except ValueError as exc:
+            errors.append(str(exc))
+    value = fields["expiry_date"]
+    if value is not None:
+        try:
+            if not _DATE.match(value):
+                raise ValueError
+            date.fromisoformat(value)
+        except ValueError:
+            errors.append(f"expiry_date must be a date YYYY-MM-DD (got {value!r})")
     if errors:
         raise WorkflowError("manual document entry: " + "; ".join(errors))
-    if fields["birth_date"] and date.fromisoformat(fields["birth_date"]) > today:
+    if birth is not None and _in_future(birth, today):
         raise WorkflowError(f"manual document entry: birth_date {fields['birth_date']} is in the future")
     expired = bool(fields["expiry_date"]) and date.fromisoformat(fields["expiry_date"]) < today
     problems = ["typed by hand: no check digits to verify"]

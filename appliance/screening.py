@@ -311,6 +311,11 @@ def _document_hits(index: Any, query: _Query, list_name: str) -> list[Hit]:
                 score=DOCUMENT_LISTED, explanation="; ".join(parts))]
 
 
+def _iso(value: Date) -> str:
+    """A (year, month, day) back to ISO, as partial as it is: "1980", "1980-05", "1980-05-31"."""
+    return "-".join(f"{part:02d}" if index else f"{part:04d}" for index, part in enumerate(value) if part is not None)
+
+
 def _birth_date(listed: str, traveller: Date | None) -> tuple[float, str]:
     if not listed:
         return BIRTH_DATE_ONE_SIDE, "no birth date on the list"
@@ -319,6 +324,10 @@ def _birth_date(listed: str, traveller: Date | None) -> tuple[float, str]:
     on_list = parse_partial_date(listed)
     for listed_part, traveller_part in zip(on_list, traveller):
         if listed_part is None or traveller_part is None:
+            if traveller_part is None:
+                # The officer sees the match rests on the part of the date the traveller's
+                # document gives (a year, or year and month).
+                return BIRTH_DATE_COMPATIBLE, f"birth date compatible (list: {listed}, traveller: {_iso(traveller)})"
             return BIRTH_DATE_COMPATIBLE, f"birth date compatible (list: {listed})"
         if listed_part != traveller_part:
             return BIRTH_DATE_DIFFERENT, f"birth date differs (list: {listed})"

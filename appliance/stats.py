@@ -10,17 +10,35 @@ from zoneinfo import ZoneInfo
 from . import clock
 from .errors import WorkflowError
 from .store import Store
+from .watchlist import parse_partial_date
 
 # Bands used in IOM/MIDAS-style border statistics; "unknown" when no birth date was read.
+# A partial birth date (year, or year and month) is counted too: see age_band.
 AGE_BANDS = ((0, 17, "0-17"), (18, 29, "18-29"), (30, 44, "30-44"), (45, 59, "45-59"), (60, 200, "60+"))
 MAX_DAYS = 366
 
 
 def age_band(birth_date: str | None, on: date) -> str:
+    """The age band on ``on`` of a birth date ``YYYY-MM-DD``, ``YYYY-MM`` or ``YYYY``.
+
+    "unknown" when there is no birth date, or one that cannot be read: one odd row must
+    not stop a day's statistics. Never raises.
+    """
     if not birth_date:
         return "unknown"
-    born = date.fromisoformat(birth_date)
-    age = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+    try:
+        year, month, day = parse_partial_date(birth_date)
+    except ValueError:
+        return "unknown"
+    # A partial date (typed from a document that shows only the year, or year and month)
+    # is taken at the middle of the span it leaves open: 1 July for a year, the 15th for
+    # a month. The age is then off by at most six months (half a month when the month is
+    # known), so the band is right except for a traveller within that of a band's edge.
+    if month is None:
+        month, day = 7, 1
+    elif day is None:
+        day = 15
+    age = on.year - year - ((on.month, on.day) < (month, day))
     for low, high, label in AGE_BANDS:
         if low <= age <= high:
             return label

@@ -80,7 +80,7 @@ FIELD_RULES = {
     "document_number": N_("Required: up to 20 letters and digits, without spaces or dashes."),
     "document_code": N_("1 or 2 letters: P passport, I or ID identity card (empty: P)."),
     "issuing_state": N_("Required: an ICAO code of 1 to 3 letters, such as UTO or D."),
-    "birth_date": N_("Year-month-day, e.g. 1980-05-31, not in the future; empty if unknown."),
+    "birth_date": N_("1980-05-31, or partial: 1980-05 or 1980; not in the future; empty if unknown."),
     "expiry_date": N_("Year-month-day, e.g. 2030-12-31; empty if the document has none."),
 }
 # A document every rule accepts, so one field at a time can be checked against the workflow.

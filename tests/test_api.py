@@ -85,12 +85,28 @@ def test_manual_document_entry(client):
     assert created.json()["document_source"] == "manual"
 
 
+def test_manual_document_with_a_partial_birth_date_is_listed_and_counted_as_sent(client):
+    auth = _login(client)
+    created = client.post("/api/crossings", headers=auth, json={"direction": "entry", "document": {
+        "document_number": "C01X00T48", "issuing_state": "D", "surname": "MUSTERMANN", "birth_date": "1964-08"}})
+    assert created.status_code == 201, created.text
+    crossing = created.json()
+    assert crossing["birth_date"] == "1964-08"
+    assert client.get(f"/api/crossings/{crossing['id']}", headers=auth).json()["birth_date"] == "1964-08"
+    listed = client.get("/api/crossings", headers=auth, params={"date": crossing["recorded_at"][:10]}).json()
+    assert [c["birth_date"] for c in listed["crossings"]] == ["1964-08"]
+    day = client.get("/api/stats/daily", headers=auth).json()["days"][0]
+    assert day["total"] == 1 and sum(day["by_age_band"].values()) == 1 and "unknown" not in day["by_age_band"]
+
+
 @pytest.mark.parametrize("body, status", [
     ({"direction": "entry", "mrz": "NOT AN MRZ"}, 422),
     ({"direction": "entry", "mrz": CLEAR_OKAFOR, "surprise": 1}, 422),
     ({"direction": "upward", "mrz": CLEAR_OKAFOR}, 422),
     ({"direction": "entry"}, 422),
     ({"direction": "entry", "document": {"document_number": "!!", "issuing_state": "UTO", "surname": "X"}}, 422),
+    ({"direction": "entry", "document": {"document_number": "A1", "issuing_state": "UTO", "surname": "X",
+                                         "birth_date": "1964-13"}}, 422),
 ])
 def test_bad_requests_are_refused_and_store_nothing(client, store, body, status):
     auth = _login(client)

@@ -109,6 +109,80 @@ def test_manual_entry_is_screened_too(kiosk):
     assert crossing["decision"] == "referred" and crossing["screening"]["hits"]
 
 
+# -- Partial dates of birth on a typed document ---------------------------------------------------
+
+NOON = datetime(2026, 11, 20, 12, tzinfo=timezone.utc)
+
+
+def _typed(kiosk, birth_date, surname="KAMARA", given_names="FATOU", sex="F", now=NOON):
+    store, config, officers = kiosk
+    document = ManualDocument(document_number="CI8840021", issuing_state="UTO", surname=surname,
+                              given_names=given_names, birth_date=birth_date, sex=sex, document_code="I")
+    return crossings.record(store, config, officers.get("alice"),
+                            CrossingRequest(direction="entry", document=document), now=now)
+
+
+# A card printing "XX/XX/1975" or "XX/03/1975"; this year and this month (November 2026)
+# are not in the future.
+@pytest.mark.parametrize("birth_date", ["1975", "1975-03", "2026", "2026-11", "1900"])
+def test_a_partial_birth_date_is_recorded_as_typed(kiosk, birth_date):
+    store = kiosk[0]
+    before = _counts(store)
+    crossing = _typed(kiosk, birth_date)
+    assert crossing["birth_date"] == birth_date
+    assert crossings.get(store, crossing["id"])["birth_date"] == birth_date
+    assert _counts(store) == (before[0] + 1, before[1] + 1, before[2] + 1)
+    # Screened like any other traveller: no hit, referred only because it was typed by hand.
+    assert crossing["screening"]["hits"] == [] and crossing["decision"] == "referred"
+    queued = json.loads(store.conn.execute("SELECT payload FROM outbox WHERE ref_id = ?",
+                                           (crossing["id"],)).fetchone()[0])
+    assert queued["birth_date"] == birth_date
+
+
+FORMS = "manual document entry: birth_date must be YYYY-MM-DD, YYYY-MM or YYYY"
+
+
+@pytest.mark.parametrize("birth_date, message", [
+    ("1975-13", f"{FORMS} (got '1975-13'): the month must be 01-12"),
+    ("1975-00", f"{FORMS} (got '1975-00'): the month must be 01-12"),
+    ("75", f"{FORMS} (got '75')"),
+    ("1975-3", f"{FORMS} (got '1975-3')"),
+    ("03/1975", f"{FORMS} (got '03/1975')"),
+    ("1975-02-30", f"{FORMS} (got '1975-02-30'): 1975-02 has no day 30"),
+    ("1899", f"{FORMS} (got '1899'): the year must be 1900 or later"),
+    ("2027", "manual document entry: birth_date 2027 is in the future"),
+    ("2026-12", "manual document entry: birth_date 2026-12 is in the future"),
+    ("2026-11-21", "manual document entry: birth_date 2026-11-21 is in the future"),
+])
+def test_a_bad_partial_birth_date_is_refused_with_its_reason_and_stores_nothing(kiosk, birth_date, message):
+    before = _counts(kiosk[0])
+    with pytest.raises(WorkflowError) as caught:
+        _typed(kiosk, birth_date)
+    assert str(caught.value) == message
+    assert _counts(kiosk[0]) == before
+
+
+def test_the_expiry_date_stays_a_full_date(kiosk):
+    store, config, officers = kiosk
+    document = ManualDocument(document_number="CI8840021", issuing_state="UTO", surname="KAMARA",
+                              birth_date="1975", expiry_date="2030")
+    before = _counts(store)
+    with pytest.raises(WorkflowError, match=r"expiry_date must be a date YYYY-MM-DD \(got '2030'\)"):
+        crossings.record(store, config, officers.get("alice"), CrossingRequest(direction="entry", document=document))
+    assert _counts(store) == before
+
+
+def test_a_birth_year_reaches_screening_and_finds_the_listed_full_date(kiosk):
+    # DOE, JOHN is listed born 1980-01-01; his card gives only the year.
+    crossing = _typed(kiosk, "1980", surname="DOE", given_names="JOHN", sex="M")
+    assert crossing["birth_date"] == "1980" and crossing["decision"] == "referred"
+    hit = crossing["screening"]["hits"][0]
+    assert (hit["list"], hit["entry_id"], hit["score"]) == ("persons", "P-0001", 0.9)
+    assert "birth date compatible (list: 1980-01-01, traveller: 1980)" in hit["explanation"]
+    # Another year is no hit at the default threshold.
+    assert _typed(kiosk, "1981", surname="DOE", given_names="JOHN", sex="M")["screening"]["hits"] == []
+
+
 def test_technician_does_not_process_travellers(kiosk):
     with pytest.raises(Forbidden):
         _record(kiosk, CLEAR_OKAFOR, officer="tech")
@@ -161,6 +235,35 @@ def test_daily_statistics(kiosk):
     assert day["by_decision"] == {"cleared": 1, "referred": 2}
     with pytest.raises(WorkflowError, match="reversed"):
         stats.daily(store, date(2026, 11, 21), date(2026, 11, 20))
+
+
+def test_daily_statistics_count_partial_birth_dates(kiosk):
+    store = kiosk[0]
+    # Taken as 1 July 1997 (29 on 2026-11-20), 15 May 2008 (18) and 15 December 2008 (17).
+    for birth_date in ("1997", "2008-05", "2008-12"):
+        _typed(kiosk, birth_date)
+    day, = stats.daily(store, date(2026, 11, 20), date(2026, 11, 20))
+    assert day["total"] == 3
+    assert day["by_age_band"] == {"0-17": 1, "18-29": 2, "30-44": 0, "45-59": 0, "60+": 0}
+
+
+@pytest.mark.parametrize("birth_date, on, band", [
+    # A year alone is taken as 1 July: 18 from 1 July 2026 on.
+    ("2008", date(2026, 6, 30), "0-17"),
+    ("2008", date(2026, 7, 1), "18-29"),
+    # A year and month, as the 15th: 60 from 15 March 2026 on.
+    ("1966-03", date(2026, 3, 14), "45-59"),
+    ("1966-03", date(2026, 3, 15), "60+"),
+    # A full date as it is.
+    ("1996-11-21", date(2026, 11, 20), "18-29"),
+    ("1996-11-20", date(2026, 11, 20), "30-44"),
+    # Nothing usable: counted, as unknown.
+    (None, date(2026, 11, 20), "unknown"),
+    ("1975-02-30", date(2026, 11, 20), "unknown"),
+    ("XX/XX/1975", date(2026, 11, 20), "unknown"),
+])
+def test_age_band_of_partial_birth_dates(birth_date, on, band):
+    assert stats.age_band(birth_date, on) == band
 
 
 # -- Face photos screened by the kiosk's own embedder ---------------------------------------------

@@ -110,7 +110,7 @@ def test_mrz_names_match_accented_hyphenated_list_names(lists):
 
 @pytest.mark.parametrize("birth_date, score, text", [
     ("1980-01-01", 0.9, "birth date compatible (list: 1980)"),  # list "1980"
-    ("1980", 0.9, "birth date compatible (list: 1980)"),
+    ("1980", 0.9, "birth date compatible (list: 1980, traveller: 1980)"),
     (None, 0.8, "traveller's birth date not known (list: 1980)"),
 ])
 def test_partial_list_birth_year(lists, birth_date, score, text):
@@ -128,7 +128,10 @@ def test_partial_list_birth_month(lists, birth_date, hits):
 
 
 def test_traveller_partial_birth_date_is_compatible_with_a_full_list_date(lists):
-    only(screen(lists, Traveller(surname="DOE", given_names="JOHN", birth_date="1980-01")), entry_id="P-1", score=0.9)
+    hit = only(screen(lists, Traveller(surname="DOE", given_names="JOHN", birth_date="1980-01")), entry_id="P-1",
+               score=0.9)
+    # The officer reads that the match rests on the year and month the document gives.
+    assert "birth date compatible (list: 1980-01-01, traveller: 1980-01)" in hit.explanation
 
 
 def test_different_birth_date_is_below_the_threshold_but_can_be_asked_for(lists):

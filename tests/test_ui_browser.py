@@ -270,6 +270,66 @@ def test_traveller_recorded_from_typed_fields_with_live_preview(page, ui_kiosk):
     assert _captures(ui_kiosk) == captures + 2
 
 
+def _message_fits(page) -> bool:
+    """The one line under the fields is shown whole (it is cut with an ellipsis otherwise)."""
+    return page.evaluate("() => { const m = document.getElementById('field-message');"
+                         " return m.scrollWidth <= m.clientWidth; }")
+
+
+def test_a_year_only_birth_date_typed_on_the_fields_screen_is_recorded(page, ui_kiosk):
+    # An identity card printing "XX/XX/1975": the officer types the year alone.
+    login(page, "alice", OFFICER_PIN)
+    page.locator("#new-entry").click()
+    page.locator("#doc-fields").click()
+    expect(page.locator("#f-surname")).to_be_focused()
+    tap_keys(page, "kb-fields", "KAMARA")
+    page.locator("#kb-fields [data-action=next]").click()
+    tap_keys(page, "kb-fields", "FATOU")
+    page.locator("#f-document_number").click()
+    tap_keys(page, "kb-fields", "CI8840021")
+
+    # The rule of the focused field says a partial date is taken.
+    page.locator("#f-birth_date").click()
+    rule = "Date of birth: 1980-05-31, or partial: 1980-05 or 1980; not in the future; empty if unknown."
+    expect(page.locator("#field-message")).to_have_text(rule)
+    # A month that does not exist is refused; the dashes come by themselves.
+    tap_keys(page, "kb-fields", "197513")
+    expect(page.locator("#f-birth_date")).to_have_value("1975-13")
+    expect(page.locator('[data-field="birth_date"]')).to_have_class(re.compile(r"\bbad\b"))
+    expect(page.locator("#f-birth_date")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#field-message")).to_have_text(rule)
+    assert _message_fits(page), "the rule (in bold, as a refusal) is cut off at 800x480"
+    # Deleting the month leaves the year, without a dangling dash, and it is valid.
+    page.locator("#kb-fields [data-action=backspace]").click()
+    expect(page.locator("#f-birth_date")).to_have_value("1975-1")
+    page.locator("#kb-fields [data-action=backspace]").click()
+    expect(page.locator("#f-birth_date")).to_have_value("1975")
+    expect(page.locator('[data-field="birth_date"]')).not_to_have_class(re.compile(r"\bbad\b"))
+    expect(page.locator("#f-birth_date")).not_to_have_attribute("aria-invalid", "true")
+
+    page.locator("#f-issuing_state").click()
+    tap_keys(page, "kb-fields", "UTO")
+    expect(page.locator("#doc-next")).to_be_enabled()
+    expect(page.locator("#doc-form .bad")).to_have_count(0)
+    expect(page.locator("#field-message")).to_contain_text("the traveller will be referred")
+    expect(page.locator("#f-birth_date")).to_have_value("1975")
+    check_screen(page, "67-fields-year-only-birth-date")
+    page.locator("#doc-next").click()
+
+    for kind in ("photo", "fingerprint"):
+        expect(page.locator(f"#step-{kind}")).to_be_visible()
+        page.locator(f"#{kind}-skip").click()
+        page.locator(f'#{kind}-reasons [data-reason="traveller refused"]').click()
+
+    expect(page).to_have_url(re.compile(r"/crossings/.+\?new=1$"))
+    expect(page.locator("#verdict h1")).to_have_text("Refer to supervisor")
+    check_screen(page, "68-result-year-only-birth-date")
+    stored = _crossing(ui_kiosk, _recorded_id(page))
+    assert (stored["surname"], stored["given_names"], stored["birth_date"]) == ("KAMARA", "FATOU", "1975")
+    assert stored["document_source"] == "manual" and stored["screening"]["hits"] == []
+    assert stored["unavailable"] == {"photo": "traveller refused", "fingerprint": "traveller refused"}
+
+
 def test_login_lockout_message(page, ui_kiosk):
     for attempt in range(2):
         login(page, "lockme", "999999"[:5] + str(attempt))
@@ -303,6 +363,13 @@ def test_language_switch_to_french(page, ui_kiosk):
     expect(page.locator("label[for=f-issuing_state]")).to_have_text("État émetteur *")
     expect(page.locator("#field-message")).to_contain_text("Nom : Obligatoire")
     check_screen(page, "34-fields-fr")
+    # The date of birth's rule, the longest, still fits on its line in French.
+    page.locator("#f-birth_date").click()
+    tap_keys(page, "kb-fields", "197513")
+    expect(page.locator("#field-message")).to_have_text(
+        "Date de naissance : 1980-05-31, ou partielle : 1980-05, 1980 ; pas future ; vide si inconnue.")
+    expect(page.locator("#field-message")).to_have_class(re.compile(r"\bbad\b"))
+    assert _message_fits(page), "the French rule is cut off at 800x480"
     page.locator("#cancel-document").click()
     page.locator("#logout").click()
     expect(page.locator("h1")).to_have_text("Connexion de l'agent")

@@ -197,6 +197,43 @@ def test_typed_fields_are_recorded_as_a_document_and_bad_ones_store_nothing(clie
     assert "typed by hand: no check digits to verify" in crossing["document_checks"]["problems"]
 
 
+def test_document_check_takes_a_year_only_birth_date_and_it_is_recorded_as_typed(client, store):
+    _login(client)
+    before = _rows(store)
+    # The card prints "XX/XX/1975": only the year is typed, and the field is valid as it is.
+    year_only = client.post("/ui/document-check", json={"fields": {**TYPED, "birth_date": "1975"}}, headers=UI).json()
+    assert year_only["valid"] and year_only["errors"] == {} and year_only["details"] == {}
+    assert year_only["document"]["birth_date"] == "1975"
+    year_month = client.post("/ui/document-check", json={"fields": {**TYPED, "birth_date": "1975-03"}},
+                             headers=UI).json()
+    assert year_month["valid"] and year_month["document"]["birth_date"] == "1975-03"
+
+    # A month that does not exist: the field's rule, which says what is accepted, and the
+    # workflow's reason.
+    bad = client.post("/ui/document-check", json={"fields": {**TYPED, "birth_date": "1975-13"}}, headers=UI).json()
+    assert not bad["valid"] and list(bad["errors"]) == ["birth_date"]
+    assert bad["errors"]["birth_date"] == (
+        "1980-05-31, or partial: 1980-05 or 1980; not in the future; empty if unknown.")
+    assert "birth_date must be YYYY-MM-DD, YYYY-MM or YYYY (got '1975-13'): the month must be 01-12" in (
+        bad["details"]["birth_date"])
+    assert _rows(store) == before, "the document check must record nothing"
+
+    recorded = client.post("/api/crossings", json={"direction": "entry", "document": year_only["document"]}, headers=UI)
+    assert recorded.status_code == 201, recorded.text
+    crossing = recorded.json()
+    assert crossing["birth_date"] == "1975" and crossing["document_source"] == "manual"
+    assert get(store, crossing["id"])["birth_date"] == "1975"
+    refused = client.post("/api/crossings", json={"direction": "entry", "document": {**TYPED, "birth_date": "75"}},
+                          headers=UI)
+    assert refused.status_code == 422 and "(got '75')" in refused.json()["error"]
+    assert _rows(store)["crossings"] == before["crossings"] + 1
+
+    client.get("/login", params={"lang": "fr"})
+    french = client.post("/ui/document-check", json={"fields": {**TYPED, "birth_date": "1975-13"}}, headers=UI).json()
+    assert french["errors"]["birth_date"] == (
+        "1980-05-31, ou partielle : 1980-05, 1980 ; pas future ; vide si inconnue.")
+
+
 def test_camera_preview_needs_a_session_and_stores_nothing(store, config, officers):
     from appliance.hw import open_devices
 

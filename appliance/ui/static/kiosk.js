@@ -344,7 +344,8 @@ function setupCrossing() {
   let fieldsFeedback = null;
 
   function formatDate(value) {
-    // Digits only from the keypad; the dashes of YYYY-MM-DD are put in while typing.
+    // Digits only from the keypad; the dashes of YYYY-MM-DD are put in while typing. A
+    // partial date of birth is left as it is: "1975" stays "1975", "197503" becomes "1975-03".
     const digits = value.replace(/\D/g, "").slice(0, 8);
     return digits.slice(0, 4) + (digits.length > 4 ? "-" + digits.slice(4, 6) : "")
       + (digits.length > 6 ? "-" + digits.slice(6) : "");
