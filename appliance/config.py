@@ -568,6 +568,12 @@ class ScreeningSection(_Strict):
         description="What a stale list does to each crossing: 'warn' shows it, 'refer' sends every "
         "traveller to secondary until a fresh list arrives.",
     )
+    face_model_mismatch: Literal["warn", "refer"] = Field(
+        default="warn", title="Face model mismatch policy",
+        description="When the kiosk's embedder is not the model that made a persons list's faces, those "
+        "faces are not searched (names and documents still are): 'warn' shows it with each crossing, "
+        "'refer' sends the traveller to secondary, as a face screening that did not happen.",
+    )
     trusted_key: Path | None = Field(
         default=None, title="HQ list signing key",
         description="PEM file of HQ's Ed25519 public key; list bundles signed by any other key are "

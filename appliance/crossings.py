@@ -234,7 +234,8 @@ def _decide(requested: str | None, hits: list, problems: list[str], config: Conf
         # An officer cannot clear (or refuse) a watchlist hit alone: a supervisor decides.
         return "referred", "watchlist hit: refer to a supervisor"
     if list_referral:
-        # A stale or unreadable list (screening.stale_policy = "refer"): no hit proves nothing.
+        # A stale or unreadable list (screening.stale_policy = "refer"), or a list's faces
+        # from another model (face_model_mismatch = "refer"): no hit proves nothing.
         return "referred", list_referral
     if requested is not None:
         return requested, "officer's decision"
@@ -315,8 +316,13 @@ def record(store: Store, config: Config, officer: Officer, request: CrossingRequ
         document_number=doc["document_number"] or None,
     )
     embedding, face = _face_embedding(store, config, request)
-    screening = screen(store, traveller, settings=config.screening, face_embedding=embedding).to_dict()
+    # Known only when the kiosk embedded the photo itself; a client's embedding is of unknown model.
+    model = face["model"]["embedder"] if face is not None and "model" in face else None
+    result = screen(store, traveller, settings=config.screening, face_embedding=embedding, face_model=model)
+    screening = result.to_dict()
     if face is not None:
+        if result.skipped_face_lists:
+            face["skipped_lists"] = result.skipped_face_lists
         screening["face"] = face
         if "error" in face:
             # Shown with the result and sent to HQ: the traveller was not screened by face.

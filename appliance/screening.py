@@ -32,6 +32,7 @@ travel on either passport).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import sqlite3
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -43,6 +44,7 @@ import numpy as np
 from . import clock
 from .errors import KioskError, WorkflowError
 from .lists import indexes
+from .lists.bundle import short_model
 from .names import normalise
 from .store import Store
 from .watchlist import (DEFAULT_MAX_AGE_HOURS, SEXES, age_text, is_document_number, is_document_type, is_state_code,
@@ -102,13 +104,16 @@ class Hit:
 class ScreeningResult:
     """Hits at or above the threshold, best first; the version of every list consulted;
     lists that are stale or could not be consulted; and, when the list policy says so,
-    why every traveller must be referred."""
+    why every traveller must be referred. ``skipped_face_lists`` ([{"list", "face_model"}])
+    are the persons lists whose faces came from another model than the query's; the crossing
+    records them under ``screening.face`` (``to_dict`` leaves them out: its shape is older)."""
 
     hits: list[Hit]
     lists: dict[str, str]
     stale: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     refer: str | None = None
+    skipped_face_lists: list[dict[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"hits": [hit.to_dict() for hit in self.hits], "lists": dict(self.lists), "stale": dict(self.stale),
@@ -206,14 +211,21 @@ class _List:
     index_dir: str | None
     age_seconds: int
     source: str
+    face_model: str | None
 
 
 def screen(store: Store, traveller: Traveller, threshold: float | None = None, *,
-           face_embedding: Any = None, settings: Any = None, now: datetime | None = None) -> ScreeningResult:
+           face_embedding: Any = None, face_model: str | None = None, settings: Any = None,
+           now: datetime | None = None) -> ScreeningResult:
     """Screen one traveller against every list in force; never needs the network.
 
     Document lists are consulted when the document number and issuer are known, persons
-    lists when a name, a document number or a face embedding is. ``settings`` is the
+    lists when a name, a document number or a face embedding is. ``face_model`` is the
+    SHA-256 of the embedder that made ``face_embedding`` (None: unknown, e.g. a client's
+    embedding): a persons list whose faces name another model is not searched by face,
+    only by name and document, and a warning says so (``skipped_face_lists``; with
+    ``face_model_mismatch = "refer"`` the traveller is referred). When either model is
+    unknown the faces are searched as before. ``settings`` is the
     config's ``screening`` section (thresholds, stale-list age and policy, index
     directory); without it the defaults apply. ``threshold`` overrides its hit threshold.
     Raises WorkflowError for a malformed traveller field or embedding, or a threshold
@@ -226,26 +238,37 @@ def screen(store: Store, traveller: Traveller, threshold: float | None = None, *
     face_threshold = settings.face_threshold if settings is not None else DEFAULT_FACE_THRESHOLD
     max_age = settings.max_list_age_hours if settings is not None else DEFAULT_MAX_AGE_HOURS
     policy = settings.stale_policy if settings is not None else "warn"
+    mismatch_policy = settings.face_model_mismatch if settings is not None else "warn"
     root = Path(settings.index_dir) if settings is not None and settings.index_dir else indexes.default_root(store)
     query = _prepare(traveller, face_embedding)
     now = now or clock.utcnow()
     _ensure_indexes(store, root)
     warnings: list[str] = []
     unavailable: list[str] = []
+    skipped: list[dict[str, str]] = []
     with _snapshot(store) as conn:
         in_force = [
             _List(name, kind, version, index_dir,
-                  int((now - clock.parse_iso(published_at or imported_at)).total_seconds()), source)
-            for name, kind, version, index_dir, imported_at, published_at, source in conn.execute(
-                "SELECT name, kind, version, index_dir, imported_at, published_at, source FROM lists ORDER BY name")
+                  int((now - clock.parse_iso(published_at or imported_at)).total_seconds()), source, listed_model)
+            for name, kind, version, index_dir, imported_at, published_at, source, listed_model in conn.execute(
+                "SELECT name, kind, version, index_dir, imported_at, published_at, source, face_model FROM lists "
+                "ORDER BY name")
         ]
         consulted: dict[str, str] = {}
         hits: list[Hit] = []
         for item in in_force:
             if item.kind == "documents" and not (query.document_number and query.document_issuer):
                 continue
-            if item.kind == "persons" and not (query.surname or query.document_number or query.face is not None
-                                               or _has_letters(query.raw_surname)):
+            list_query = query
+            if (item.kind == "persons" and query.face is not None and face_model and item.face_model
+                    and item.face_model != face_model):
+                # Vectors of two models can have the same length and still mean nothing to
+                # each other: a search would find no one and look like a clean result.
+                list_query = dataclasses.replace(query, face=None)
+                skipped.append({"list": item.name, "face_model": item.face_model})
+            if item.kind == "persons" and not (list_query.surname or list_query.document_number
+                                               or list_query.face is not None
+                                               or _has_letters(list_query.raw_surname)):
                 continue
             consulted[item.name] = item.version
             try:
@@ -253,7 +276,7 @@ def screen(store: Store, traveller: Traveller, threshold: float | None = None, *
                 if item.kind == "documents":
                     hits += _document_hits(index, query, item.name)
                 else:
-                    hits += _person_hits(conn, index, query, item.name, threshold, face_threshold)
+                    hits += _person_hits(conn, index, list_query, item.name, threshold, face_threshold)
             except KioskError as exc:
                 unavailable.append(f"list {item.name} version {item.version} could not be consulted: {exc}")
     stale = {item.name: age_text(item.age_seconds) for item in in_force if item.age_seconds > max_age * 3600}
@@ -268,10 +291,16 @@ def screen(store: Store, traveller: Traveller, threshold: float | None = None, *
         warnings.append(text)
         if policy == "refer" and refer is None:
             refer = text + ": the stale-list policy refers every traveller to secondary"
+    for item in skipped:
+        text = (f"face not screened against list {item['list']}: its faces were embedded by model "
+                f"{short_model(item['face_model'])}, this kiosk's photo by {short_model(face_model)}")
+        warnings.append(text)
+        if mismatch_policy == "refer" and refer is None:
+            refer = text + ": the face-model policy refers the traveller to secondary"
     kept = [hit for hit in hits if hit.score >= threshold]
     kept.sort(key=lambda hit: (-hit.score, hit.kind != "document", hit.list, hit.entry_id))
     return ScreeningResult(hits=kept, lists=dict(sorted(consulted.items())), stale=stale, warnings=warnings,
-                           refer=refer)
+                           refer=refer, skipped_face_lists=skipped)
 
 
 def _has_letters(text: str | None) -> bool:

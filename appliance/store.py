@@ -188,6 +188,13 @@ MIGRATIONS: list[str] = [
         records INTEGER NOT NULL
     );
     """,
+    # 5: which embedder made a list version's faces (SHA-256 of its .tflite; NULL: no faces,
+    # or faces of unknown model). Beside the version in `lists`, not in the index manifest:
+    # screening and `kiosk lists status` already read that row, in the same transaction
+    # that says which version is in force, and it switches with the version.
+    """
+    ALTER TABLE lists ADD COLUMN face_model TEXT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -411,7 +411,7 @@ def _import_parsed(store: Store, parsed: ParsedList, kind: str, list_name: str, 
             "source) VALUES (?,?,?,?,?,?,?,NULL,'csv') "
             "ON CONFLICT(name) DO UPDATE SET kind = excluded.kind, version = excluded.version, "
             "imported_at = excluded.imported_at, source_sha256 = excluded.source_sha256, entries = excluded.entries, "
-            "index_dir = excluded.index_dir, published_at = NULL, source = 'csv'",
+            "index_dir = excluded.index_dir, published_at = NULL, source = 'csv', face_model = NULL",
             (list_name, kind, version, imported_at, parsed.sha256, len(parsed.entries), str(directory)),
         )
         table = "watchlist_persons" if kind == "persons" else "watchlist_documents"
@@ -460,7 +460,9 @@ DEFAULT_MAX_AGE_HOURS = 14 * 24  # the config's default (screening.max_list_age_
 def list_status(store: Store, now: datetime | None = None,
                 max_age_hours: float = DEFAULT_MAX_AGE_HOURS) -> list[dict[str, Any]]:
     """Every list in force, by name: kind, version, imported_at, published_at, age (seconds and
-    text), stale, entries, sha256 and source ('csv' import or signed 'bundle').
+    text), stale, entries, sha256, source ('csv' import or signed 'bundle') and face_model
+    (SHA-256 of the embedder that made a persons list's faces; None without faces or when
+    the bundle did not say).
 
     The age counts from HQ's publication when the list came in a bundle (a bundle that
     waited a week on a USB stick is a week old), else from the import.
@@ -468,14 +470,14 @@ def list_status(store: Store, now: datetime | None = None,
     now = now or clock.utcnow()
     with store.lock:
         rows = store.conn.execute(
-            "SELECT name, kind, version, imported_at, published_at, entries, source_sha256, source "
+            "SELECT name, kind, version, imported_at, published_at, entries, source_sha256, source, face_model "
             "FROM lists ORDER BY name"
         ).fetchall()
     status = []
-    for name, kind, version, imported_at, published_at, entries, sha256, source in rows:
+    for name, kind, version, imported_at, published_at, entries, sha256, source, face_model in rows:
         age = int((now - clock.parse_iso(published_at or imported_at)).total_seconds())
         status.append({"name": name, "kind": kind, "version": version, "imported_at": imported_at,
                        "published_at": published_at, "age_seconds": age, "age": age_text(age),
                        "stale": age > max_age_hours * 3600, "entries": entries, "sha256": sha256,
-                       "source": source})
+                       "source": source, "face_model": face_model})
     return status

@@ -165,21 +165,50 @@ def diff(kind: str, old: Iterable[dict[str, Any]], new: Iterable[dict[str, Any]]
 
 def publish(kind: str, list_name: str, version: str, records: Iterable[dict[str, Any]],
             private_key: Ed25519PrivateKey, *, base_version: str | None = None,
-            published_at: datetime | None = None) -> bytes:
+            published_at: datetime | None = None, face_model: str | None = None) -> bytes:
     """A signed bundle: full when ``base_version`` is None, else a delta whose ``records``
-    carry ``op`` (see ``diff``). Returns the bundle bytes, ready for a USB stick or MQTT.
+    carry ``op`` (see ``diff``). ``face_model`` (persons only) is the SHA-256 of the embedder
+    that made the records' faces (``face_model_id``). Returns the bundle bytes, ready for a
+    USB stick or MQTT.
 
-    Raises BundleError for an unknown kind or an unacceptable list name or version.
+    Raises BundleError for an unknown kind, an unacceptable list name, version or
+    face_model, or a face_model on a documents list.
     """
     if kind not in bundle_format.KINDS:
         raise BundleError(f"unknown list kind {kind!r} (expected persons or documents)")
     header = {"list": list_name, "kind": kind, "type": "full" if base_version is None else "delta",
               "version": version, "base_version": base_version,
               "published_at": clock.iso(published_at or clock.utcnow())}
+    if face_model is not None:
+        header["face_model"] = face_model
     bundle_format.check_header({**header, "format": bundle_format.FORMAT})
     if base_version is not None and base_version == version:
         raise BundleError(f"a delta's version {version} must differ from its base version")
     return bundle_format.encode(header, records, private_key)
+
+
+def face_model_id(path: Path) -> str:
+    """The id a bundle's ``face_model`` carries for the embedder file at ``path``: its SHA-256,
+    the same digest a kiosk reports as ``screening.face.model.embedder``.
+
+    Raises BundleError when the file cannot be read or is not a TFLite model (a photo or
+    the detector given by mistake would name a model no kiosk runs).
+    """
+    from appliance.errors import InferenceError
+    from appliance.inference import litert
+
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(8)
+        digest = litert.sha256(path)
+    except OSError as exc:
+        raise BundleError(f"cannot read face model {path}: {exc.strerror or exc}") from None
+    except InferenceError as exc:
+        raise BundleError(str(exc)) from None
+    if head[4:8] != b"TFL3":
+        raise BundleError(f"{path} is not a TFLite model (no TFL3 file identifier): give the embedder .tflite "
+                          "the kiosks run")
+    return digest
 
 
 def records_of(kind: str, path: Path) -> Iterator[dict[str, Any]]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from appliance.cli.common import ReportingCommand
+from appliance.lists import bundle as bundle_format
 
 from . import lists
 
@@ -40,30 +41,39 @@ def keygen(private_key: Path, public_key: Path) -> None:
 @click.option("--base", "base_path", type=click.Path(dir_okay=False, path_type=Path),
               help="The previous export the kiosks hold: publish a delta from it (needs --base-version).")
 @click.option("--base-version", help="Version of the --base export, which a delta applies to.")
+@click.option("--face-model", "face_model_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="The embedder .tflite that computed the export's faces (persons only): its SHA-256 goes into "
+              "the signed header, and kiosks running another model skip these faces with a warning.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Bundle file to write (copy it to a USB stick, or push it over MQTT).")
 @click.option("--json", "as_json", is_flag=True, help="Print the bundle summary as JSON.")
 def publish(export: Path, kind: str, list_name: str, version: str, key_path: str | None, base_path: Path | None,
-            base_version: str | None, output: Path, as_json: bool) -> None:
+            base_version: str | None, face_model_path: Path | None, output: Path, as_json: bool) -> None:
     """Sign EXPORT (CSV or NDJSON) as a full bundle, or as a delta from --base."""
     if (base_path is None) != (base_version is None):
         raise click.UsageError("a delta needs both --base FILE and --base-version V")
+    if face_model_path is not None and kind == "documents":
+        raise click.UsageError("--face-model is for persons lists: documents carry no faces")
+    face_model = lists.face_model_id(face_model_path) if face_model_path is not None else None
     key = lists.load_private_key(key_path)
     records = lists.read_export(kind, export)
     if base_path is not None:
         records = lists.diff(kind, lists.read_export(kind, base_path), records)
-    data = lists.publish(kind, list_name, version, records, key, base_version=base_version)
+    data = lists.publish(kind, list_name, version, records, key, base_version=base_version, face_model=face_model)
     try:
         output.write_bytes(data)
     except OSError as exc:
         raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from None
     summary = {"list": list_name, "kind": kind, "type": "delta" if base_version else "full", "version": version,
                "base_version": base_version, "records": len(records), "bytes": len(data), "output": str(output)}
+    if face_model is not None:
+        summary["face_model"] = face_model
     if as_json:
         click.echo(json.dumps(summary, indent=2))
         return
     base = f" from {base_version}" if base_version else ""
-    click.echo(f"{summary['type']} bundle {list_name} {version}{base}: {len(records)} record(s), "
+    model = f", faces of model {bundle_format.short_model(face_model)}" if face_model else ""
+    click.echo(f"{summary['type']} bundle {list_name} {version}{base}: {len(records)} record(s){model}, "
                f"{len(data)} bytes -> {output}")
 
 

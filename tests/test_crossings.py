@@ -421,3 +421,69 @@ def test_without_an_embedder_the_photo_is_not_embedded(store, config, officers):
     crossing = crossings.record(store, config, officers.get("alice"), CrossingRequest(
         direction="entry", mrz=CLEAR_OKAFOR, capture_ids=(capture["capture_id"],)))
     assert "face" not in crossing["screening"] and crossing["decision"] == "cleared"
+
+
+def _republish_faces(face_kiosk, face_model, version):
+    """HQ publishes the list's face again as a full bundle naming ``face_model``."""
+    from appliance.inference.face_embedder import FaceEmbedder
+    from appliance.lists import apply_bundle
+    from hq import lists as hq_lists
+
+    from .samples import portrait_png
+
+    store, config = face_kiosk[:2]
+    listed = FaceEmbedder(config.screening.face_embedder_model, config.screening.face_detector_model) \
+        .embed(portrait_png()).vector
+    key = hq_lists.load_private_key(config.screening.trusted_key.parent / "hq-list.key")
+    apply_bundle(store, config, hq_lists.publish("persons", "persons", version, [dict(FACE_ON_FILE,
+                 face=listed.tolist())], key, face_model=face_model))
+
+
+def test_a_list_naming_the_kiosks_model_is_screened_by_face_as_before(face_kiosk):
+    from appliance.inference import litert
+
+    from .samples import portrait_png
+
+    config = face_kiosk[1]
+    _republish_faces(face_kiosk, litert.sha256(config.screening.face_embedder_model), "f2")
+    crossing, _ = _record_with_photo(face_kiosk, portrait_png())
+    assert crossing["decision"] == "referred"
+    assert [(h["list"], h["entry_id"]) for h in crossing["screening"]["hits"]] == [("persons", "P-FACE")]
+    assert crossing["screening"]["warnings"] == [] and "skipped_lists" not in crossing["screening"]["face"]
+
+
+@pytest.mark.parametrize("policy, decision", [("warn", "cleared"), ("refer", "referred")])
+def test_a_list_of_another_face_model_is_not_searched_and_the_officer_is_told(face_kiosk, policy, decision):
+    from fastapi.testclient import TestClient
+
+    from appliance.api import create_app
+    from appliance.inference import face_embedder, litert
+
+    from .conftest import OFFICER_PIN
+    from .samples import portrait_png
+
+    store, config = face_kiosk[:2]
+    config.screening.face_model_mismatch = policy
+    listed_by = "b" * 64  # the same vector, said to come from another model: it must not be compared
+    _republish_faces(face_kiosk, listed_by, "f2")
+    crossing, _ = _record_with_photo(face_kiosk, portrait_png())
+    ours = litert.sha256(config.screening.face_embedder_model)
+    warning = (f"face not screened against list persons: its faces were embedded by model {listed_by[:12]}, "
+               f"this kiosk's photo by {ours[:12]}")
+    assert crossing["screening"]["hits"] == [] and crossing["screening"]["warnings"] == [warning]
+    assert crossing["screening"]["face"]["skipped_lists"] == [{"list": "persons", "face_model": listed_by}]
+    assert crossing["screening"]["face"]["model"]["embedder"] == ours
+    assert crossing["decision"] == decision
+    if policy == "refer":
+        assert crossing["decision_reason"] == warning + ": the face-model policy refers the traveller to secondary"
+    else:
+        assert crossing["screening"]["refer"] is None
+    client = TestClient(create_app(config, store))
+    client.post("/login", data={"officer_id": "alice", "pin": OFFICER_PIN})
+    page = client.get(f"/crossings/{crossing['id']}").text
+    assert "Face not screened against list persons: its faces come from another face model" in page
+    # A client's embedding is of unknown model: that list is searched as before.
+    given, _ = _record_with_photo(face_kiosk, portrait_png(), face_embedding=tuple(
+        face_embedder.for_settings(config.screening).embed(portrait_png()).vector.tolist()))
+    assert [h["entry_id"] for h in given["screening"]["hits"]] == ["P-FACE"]
+    assert given["screening"]["warnings"] == []

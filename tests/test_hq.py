@@ -157,3 +157,40 @@ def test_hq_keeps_the_audit_heads_and_raises_an_alarm_on_a_rewritten_or_cut_log(
     assert hq_db.audit_alarm("P", "L") is not None
     hq_db.enrol("P", "L", "new-key")  # re-provisioned: a new log starts
     assert hq_db.audit_alarm("P", "L") is None
+
+
+def test_lists_publish_names_the_face_model_of_the_export(tmp_path, face_models):
+    from appliance.inference import litert
+    from appliance.lists import bundle as bundle_format
+    from hq import lists as hq_lists
+
+    key = tmp_path / "list.key"
+    assert _hq("lists", "keygen", "--private-key", str(key), "--public-key", str(tmp_path / "list.pub")).exit_code == 0
+    export = tmp_path / "persons.ndjson"
+    export.write_text(json.dumps({"id": "P-1", "surname": "DOE", "given_names": "JOHN", "face": [0.5] * 32}) + "\n",
+                      encoding="utf-8")
+    common = ["lists", "publish", str(export), "--list", "national", "--version", "1", "--key", str(key)]
+    out = tmp_path / "national-1.bundle"
+    published = _hq(*common, "--kind", "persons", "--face-model", str(face_models["embedder"]), "-o", str(out),
+                    "--json")
+    assert published.exit_code == 0, published.output
+    digest = litert.sha256(face_models["embedder"])
+    assert json.loads(published.stdout)["face_model"] == digest
+    public = bundle_format.load_public_key((tmp_path / "list.pub").read_bytes(), "list.pub")
+    assert bundle_format.decode(out.read_bytes(), public).face_model == digest
+    text = _hq(*common, "--kind", "persons", "--face-model", str(face_models["embedder"]), "-o", str(out))
+    assert f"1 record(s), faces of model {digest[:12]}, " in text.stdout
+    # Without the option: the bundle and its summary are as before.
+    plain = _hq(*common, "--kind", "persons", "-o", str(out), "--json")
+    assert "face_model" not in json.loads(plain.stdout)
+    assert bundle_format.decode(out.read_bytes(), public).face_model is None
+    documents = _hq(*common, "--kind", "documents", "--face-model", str(face_models["embedder"]), "-o", str(out))
+    assert documents.exit_code == 2 and "--face-model is for persons lists" in documents.output
+    not_a_model = tmp_path / "photo.png"
+    not_a_model.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    refused = _hq(*common, "--kind", "persons", "--face-model", str(not_a_model), "-o", str(tmp_path / "x.bundle"))
+    assert refused.exit_code == 1 and "is not a TFLite model" in refused.stderr
+    assert not (tmp_path / "x.bundle").exists()
+    missing = _hq(*common, "--kind", "persons", "--face-model", str(tmp_path / "nope.tflite"), "-o", str(out))
+    assert missing.exit_code == 1 and "cannot read face model" in missing.stderr
+    assert hq_lists.face_model_id(face_models["embedder"]) == digest

@@ -343,3 +343,174 @@ def test_the_crossing_workflow_screens_a_face_embedding_with_the_document(kiosk,
     assert clear.json()["decision"] == "cleared"
     decisions = [row[0] for row in store.conn.execute("SELECT decision FROM crossings ORDER BY seq")]
     assert decisions == ["referred", "referred", "cleared"]
+
+
+# -- The model that embedded a list's faces ---------------------------------------------------
+
+MODEL_A, MODEL_B = "a" * 64, "0123456789abcdef" * 4
+
+
+def _faces(seed=11, n=2, dim=32):
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(dim).astype(np.float32) for _ in range(n)]
+
+
+def _persons_with_faces(faces):
+    return [dict(PERSONS[0], face=faces[0].tolist()), dict(PERSONS[1], face=faces[1].tolist())]
+
+
+def _face_model_row(store):
+    return store.conn.execute("SELECT version, face_model FROM lists WHERE name = 'persons'").fetchone()
+
+
+def test_face_model_travels_in_the_signed_header_and_stays_with_the_version(kiosk, keys):
+    from appliance.lists import bundle as bundle_format
+
+    store, config = kiosk
+    data = hq_lists.publish("persons", "persons", "n1", _persons_with_faces(_faces()), keys[0], face_model=MODEL_A)
+    decoded = bundle_format.decode(data, bundle_format.load_public_key(keys[1].read_bytes(), "test"))
+    assert decoded.face_model == MODEL_A and decoded.header["face_model"] == MODEL_A
+    # Inside the signed body: changing it breaks the signature.
+    tampered = data.replace(MODEL_A.encode(), MODEL_B.encode())
+    with pytest.raises(BundleError, match="signature does not verify"):
+        apply_bundle(store, config, tampered)
+    result = apply_bundle(store, config, data)
+    assert result["applied"] and result["face_model"] == MODEL_A
+    assert _face_model_row(store) == ("n1", MODEL_A)
+    [status] = list_status(store)
+    assert status["face_model"] == MODEL_A
+    # A bundle without the field: faces of unknown model, as before the field existed.
+    plain = bundle(keys, "persons", "n2", _persons_with_faces(_faces()))
+    assert bundle_format.decode(plain, bundle_format.load_public_key(keys[1].read_bytes(), "t")).face_model is None
+    assert apply_bundle(store, config, plain)["face_model"] is None
+    assert _face_model_row(store) == ("n2", None)
+
+
+def _signed(keys, **header):
+    """A bundle signed by HQ's key whose header HQ's publisher would have refused."""
+    from appliance.lists import bundle as bundle_format
+
+    base = {"list": "persons", "kind": "persons", "type": "full", "version": "n1", "base_version": None,
+            "published_at": clock.iso(clock.utcnow())}
+    return bundle_format.encode({**base, **header}, [PERSONS[0]], keys[0])
+
+
+@pytest.mark.parametrize("value", ["A" * 64, "a" * 63, "g" * 64, "", 7, None, ["a" * 64]])
+def test_a_malformed_face_model_is_refused_by_hq_and_by_the_kiosk(kiosk, keys, value):
+    store, config = kiosk
+    before = state(store)
+    with pytest.raises(BundleError, match="face_model .* is not the SHA-256 of a model file"):
+        apply_bundle(store, config, _signed(keys, face_model=value))
+    assert state(store) == before
+    if isinstance(value, str):
+        with pytest.raises(BundleError, match="is not the SHA-256 of a model file"):
+            hq_lists.publish("persons", "persons", "n1", [PERSONS[0]], keys[0], face_model=value)
+
+
+def test_a_documents_bundle_with_a_face_model_is_refused(kiosk, keys):
+    store, config = kiosk
+    before = state(store)
+    with pytest.raises(BundleError, match="a documents bundle has no face_model"):
+        apply_bundle(store, config, _signed(keys, list="documents", kind="documents", face_model=MODEL_A))
+    assert state(store) == before
+    with pytest.raises(BundleError, match="a documents bundle has no face_model"):
+        hq_lists.publish("documents", "documents", "d1", DOCUMENTS, keys[0], face_model=MODEL_A)
+
+
+@pytest.mark.parametrize("delta_model", [MODEL_B, None])
+def test_a_delta_adding_faces_of_another_model_is_refused_and_the_list_stays(kiosk, keys, delta_model):
+    store, config = kiosk
+    faces = _faces()
+    apply_bundle(store, config, hq_lists.publish("persons", "persons", "n1", _persons_with_faces(faces), keys[0],
+                                                 face_model=MODEL_A))
+    before = state(store)
+    newcomer = dict(PERSONS[0], id="P-3", face=_faces(seed=12, n=1)[0].tolist())
+    delta = hq_lists.publish("persons", "persons", "n2", [{"op": "add", **newcomer}], keys[0], base_version="n1",
+                             face_model=delta_model)
+    shown = delta_model[:12] if delta_model else "unknown"
+    with pytest.raises(BundleError, match=f"delta's faces were embedded by model {shown}, the list's by "
+                                          f"{MODEL_A[:12]}: publish a full bundle"):
+        apply_bundle(store, config, delta)
+    assert state(store) == before and _face_model_row(store) == ("n1", MODEL_A)
+    hit = screen(store, Traveller(), face_embedding=faces[0], face_model=MODEL_A, settings=config.screening)
+    assert [h.entry_id for h in hit.hits] == ["P-1"]
+
+
+def test_deltas_of_the_same_model_or_without_faces_apply(kiosk, keys):
+    store, config = kiosk
+    apply_bundle(store, config, hq_lists.publish("persons", "persons", "n1", _persons_with_faces(_faces()), keys[0],
+                                                 face_model=MODEL_A))
+    newcomer = dict(PERSONS[0], id="P-3", face=_faces(seed=12, n=1)[0].tolist())
+    same = hq_lists.publish("persons", "persons", "n2", [{"op": "add", **newcomer}], keys[0], base_version="n1",
+                            face_model=MODEL_A)
+    assert apply_bundle(store, config, same)["face_model"] == MODEL_A
+    # No face added: nothing to compare, whatever model HQ names; the list's faces keep theirs.
+    reason = hq_lists.publish("persons", "persons", "n3", [{"op": "add", **dict(PERSONS[1], reason="found")}],
+                              keys[0], base_version="n2", face_model=MODEL_B)
+    assert apply_bundle(store, config, reason)["face_model"] == MODEL_A
+    assert _face_model_row(store) == ("n3", MODEL_A)
+
+
+def test_a_delta_bringing_the_first_faces_names_their_model(kiosk, keys):
+    store, config = kiosk
+    apply_bundle(store, config, bundle(keys, "persons", "n1", PERSONS))  # names only
+    assert _face_model_row(store) == ("n1", None)
+    first = dict(PERSONS[0], face=_faces(n=1)[0].tolist())
+    delta = hq_lists.publish("persons", "persons", "n2", [{"op": "add", **first}], keys[0], base_version="n1",
+                             face_model=MODEL_B)
+    assert apply_bundle(store, config, delta)["face_model"] == MODEL_B
+    assert _face_model_row(store) == ("n2", MODEL_B)
+
+
+def test_a_full_bundle_changes_the_model(kiosk, keys):
+    store, config = kiosk
+    old, new = _faces(seed=1), _faces(seed=2, dim=64)
+    apply_bundle(store, config, hq_lists.publish("persons", "persons", "n1", _persons_with_faces(old), keys[0],
+                                                 face_model=MODEL_A))
+    result = apply_bundle(store, config, hq_lists.publish("persons", "persons", "n2", _persons_with_faces(new),
+                                                          keys[0], face_model=MODEL_B))
+    assert result["applied"] and result["face_model"] == MODEL_B
+    assert _face_model_row(store) == ("n2", MODEL_B)
+    hit = screen(store, Traveller(), face_embedding=new[1], face_model=MODEL_B, settings=config.screening)
+    assert [h.entry_id for h in hit.hits] == ["P-2"] and hit.skipped_face_lists == []
+    # A full bundle without faces: the list no longer has faces of any model.
+    apply_bundle(store, config, hq_lists.publish("persons", "persons", "n3", PERSONS, keys[0], face_model=MODEL_B))
+    assert _face_model_row(store) == ("n3", None)
+
+
+def test_faces_of_another_model_are_not_searched_and_the_result_says_so(kiosk, keys):
+    store, config = kiosk
+    faces = _faces()
+    apply_bundle(store, config, hq_lists.publish("persons", "persons", "n1", _persons_with_faces(faces), keys[0],
+                                                 face_model=MODEL_A))
+    doe = Traveller(surname="DOE", given_names="JOHN", birth_date="1980-01-01")
+    for known in (MODEL_A, None):  # same model, or a query of unknown model: searched as before
+        found = screen(store, doe, face_embedding=faces[1], face_model=known, settings=config.screening)
+        assert sorted(h.entry_id for h in found.hits) == ["P-1", "P-2"] and found.warnings == []
+    other = screen(store, doe, face_embedding=faces[1], face_model=MODEL_B, settings=config.screening)
+    # The name still finds P-1; the face search that would have found P-2 did not run.
+    assert [h.entry_id for h in other.hits] == ["P-1"] and other.lists == {"persons": "n1"}
+    assert other.skipped_face_lists == [{"list": "persons", "face_model": MODEL_A}]
+    assert other.warnings == [f"face not screened against list persons: its faces were embedded by model "
+                              f"{MODEL_A[:12]}, this kiosk's photo by {MODEL_B[:12]}"]
+    assert other.refer is None
+    config.screening.face_model_mismatch = "refer"
+    referred = screen(store, Traveller(), face_embedding=faces[1], face_model=MODEL_B, settings=config.screening)
+    assert referred.hits == [] and referred.refer.endswith("the face-model policy refers the traveller to secondary")
+    # A list whose faces are of unknown model is searched whatever the query's model.
+    apply_bundle(store, config, bundle(keys, "persons", "n2", _persons_with_faces(faces)))
+    unknown = screen(store, Traveller(), face_embedding=faces[1], face_model=MODEL_B, settings=config.screening)
+    assert [h.entry_id for h in unknown.hits] == ["P-2"] and unknown.refer is None
+
+
+def test_lists_status_shows_the_face_model(kiosk, keys, run_cli):
+    store, config = kiosk
+    apply_bundle(store, config, hq_lists.publish("persons", "persons", "n1", _persons_with_faces(_faces()), keys[0],
+                                                 face_model=MODEL_B))
+    apply_bundle(store, config, bundle(keys))
+    status = json.loads(run_cli("lists", "status", "--json").stdout)
+    assert [(s["name"], s["face_model"]) for s in status["lists"]] == [("documents", None), ("persons", MODEL_B)]
+    lines = run_cli("lists", "status").stdout.splitlines()
+    assert lines[0].split()[-2:] == ["face", "model"]
+    assert lines[1].split()[-1] == "-"
+    assert lines[2].split()[-1] == MODEL_B[:12]

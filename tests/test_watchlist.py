@@ -300,7 +300,7 @@ def test_status_reports_age_and_entries(store, tmp_path):
         "name": "documents", "kind": "documents", "version": "2026-11-20",
         "imported_at": "2026-11-20T08:00:00.000000Z", "age_seconds": 3 * 86400 + 4 * 3600 + 600, "age": "3d 04h",
         "entries": 2, "sha256": hashlib.sha256(DOCUMENTS.encode()).hexdigest(),
-        "published_at": None, "stale": False, "source": "csv",
+        "published_at": None, "stale": False, "source": "csv", "face_model": None,
     }
     [stale] = list_status(store, now=imported + timedelta(days=3), max_age_hours=48)
     assert stale["stale"] is True

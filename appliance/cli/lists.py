@@ -8,6 +8,7 @@ import click
 
 from ..errors import BundleError
 from ..lists import apply_bundle
+from ..lists.bundle import short_model
 from ..store import Store
 from ..watchlist import list_status
 from .common import KioskGroup, load_config, print_json
@@ -43,7 +44,7 @@ def apply(file: Path, actor: str, as_json: bool) -> None:
 @command.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def status(as_json: bool) -> None:
-    """Each list in force: version, age, stale flag, entries, where it came from."""
+    """Each list in force: version, age, stale flag, entries, where it came from, the model of its faces."""
     config = load_config()
     store = Store(config.db_path)
     try:
@@ -57,8 +58,10 @@ def status(as_json: bool) -> None:
     if not lists:
         click.echo("no lists in force")
         return
-    click.echo(f"{'list':<16} {'kind':<9} {'version':<20} {'source':<7} {'age':>8} {'entries':>11}")
+    click.echo(f"{'list':<16} {'kind':<9} {'version':<20} {'source':<7} {'age':>8} {'entries':>11}  {'face model':<12}")
     for item in lists:
         flag = f"  STALE ({config.screening.stale_policy})" if item["stale"] else ""
+        # Short, as people compare it with `kiosk faces embed --json`; the JSON has all 64 digits.
+        model = short_model(item["face_model"]) if item["face_model"] else "-"
         click.echo(f"{item['name']:<16} {item['kind']:<9} {item['version']:<20} {item['source']:<7} "
-                   f"{item['age']:>8} {item['entries']:>11}{flag}")
+                   f"{item['age']:>8} {item['entries']:>11}  {model:<12}{flag}")

@@ -3,7 +3,8 @@
 Order of checks, each refusing with a reason and changing nothing: the bundle's structure
 (truncated?), its Ed25519 signature against the trusted HQ key, the payload hash, the
 header, the version chain against the list in force (a delta must start from the
-version in force; a full bundle must not be older than it), then every record. Only
+version in force; a full bundle must not be older than it), then every record (and a
+persons delta that adds faces must name the embedder of the faces in force). Only
 then are the new version's index files built (in a fresh directory) and the pointer
 switched in one SQLite transaction; the old list stays in force until that commit.
 """
@@ -59,11 +60,12 @@ class _Problems:
 def _current(store: Store, list_name: str) -> dict[str, Any] | None:
     with store.lock:
         row = store.conn.execute(
-            "SELECT kind, version, index_dir, published_at, source, entries FROM lists WHERE name = ?", (list_name,)
+            "SELECT kind, version, index_dir, published_at, source, entries, face_model FROM lists WHERE name = ?",
+            (list_name,)
         ).fetchone()
     if row is None:
         return None
-    return dict(zip(("kind", "version", "index_dir", "published_at", "source", "entries"), row))
+    return dict(zip(("kind", "version", "index_dir", "published_at", "source", "entries", "face_model"), row))
 
 
 def check_chain(bundle: bundle_format.Bundle, current: dict[str, Any] | None) -> str | None:
@@ -93,10 +95,12 @@ def apply_bundle(store: Store, config: Any, data: bytes, *, actor: str = "cli",
     """Verify and apply one bundle (full or delta) from any transport.
 
     Returns {"list", "kind", "type", "version", "base_version", "published_at", "records",
-    "entries", "replaced_version", "applied", "message"}; ``applied`` is False (and nothing
-    changes) when that version is already in force. Raises BundleError naming the reason
-    a bundle is refused (truncated, bad signature, wrong key, bad hash, bad header, wrong
-    base version, rollback, bad record); the lists in force are then unchanged.
+    "entries", "face_model", "replaced_version", "applied", "message"}; ``face_model`` is the
+    embedder of the faces of the list now in force (None: no faces, or unknown model).
+    ``applied`` is False (and nothing changes) when that version is already in force.
+    Raises BundleError naming the reason a bundle is refused (truncated, bad signature,
+    wrong key, bad hash, bad header, wrong base version, rollback, bad record, a delta
+    adding faces of another model); the lists in force are then unchanged.
     """
     decoded = bundle_format.decode(data, trusted_key(config))
     current = _current(store, decoded.list)
@@ -105,26 +109,27 @@ def apply_bundle(store: Store, config: Any, data: bytes, *, actor: str = "cli",
                "base_version": decoded.base_version, "published_at": decoded.header["published_at"],
                "records": decoded.header.get("records"), "replaced_version": current["version"] if current else None}
     if already:
-        return {**summary, "entries": current["entries"], "applied": False, "message": already}
+        return {**summary, "entries": current["entries"], "face_model": current["face_model"], "applied": False,
+                "message": already}
     now = now or clock.utcnow()
     directory = indexes.new_directory(indexes.root_for(config), decoded.list, decoded.version)
     try:
         if decoded.kind == "documents":
-            entries, change = _build_documents(decoded, current, directory), None
+            entries, change, face_model = _build_documents(decoded, current, directory), None, None
         else:
-            entries, change = _build_persons(store, decoded, current, directory)
+            entries, change, face_model = _build_persons(store, decoded, current, directory)
         with store.transaction():
             # Another process may have switched the list while this one was building.
             if _current_version(store, decoded.list) != (current["version"] if current else None):
                 raise BundleError(f"list {decoded.list!r} changed while the bundle was being applied; apply it again")
             store.conn.execute(
                 "INSERT INTO lists(name, kind, version, imported_at, source_sha256, entries, index_dir, published_at, "
-                "source) VALUES (?,?,?,?,?,?,?,?,'bundle') ON CONFLICT(name) DO UPDATE SET version = excluded.version, "
-                "imported_at = excluded.imported_at, source_sha256 = excluded.source_sha256, "
-                "entries = excluded.entries, index_dir = excluded.index_dir, published_at = excluded.published_at, "
-                "source = 'bundle'",
+                "source, face_model) VALUES (?,?,?,?,?,?,?,?,'bundle',?) ON CONFLICT(name) DO UPDATE SET "
+                "version = excluded.version, imported_at = excluded.imported_at, "
+                "source_sha256 = excluded.source_sha256, entries = excluded.entries, index_dir = excluded.index_dir, "
+                "published_at = excluded.published_at, source = 'bundle', face_model = excluded.face_model",
                 (decoded.list, decoded.kind, decoded.version, clock.iso(now), decoded.sha256, entries, str(directory),
-                 decoded.header["published_at"]),
+                 decoded.header["published_at"], face_model),
             )
             if change is not None:  # after the lists row: the entries reference it
                 _write_persons(store, decoded.list, change)
@@ -137,13 +142,13 @@ def apply_bundle(store: Store, config: Any, data: bytes, *, actor: str = "cli",
             audit.append(store, actor, "lists.apply", decoded.list,
                          {"kind": decoded.kind, "type": decoded.type, "version": decoded.version,
                           "base_version": decoded.base_version, "entries": entries, "sha256": decoded.sha256,
-                          "replaced_version": summary["replaced_version"]})
+                          "face_model": face_model, "replaced_version": summary["replaced_version"]})
     except BaseException:
         indexes.discard(directory)
         raise
     if current and current["index_dir"] and current["index_dir"] != str(directory):
         indexes.discard(Path(current["index_dir"]))
-    return {**summary, "entries": entries, "applied": True,
+    return {**summary, "entries": entries, "face_model": face_model, "applied": True,
             "message": f"list {decoded.list} {decoded.kind} version {decoded.version} applied ({entries} entries)"}
 
 
@@ -243,8 +248,28 @@ def _face(value: Any, dim: int | None) -> tuple[np.ndarray | None, str | None]:
     return vector, None
 
 
+def _faces_model(decoded: bundle_format.Bundle, current: dict[str, Any] | None, base_faces: int) -> str | None:
+    """The embedder of the faces a persons bundle adds, once it is known to add one.
+
+    A full bundle brings its own (that is how a new model rolls out). A delta's faces must
+    come from the model of the faces in force, or the list would hold vectors no single
+    query can be compared with; raises BundleError otherwise. A delta to a version without
+    faces has nothing to disagree with, so its model becomes the list's.
+    """
+    if decoded.type == "full" or not base_faces:
+        return decoded.face_model
+    theirs = current["face_model"] if current else None
+    if decoded.face_model != theirs:
+        raise BundleError(f"bundle {decoded.list} version {decoded.version}: delta's faces were embedded by model "
+                          f"{bundle_format.short_model(decoded.face_model)}, the list's by "
+                          f"{bundle_format.short_model(theirs)}: publish a full bundle; nothing was applied")
+    return theirs
+
+
 def _build_persons(store: Store, decoded: bundle_format.Bundle, current: dict[str, Any] | None,
-                   directory: Path) -> tuple[int, _PersonsChange]:
+                   directory: Path) -> tuple[int, _PersonsChange, str | None]:
+    """Build a persons version; returns (entries, the SQLite change, the embedder of its faces
+    or None when it has none or their model is unknown)."""
     problems = _Problems()
     columns = COLUMNS["persons"]
     order: dict[str, dict[str, Any]] = {}
@@ -252,6 +277,9 @@ def _build_persons(store: Store, decoded: bundle_format.Bundle, current: dict[st
     dropped: set[str] = set()
     added: list[dict[str, Any]] = []
     dim = None
+    base_faces = 0
+    # The model of the faces in force, kept while a delta adds none.
+    face_model = current["face_model"] if decoded.type == "delta" and current else None
     if decoded.type == "delta":
         base = indexes.require(current["index_dir"], decoded.list, current["version"])
         order = {entry["entry_id"]: entry for entry in _entries(store, decoded.list)}
@@ -260,6 +288,8 @@ def _build_persons(store: Store, decoded: bundle_format.Bundle, current: dict[st
         for row, vector in zip(rows.tolist(), vectors):
             faces[old.entry_ids[row]] = vector
         dim = vectors.shape[1] if len(rows) else None
+        base_faces = len(rows)
+    adds_faces = False
     first_line: dict[str, int] = {}
     for line, record, raw in decoded.records():
         if record is None:
@@ -304,6 +334,11 @@ def _build_persons(store: Store, decoded: bundle_format.Bundle, current: dict[st
         order[entry_id] = stored
         faces.pop(entry_id, None)
         if vector is not None:
+            if not adds_faces:
+                # At the first face, before reading on: a whole bundle of faces from the
+                # wrong model is refused without building anything.
+                face_model = _faces_model(decoded, current, base_faces)
+                adds_faces = True
             faces[entry_id] = vector
         dropped.add(entry_id)
         added.append(stored)
@@ -313,7 +348,8 @@ def _build_persons(store: Store, decoded: bundle_format.Bundle, current: dict[st
     face_rows = np.asarray([number[entry_id] for entry_id in faces], dtype=np.int32)
     face_vectors = np.stack(list(faces.values())) if faces else None
     indexes.build_persons(directory, entries, (face_rows, face_vectors) if faces else None)
-    return len(entries), _PersonsChange(decoded.type == "full", entries, dropped, added)
+    return (len(entries), _PersonsChange(decoded.type == "full", entries, dropped, added),
+            face_model if faces else None)
 
 
 _PERSON_FIELDS = ("entry_id", "surname", "given_names", "aliases", "birth_date", "sex", "nationality",

@@ -13,6 +13,9 @@ Header fields: ``format`` (1), ``list``, ``kind`` (persons | documents), ``type`
 for a full bundle), ``published_at`` (HQ's UTC time, ISO), ``key_id`` (first 16 hex
 digits of SHA-256 of the signing public key), ``records``, ``payload`` {``size``,
 ``sha256``} of the compressed payload, and ``content_sha256`` of the uncompressed NDJSON.
+Optional, persons bundles only: ``face_model``, the hex SHA-256 (64 lowercase digits) of the
+embedder ``.tflite`` file that produced the records' ``face`` vectors; absent, the faces are
+of unknown model (bundles from before the field existed).
 
 Records are the CSV interchange columns as JSON strings (``aliases`` written as in the
 CSV). Persons records may carry ``face``: a list of floats (an embedding). Delta records
@@ -47,6 +50,12 @@ TYPES = ("full", "delta")
 _TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:+-]{0,63}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def short_model(face_model: str | None) -> str:
+    """A face model id as shown to people: its first 12 hex digits, or "unknown"."""
+    return face_model[:12] if face_model else "unknown"
 
 
 def key_id(public_key: Ed25519PublicKey) -> str:
@@ -92,6 +101,11 @@ class Bundle:
     @property
     def base_version(self) -> str | None:
         return self.header["base_version"]
+
+    @property
+    def face_model(self) -> str | None:
+        """SHA-256 of the embedder that made the ``face`` vectors; None: unknown (field absent)."""
+        return self.header.get("face_model")
 
     def records(self) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
         """(line number, record or None, raw line) of each payload line, streamed.
@@ -215,5 +229,11 @@ def check_header(header: dict[str, Any]) -> None:
         problems.append("a full bundle has no base_version")
     if not isinstance(header.get("published_at"), str) or not _TIME.match(header["published_at"]):
         problems.append(f"published_at {header.get('published_at')!r} is not a UTC time like 2026-11-23T19:03:00.000000Z")
+    if "face_model" in header:
+        face_model = header["face_model"]
+        if not isinstance(face_model, str) or not _SHA256.match(face_model):
+            problems.append(f"face_model {face_model!r} is not the SHA-256 of a model file (64 lowercase hex digits)")
+        elif header.get("kind") == "documents":
+            problems.append("a documents bundle has no face_model (documents carry no faces)")
     if problems:
         raise BundleError("bundle header refused: " + "; ".join(problems))

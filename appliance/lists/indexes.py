@@ -234,7 +234,9 @@ def rebuild(store: Store, list_name: str, root: Path) -> Path:
             current = store.conn.execute("SELECT version, index_dir FROM lists WHERE name = ?", (list_name,)).fetchone()
             if current is None or current[0] != version or current[1] != old:
                 raise ListIndexError(f"list {list_name!r} changed while its index was rebuilt")
-            store.conn.execute("UPDATE lists SET index_dir = ? WHERE name = ?", (str(directory), list_name))
+            # Faces live only in index files: a rebuilt version has none, so no face model either.
+            store.conn.execute("UPDATE lists SET index_dir = ?, face_model = NULL WHERE name = ?",
+                               (str(directory), list_name))
     except BaseException:
         discard(directory)
         raise
