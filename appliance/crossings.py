@@ -280,7 +280,7 @@ def _face_embedding(store: Store, config: Config, request: CrossingRequest) -> t
         face["error"] = f"face embedding failed unexpectedly ({type(exc).__name__}: {exc}); see the kiosk log"
         return None, face
     face.update(model=embedder.model_ids, dim=int(result.vector.shape[0]),
-                face_box=[round(v, 4) for v in result.face_box] if result.face_box else None,
+                face_box=result.rounded_box(),
                 detector_score=round(result.score, 4) if result.score is not None else None)
     return result.vector, face
 

@@ -198,8 +198,7 @@ def check_face_models(config: Config) -> dict[str, Any] | None:
         # Both models run, whatever the detector thinks of a blank frame: the row proves the
         # runtime executes them, not that a face is there.
         detections = embedder.detect(blank)
-        side = min(BLANK_IMAGE)
-        vector = embedder.embed_crop(blank[:side, :side])
+        vector = embedder.embed_crop(face_embedder.centre_square(blank))
         ran = time.perf_counter()
         info = embedder.describe()
         size = info["embedder"]["input"][1]

@@ -50,7 +50,7 @@ def embed(photo: Path, as_json: bool) -> None:
         raise InferenceError("no face embedder is configured: set screening.face_embedder_model "
                              "(`kiosk faces models DIR` writes reference models)")
     result = embedder.embed(data)
-    box = [round(v, 4) for v in result.face_box] if result.face_box is not None else None
+    box = result.rounded_box()
     if as_json:
         print_json({"dim": int(result.vector.shape[0]), "embedding": [float(v) for v in result.vector],
                     "face_box": box, "model": embedder.model_ids})

@@ -62,11 +62,6 @@ class SignalledPowerSource(PowerSource):
 
     def close(self) -> None:
         """Close the pins and the gauge, even if one fails; then raise the first failure."""
-        failure: Exception | None = None
-        for device in (self.pins, self.gauge):
-            try:
-                device.close()
-            except Exception as exc:
-                failure = failure or exc
-        if failure is not None:
-            raise failure
+        from . import _close_all  # the package imports this module only once it is loaded
+
+        _close_all([self.pins, self.gauge])

@@ -117,6 +117,14 @@ def _distinct(below: float, limit: float) -> tuple[str, str]:
     return f"{below:.{digits}f}", f"{limit:.{digits}f}"
 
 
+def centre_square(image: np.ndarray) -> np.ndarray:
+    """The largest centred square of an image: the crop when there is no detector."""
+    height, width = image.shape[:2]
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    return image[top:top + side, left:left + side]
+
+
 @dataclass(frozen=True)
 class Embedding:
     """One photo's embedding: the L2-normalised vector, and the face box used (None: centre crop)."""
@@ -124,6 +132,10 @@ class Embedding:
     vector: np.ndarray  # float32, shape (D,), norm 1
     face_box: tuple[float, float, float, float] | None  # ymin, xmin, ymax, xmax, normalised to the photo
     score: float | None  # the detector's score of that box
+
+    def rounded_box(self) -> list[float] | None:
+        """The face box as stored with a crossing and printed by the CLI (4 decimals), or None."""
+        return [round(v, 4) for v in self.face_box] if self.face_box is not None else None
 
 
 @dataclass(frozen=True)
@@ -197,9 +209,7 @@ class FaceEmbedder:
         """
         height, width = image.shape[:2]
         if self.detector is None:
-            side = min(height, width)
-            top, left = (height - side) // 2, (width - side) // 2
-            return image[top:top + side, left:left + side], None
+            return centre_square(image), None
         detections = self.detect(image)
         valid = [d for d in detections if d.box[2] > d.box[0] and d.box[3] > d.box[1]]
         best = valid[0] if valid else None
