@@ -1,5 +1,5 @@
 """``python -m appliance`` is the ``kiosk`` command."""
 
-from .cli import main
+from appliance.cli import main
 
 main()

@@ -1,3 +1,3 @@
-from .cli import main
+from hq.cli import main
 
 main()

@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any, Iterable
 
-from appliance import clock
+from appliance.domain import clock
 from appliance.errors import StoreError
 
 SCHEMA = [

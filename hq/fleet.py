@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from appliance import clock
-
-from .db import HQDatabase
+from appliance.domain import clock
+from hq.db import HQDatabase
 
 
 def fleet_rows(db: HQDatabase, silent_after_s: int) -> list[dict[str, Any]]:

@@ -19,13 +19,12 @@ from typing import Any
 import paho.mqtt.client as paho
 from paho.mqtt.enums import MQTTProtocolVersion
 
-from appliance import clock
+from appliance.domain import clock
 from appliance.errors import ProtocolError
 from appliance.uplink import mqtt, protocol
-
-from .config import HQConfig
-from .db import HQDatabase
-from .publisher import Publisher, credentials
+from hq.config import HQConfig
+from hq.db import HQDatabase
+from hq.publisher import Publisher, credentials
 
 log = logging.getLogger(__name__)
 

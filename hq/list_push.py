@@ -15,10 +15,9 @@ from typing import Any
 
 from appliance.errors import ProtocolError, UplinkError
 from appliance.uplink import protocol
-
-from .config import HQConfig
-from .db import HQDatabase
-from .publisher import Publisher
+from hq.config import HQConfig
+from hq.db import HQDatabase
+from hq.publisher import Publisher
 
 CHUNK_BYTES = 256 * 1024
 MAGIC = b"KIOSK-LIST-BUNDLE/1\n"

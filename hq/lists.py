@@ -1,6 +1,6 @@
 """HQ's list publisher: signed full and delta list bundles from HQ's exports, and the signing key.
 
-Exports are the kiosk's CSV interchange format (``appliance.watchlist``) or NDJSON with
+Exports are the kiosk's CSV interchange format (``appliance.lists.csv_import``) or NDJSON with
 the same fields (persons may add ``face``: an embedding as a list of numbers). Every
 record is validated with the kiosk's own rules before anything is signed, so a bundle
 HQ publishes is never refused for its records. A delta is computed from the previous
@@ -18,10 +18,10 @@ from typing import Any, Iterable, Iterator
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from appliance import clock
+from appliance.domain import clock
 from appliance.errors import BundleError, ImportFileError
 from appliance.lists import bundle as bundle_format
-from appliance.watchlist import COLUMNS, check_entry, parse
+from appliance.lists.csv_import import COLUMNS, check_entry, parse
 
 ENV_KEY_FILE = "KIOSK_HQ_LIST_KEY"
 

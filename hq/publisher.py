@@ -10,8 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from appliance.errors import UplinkError
 from appliance.uplink import mqtt, protocol
-
-from .config import HQConfig
+from hq.config import HQConfig
 
 
 def credentials(config: HQConfig) -> mqtt.Credentials:

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from appliance import config as config_module
-from appliance.officers import Officers
-from appliance.store import Store
+from appliance.storage.officers import Officers
+from appliance.storage.store import Store
 
 OFFICER_PIN = "482915"
 SUPERVISOR_PIN = "739264"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib import resources
 
-from appliance.watchlist import import_csv
+from appliance.lists.csv_import import import_csv
 
 _DEMO = resources.files("appliance").joinpath("demo_data")
 SPECIMENS = _DEMO.joinpath("specimens.mrz").read_text(encoding="utf-8").strip().split("\n\n")

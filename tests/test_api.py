@@ -7,7 +7,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from appliance.api import create_app
+from appliance.web.app import create_app
 
 from .conftest import OFFICER_PIN, SUPERVISOR_PIN
 from .samples import CLEAR_OKAFOR, PERSON_HIT_DOE, import_demo_lists

@@ -45,7 +45,7 @@ def test_bench_screening_text_report(run_cli):
 def test_recall_readings_on_a_known_answer():
     import numpy as np
 
-    from appliance.cli.bench_screening import KNN_EPSILON, _recall
+    from appliance.bench.screening import KNN_EPSILON, _recall
 
     # One query along the first axis; vector i has cosine 1 - i / 100 to it, so the exact
     # top 10 are rows 0..9; row 10 is moved to trail row 9 by half the tolerance.

@@ -8,8 +8,9 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from appliance import biometrics, clock, crossings
-from appliance.api import create_app
+from appliance.workflow import biometrics, crossings
+from appliance.domain import clock
+from appliance.web.app import create_app
 from appliance.config import Config
 from appliance.errors import ConfigError, DeviceError, Forbidden, NotFound, WorkflowError
 from appliance.hw import open_devices
@@ -199,7 +200,7 @@ def test_unlinked_captures_are_purged(store, config, officers, devices) -> None:
 def test_housekeeping_thread_purges_abandoned_captures(store, config, officers, devices) -> None:
     import time
 
-    from appliance.housekeeping import Housekeeping
+    from appliance.service.housekeeping import Housekeeping
 
     alice = officers.get("alice")
     biometrics.capture_photo(store, config, devices, alice)

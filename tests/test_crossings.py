@@ -9,8 +9,9 @@ from datetime import date, datetime, timezone
 import numpy as np
 import pytest
 
-from appliance import audit, crossings, stats
-from appliance.crossings import CrossingRequest, ManualDocument
+from appliance.storage import audit
+from appliance.workflow import crossings, stats
+from appliance.workflow.crossings import CrossingRequest, ManualDocument
 from appliance.errors import Forbidden, MRZError, WorkflowError
 
 from .samples import (CLEAR_OKAFOR, EXPIRED_ERIKSSON, PERSON_HIT_DOE, STOLEN_DOC_MARTIN, import_demo_lists,
@@ -305,7 +306,7 @@ def face_kiosk(config_path, face_models, store, officers, tmp_path):
 
 def _record_with_photo(face_kiosk, photo: bytes, **request):
     """Take a photo with the simulated camera (showing ``photo``), then record a clear traveller with it."""
-    from appliance import biometrics
+    from appliance.workflow import biometrics
     from appliance.hw.camera_simulated import SimulatedCamera
 
     store, config, officers, camera_dir = face_kiosk
@@ -363,7 +364,7 @@ def test_another_face_is_no_hit(face_kiosk):
 def test_a_photo_that_cannot_be_embedded_is_recorded_with_the_reason(face_kiosk, photo, reason):
     from fastapi.testclient import TestClient
 
-    from appliance.api import create_app
+    from appliance.web.app import create_app
 
     from .conftest import OFFICER_PIN
     from .samples import blank_png, undecodable_png
@@ -413,7 +414,7 @@ def test_a_model_that_no_longer_loads_does_not_stop_the_crossing(face_kiosk, tmp
 
 
 def test_without_an_embedder_the_photo_is_not_embedded(store, config, officers):
-    from appliance import biometrics
+    from appliance.workflow import biometrics
     from appliance.hw.camera_simulated import SimulatedCamera
 
     camera = SimulatedCamera()
@@ -456,7 +457,7 @@ def test_a_list_naming_the_kiosks_model_is_screened_by_face_as_before(face_kiosk
 def test_a_list_of_another_face_model_is_not_searched_and_the_officer_is_told(face_kiosk, policy, decision):
     from fastapi.testclient import TestClient
 
-    from appliance.api import create_app
+    from appliance.web.app import create_app
     from appliance.inference import face_embedder, litert
 
     from .conftest import OFFICER_PIN

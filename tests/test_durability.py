@@ -13,9 +13,9 @@ from pathlib import Path
 
 import httpx
 
-from appliance import audit
-from appliance.officers import Officers
-from appliance.store import Store
+from appliance.storage import audit
+from appliance.storage.officers import Officers
+from appliance.storage.store import Store
 
 from .broker import free_port
 from .conftest import OFFICER_PIN

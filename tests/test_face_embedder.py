@@ -299,7 +299,7 @@ def test_reference_models_are_real_tflite_files(face_models):
 
 def test_the_service_loads_the_models_at_start_up_and_survives_a_bad_one(config_path, face_models, tmp_path,
                                                                          caplog):
-    from appliance.service import KioskService
+    from appliance.service.daemon import KioskService
 
     with_screening(config_path, f'face_embedder_model = "{face_models["embedder"]}"\n')
     config = config_module.load(config_path, environ={})

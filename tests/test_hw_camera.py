@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from appliance import clock
+from appliance.domain import clock
 from appliance.config import CameraSettings, HardwareSection
 from appliance.errors import DeviceError
 from appliance.hw.camera import Photo, describe_image

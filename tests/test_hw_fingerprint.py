@@ -11,7 +11,11 @@ from appliance.config import FingerprintR30xSettings, HardwareSection
 from appliance.errors import DeviceError, FrameError
 from appliance.hw import r30x_protocol as proto
 from appliance.hw.fingerprint_r30x import R30xScanner
-from appliance.hw.fingerprint_simulated import R30xSimulator, SimulatedFingerprintScanner, sample_template
+from appliance.hw.fingerprint_simulated import (
+    R30xSimulator,
+    SimulatedFingerprintScanner,
+    sample_template,
+)
 
 # --- the packet format -------------------------------------------------------------------
 

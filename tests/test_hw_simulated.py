@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from appliance import clock
+from appliance.domain import clock
 from appliance import config as config_module
 from appliance.config import HardwareSection, SimulatedDevices
 from appliance.errors import DeviceError

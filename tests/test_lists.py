@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from appliance import clock
+from appliance.domain import clock
 from appliance import config as config_module
 from appliance.errors import BundleError
 from appliance.lists import apply_bundle, indexes
-from appliance.screening import Traveller, screen
-from appliance.watchlist import COLUMNS, import_bytes, list_status
+from appliance.workflow.screening import Traveller, screen
+from appliance.lists.csv_import import COLUMNS, import_bytes, list_status
 from hq import lists as hq_lists
 from hq.cli import cli as hq_cli
 
@@ -242,7 +242,7 @@ def test_stale_list_warns_or_refers_by_policy(kiosk, keys):
 
 
 def test_stale_refer_policy_refers_a_crossing(kiosk, keys, officers):
-    from appliance import crossings
+    from appliance.workflow import crossings
 
     from .samples import CLEAR_OKAFOR
 
@@ -308,7 +308,7 @@ def test_hq_refuses_a_bad_export_before_signing(tmp_path, keys):
 def test_the_crossing_workflow_screens_a_face_embedding_with_the_document(kiosk, keys, officers):
     from fastapi.testclient import TestClient
 
-    from appliance.api import create_app
+    from appliance.web.app import create_app
 
     from .conftest import OFFICER_PIN
     from .samples import CLEAR_OKAFOR

@@ -7,7 +7,7 @@ from importlib import resources
 
 import pytest
 
-from appliance import mrz
+from appliance.domain import mrz
 from appliance.errors import KioskError, MRZError
 
 TODAY = date(2025, 6, 1)

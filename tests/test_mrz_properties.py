@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 from hypothesis import assume, given, settings, strategies as st
 
-from appliance import mrz
+from appliance.domain import mrz
 from appliance.errors import MRZError
 
 MRZ_CHARS = string.ascii_uppercase + string.digits + "<"

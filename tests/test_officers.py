@@ -6,9 +6,10 @@ from datetime import timedelta
 
 import pytest
 
-from appliance import audit, clock
+from appliance.storage import audit
+from appliance.domain import clock
 from appliance.errors import AuthError, Forbidden, KioskError, LockedOut, NotFound
-from appliance.officers import InvalidPin, check_pin, hash_pin, require_role
+from appliance.storage.officers import InvalidPin, check_pin, hash_pin, require_role
 
 from .conftest import OFFICER_PIN
 

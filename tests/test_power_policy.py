@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from appliance import audit
+from appliance.storage import audit
 from appliance.config import HardwareSection, PowerPolicySettings
 from appliance.errors import DeviceError
 from appliance.hw.indicators import SimulatedIndicators
 from appliance.hw.power_simulated import SimulatedPowerSource
-from appliance.power_policy import PowerPolicy, history
+from appliance.hw.power_policy import PowerPolicy, history
 
 
 @pytest.fixture
@@ -106,7 +106,7 @@ def test_charging_holds_the_shutdown(store, battery, marker) -> None:
 
 
 def test_pin_only_ups_flags(store, marker) -> None:
-    from appliance import clock
+    from appliance.domain import clock
     from appliance.hw.power import PowerReading
 
     class Pins:
@@ -182,7 +182,7 @@ def test_the_thread_polls_and_stops(store, battery, marker) -> None:
 
 
 def test_the_service_starts_the_policy_and_exposes_it(config) -> None:
-    from appliance.service import KioskService
+    from appliance.service.daemon import KioskService
 
     service = KioskService(config)
     service.init_store()
@@ -202,7 +202,7 @@ def test_the_service_starts_the_policy_and_exposes_it(config) -> None:
 
 
 def test_policy_can_be_disabled(config) -> None:
-    from appliance.service import KioskService
+    from appliance.service.daemon import KioskService
 
     config.hardware.power_policy.enabled = False
     service = KioskService(config)

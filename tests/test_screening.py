@@ -8,9 +8,9 @@ from importlib import resources
 import pytest
 
 from appliance.errors import WorkflowError
-from appliance.names import normalise
-from appliance.screening import DEFAULT_THRESHOLD, Traveller, screen
-from appliance.watchlist import COLUMNS, import_bytes, import_csv
+from appliance.domain.names import normalise
+from appliance.workflow.screening import DEFAULT_THRESHOLD, Traveller, screen
+from appliance.lists.csv_import import COLUMNS, import_bytes, import_csv
 
 PERSONS = f"""\
 {",".join(COLUMNS["persons"])}

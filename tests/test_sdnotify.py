@@ -13,7 +13,7 @@ from typing import Iterator
 
 import pytest
 
-from appliance import sdnotify
+from appliance.service import sdnotify
 
 
 class FakeSystemd:
@@ -82,13 +82,13 @@ def test_notify_reaches_an_abstract_namespace_socket(abstract_systemd: FakeSyste
 
 def test_notify_to_a_missing_socket_logs_and_returns_false(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     environ = {"NOTIFY_SOCKET": str(tmp_path / "gone")}
-    with caplog.at_level(logging.WARNING, logger="appliance.sdnotify"):
+    with caplog.at_level(logging.WARNING, logger="appliance.service.sdnotify"):
         assert sdnotify.notify("READY=1", environ=environ) is False
     assert "cannot notify systemd" in caplog.text
 
 
 def test_notify_ignores_an_unsupported_address(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="appliance.sdnotify"):
+    with caplog.at_level(logging.WARNING, logger="appliance.service.sdnotify"):
         assert sdnotify.notify("READY=1", environ={"NOTIFY_SOCKET": "vsock:2:1234"}) is False
     assert "unsupported" in caplog.text
 
@@ -143,7 +143,7 @@ def test_pinger_withholds_pings_while_unhealthy(systemd: FakeSystemd, caplog: py
     healthy = threading.Event()
     pinger = sdnotify.WatchdogPinger(healthy.is_set, interval=0.02, environ=systemd.environ)
 
-    with caplog.at_level(logging.INFO, logger="appliance.sdnotify"):
+    with caplog.at_level(logging.INFO, logger="appliance.service.sdnotify"):
         pinger.start()
         try:
             assert systemd.nothing_within(0.15)
@@ -162,7 +162,7 @@ def test_pinger_treats_a_raising_health_check_as_unhealthy(
         raise RuntimeError("store handle lost")
 
     pinger = sdnotify.WatchdogPinger(broken, interval=0.02, environ=systemd.environ)
-    with caplog.at_level(logging.ERROR, logger="appliance.sdnotify"):
+    with caplog.at_level(logging.ERROR, logger="appliance.service.sdnotify"):
         pinger.start()
         try:
             assert systemd.nothing_within(0.1)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from appliance import config as config_module
-from appliance import selftest
+from appliance.workflow import selftest
 from appliance.config import HardwareSection
 from appliance.hw import BACKENDS, KINDS, NOT_FITTED
 from appliance.hw.fingerprint_simulated import R30xSimulator

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from appliance import audit
+from appliance.storage import audit
 from appliance.errors import StoreError
-from appliance.store import SCHEMA_VERSION, Store
+from appliance.storage.store import SCHEMA_VERSION, Store
 
 
 def test_durable_pragmas(store):
@@ -127,7 +127,7 @@ def test_db_check_reports_corruption(config, run_cli):
 
 
 def test_the_head_is_the_newest_entry(store):
-    from appliance import audit
+    from appliance.storage import audit
 
     assert audit.head(store) == {"seq": 0, "hash": audit.GENESIS_HASH}
     audit.record(store, "alice", "login")

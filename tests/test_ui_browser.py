@@ -22,7 +22,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
 def _crossing(ui_kiosk, crossing_id: str) -> dict:
-    from appliance.crossings import get
+    from appliance.workflow.crossings import get
 
     return get(ui_kiosk.store, crossing_id)
 

@@ -11,13 +11,13 @@ import pytest
 from babel.messages.extract import extract_from_file
 from fastapi.testclient import TestClient
 
-from appliance.api import create_app
-from appliance.crossings import CrossingRequest, get, record
+from appliance.web.app import create_app
+from appliance.workflow.crossings import CrossingRequest, get, record
 from appliance.hw.camera import describe_image
 from appliance.hw.photo_quality import PREVIEW_WIDTH
-from appliance.ui import charts
-from appliance.ui.i18n import catalogue, choose, translator
-from appliance.ui_routes import SESSION_COOKIE, mrz_feedback
+from appliance.web import charts
+from appliance.web.i18n import catalogue, choose, translator
+from appliance.web.pages import SESSION_COOKIE, mrz_feedback
 
 from .conftest import OFFICER_PIN, SUPERVISOR_PIN
 from .samples import CLEAR_OKAFOR, PERSON_HIT_DOE, import_demo_lists, with_bad_check_digit
@@ -409,8 +409,8 @@ def test_language_is_chosen_at_login_and_kept(client):
 def _source_messages() -> set[str]:
     keywords = {"_": None, "N_": None}
     found = set()
-    sources = [("jinja2", path) for path in (PACKAGE / "ui" / "templates").glob("*.html")]
-    sources += [("python", PACKAGE / "ui_routes.py")] + [("python", path) for path in (PACKAGE / "ui").glob("*.py")]
+    sources = [("jinja2", path) for path in (PACKAGE / "web" / "templates").glob("*.html")]
+    sources += [("python", path) for path in (PACKAGE / "web").rglob("*.py")]
     for method, path in sources:
         for _line, message, _comments, _context in extract_from_file(method, str(path), keywords=keywords):
             found.add(message if isinstance(message, str) else message[0])
@@ -426,7 +426,7 @@ def test_every_string_on_screen_is_in_the_french_catalogue():
     french = catalogue("fr")
     assert len(messages) > 100
     missing = sorted(messages - set(french))
-    assert not missing, f"add these to appliance/locale/fr/LC_MESSAGES/messages.po: {missing}"
+    assert not missing, f"add these to appliance/web/locale/fr/LC_MESSAGES/messages.po: {missing}"
     assert not sorted(set(french) - messages), "the French catalogue has strings no screen uses"
     for message in messages:
         assert _fields(french[message]) == _fields(message), f"placeholders differ in {message!r}"

@@ -9,7 +9,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from appliance.hw import open_devices
-from appliance.store import Store
+from appliance.storage.store import Store
 from appliance.uplink import outbox, protocol, status
 from appliance.uplink.client import Uplink
 from appliance.uplink.telemetry import collect
@@ -133,7 +133,7 @@ def test_presence_birth_will_and_health_in_the_fleet_view(world, broker):
     online = wait_until(row, 20, what="kiosk online with health at HQ")
     assert online["kiosk_id"] == config.kiosk.kiosk_id and online["outbox_depth"] == 0
     # The audit chain's head reaches HQ, where a rewrite of the kiosk's file cannot follow.
-    from appliance import audit
+    from appliance.storage import audit
 
     assert online["audit_head"] == audit.head(world["store"]) and online["audit_head"]["seq"] >= 1
     uplink.stop()

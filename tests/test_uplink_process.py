@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from appliance.store import Store
+from appliance.storage.store import Store
 from appliance.uplink import outbox
 from hq.db import HQDatabase
 from hq.fleet import fleet_rows

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from appliance.errors import UplinkError
-from appliance.store import Store
+from appliance.storage.store import Store
 from appliance.uplink import outbox, status
 from appliance.uplink.client import Uplink
 

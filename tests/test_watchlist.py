@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from appliance import audit
+from appliance.storage import audit
 from appliance.errors import ImportFileError, KioskError
-from appliance.store import Store
-from appliance.watchlist import COLUMNS, MAX_ERRORS, import_bytes, import_csv, list_status
+from appliance.storage.store import Store
+from appliance.lists.csv_import import COLUMNS, MAX_ERRORS, import_bytes, import_csv, list_status
 
 PERSONS_HEADER = ",".join(COLUMNS["persons"])
 DOCUMENTS_HEADER = ",".join(COLUMNS["documents"])

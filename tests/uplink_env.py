@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from appliance import config as config_module
-from appliance.crossings import CrossingRequest, record
-from appliance.officers import Officers
+from appliance.workflow.crossings import CrossingRequest, record
+from appliance.storage.officers import Officers
 from appliance.uplink import protocol
 from hq import config as hq_config_module
 from hq.db import HQDatabase

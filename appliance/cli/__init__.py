@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import click
 
-from .. import __version__
-from .common import KioskGroup, config_option
+from appliance import __version__
+from appliance.cli.common import KioskGroup, config_option
 
 
 @click.group(cls=KioskGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,7 +22,24 @@ def cli() -> None:
 
 # Imported after ``cli`` exists: the command modules import only ``.common``, never this
 # module's names, so there is no import cycle.
-from . import audit, bench, config_cmd, crossings, db, demo, faces, lists, mrz, officers, run, screen, selftest, stats, uplink, watchlist  # noqa: E402,E501
+from appliance.cli import (
+    audit,
+    bench,
+    config_cmd,
+    crossings,
+    db,
+    demo,
+    faces,
+    lists,
+    mrz,
+    officers,
+    run,
+    screen,
+    selftest,
+    stats,
+    uplink,
+    watchlist,
+)  # noqa: E402,E501
 
 for _module in (run, demo, config_cmd, db, audit, officers, mrz, crossings, watchlist, lists, screen, faces, stats,
                 uplink, bench, selftest):

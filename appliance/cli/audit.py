@@ -7,9 +7,9 @@ import sys
 
 import click
 
-from .. import audit as audit_log
-from ..store import Store
-from .common import KioskGroup, load_config, print_json
+from appliance.cli.common import KioskGroup, load_config, print_json
+from appliance.storage import audit as audit_log
+from appliance.storage.store import Store
 
 
 @click.group("audit", cls=KioskGroup)

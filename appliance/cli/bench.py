@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from .common import KioskGroup
+from appliance.cli.common import KioskGroup
 
 
 @click.group("bench", cls=KioskGroup)
@@ -17,7 +17,7 @@ def command() -> None:
     """Benchmarks, each against a named peer in the same run."""
 
 
-from . import bench_uplink  # noqa: E402
+from appliance.cli import bench_uplink  # noqa: E402
 
 command.add_command(bench_uplink.command)
-command.add_command(__import__("appliance.cli.bench_screening", fromlist=["command"]).command)
+command.add_command(__import__("appliance.bench.screening", fromlist=["command"]).command)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import print_json
+from appliance.cli.common import print_json
 
 
 @click.command("uplink")
@@ -15,7 +15,7 @@ from .common import print_json
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the figures.")
 def command(count: int, rounds: int, as_json: bool) -> None:
     """Crossings/s and bytes on the wire per crossing, kiosk uplink vs plain paho QoS 1 JSON."""
-    from ..uplink import bench
+    from appliance.bench import uplink as bench
 
     figures = bench.run(count, rounds)
     if as_json:

@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
-from .. import config as config_module
-from ..errors import KioskError
+from appliance import config as config_module
+from appliance.errors import KioskError
 
 
 def _remember_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from .. import config as config_module
-from .common import KioskGroup, load_config, print_json
+from appliance import config as config_module
+from appliance.cli.common import KioskGroup, load_config, print_json
 
 
 @click.group("config", cls=KioskGroup)

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import click
 
-from .. import clock
-from .. import crossings as workflow
-from ..errors import KioskError
-from ..officers import Officers
-from ..store import Store
-from .common import KioskGroup, load_config, print_json
+from appliance.cli.common import KioskGroup, load_config, print_json
+from appliance.domain import clock
+from appliance.errors import KioskError
+from appliance.storage.officers import Officers
+from appliance.storage.store import Store
+from appliance.workflow import crossings as workflow
 
 
 @click.group("crossings", cls=KioskGroup)

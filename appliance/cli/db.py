@@ -6,8 +6,8 @@ import sys
 
 import click
 
-from ..store import SCHEMA_VERSION, Store
-from .common import KioskGroup, load_config, print_json
+from appliance.cli.common import KioskGroup, load_config, print_json
+from appliance.storage.store import SCHEMA_VERSION, Store
 
 
 @click.group("db", cls=KioskGroup)

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import click
 
-from .. import config as config_module
-from .. import service
-from ..errors import KioskError
-from ..officers import InvalidPin, Officers, validate_pin
-from ..store import Store
-from ..watchlist import import_csv
-from .common import KioskCommand
+from appliance import config as config_module
+from appliance.cli.common import KioskCommand
+from appliance.errors import KioskError
+from appliance.lists.csv_import import import_csv
+from appliance.service import daemon as service
+from appliance.storage.officers import InvalidPin, Officers, validate_pin
+from appliance.storage.store import Store
 
 
 def _random_pin(config: config_module.Config) -> str:

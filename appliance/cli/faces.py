@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from ..errors import InferenceError, KioskError
-from ..inference import face_embedder, reference_models
-from .common import KioskGroup, load_config, print_json
+from appliance.cli.common import KioskGroup, load_config, print_json
+from appliance.errors import InferenceError, KioskError
+from appliance.inference import face_embedder, reference_models
 
 
 @click.group("faces", cls=KioskGroup)

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import click
 
-from ..errors import BundleError
-from ..lists import apply_bundle
-from ..lists.bundle import short_model
-from ..store import Store
-from ..watchlist import list_status
-from .common import KioskGroup, load_config, print_json
+from appliance.cli.common import KioskGroup, load_config, print_json
+from appliance.errors import BundleError
+from appliance.lists import apply_bundle
+from appliance.lists.bundle import short_model
+from appliance.lists.csv_import import list_status
+from appliance.storage.store import Store
 
 
 @click.group("lists", cls=KioskGroup)

@@ -7,10 +7,10 @@ from datetime import date, datetime
 
 import click
 
-from .. import clock
-from .. import mrz as mrz_module
-from ..errors import MRZError
-from .common import KioskGroup, print_json
+from appliance.cli.common import KioskGroup, print_json
+from appliance.domain import clock
+from appliance.domain import mrz as mrz_module
+from appliance.errors import MRZError
 
 # Exit codes HQ scripts rely on.
 EXIT_VALID = 0

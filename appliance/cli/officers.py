@@ -6,9 +6,9 @@ import sys
 
 import click
 
-from ..officers import ROLES, Officers
-from ..store import Store
-from .common import KioskGroup, load_config, print_json
+from appliance.cli.common import KioskGroup, load_config, print_json
+from appliance.storage.officers import ROLES, Officers
+from appliance.storage.store import Store
 
 
 def _officers() -> Officers:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from .. import service
-from .common import KioskCommand, load_config
+from appliance.cli.common import KioskCommand, load_config
+from appliance.service import daemon as service
 
 
 @click.command("run", cls=KioskCommand)

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-import click
-
 from pathlib import Path
 
+import click
 import numpy as np
 
-from ..errors import WorkflowError
-from ..screening import Traveller, screen
-from ..store import Store
-from ..watchlist import SEXES, is_document_number, is_state_code, normalise_document_number, parse_partial_date
-from .common import KioskCommand, load_config, print_json
+from appliance.cli.common import KioskCommand, load_config, print_json
+from appliance.errors import WorkflowError
+from appliance.lists.csv_import import (
+    SEXES,
+    is_document_number,
+    is_state_code,
+    normalise_document_number,
+    parse_partial_date,
+)
+from appliance.storage.store import Store
+from appliance.workflow.screening import Traveller, screen
 
 
 def _birth_date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:

@@ -7,8 +7,8 @@ import sys
 
 import click
 
-from .. import selftest
-from .common import KioskCommand, load_config, print_json
+from appliance.cli.common import KioskCommand, load_config, print_json
+from appliance.workflow import selftest
 
 COLUMNS = ("device", "backend", "port", "result", "hint")
 

@@ -6,10 +6,10 @@ from datetime import datetime
 
 import click
 
-from .. import clock
-from .. import stats as post_stats
-from ..store import Store
-from .common import KioskGroup, load_config, print_json
+from appliance.cli.common import KioskGroup, load_config, print_json
+from appliance.domain import clock
+from appliance.storage.store import Store
+from appliance.workflow import stats as post_stats
 
 
 @click.group("stats", cls=KioskGroup)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from ..store import Store
-from ..uplink import protocol, status, telemetry
-from ..uplink.client import signing_key_path
-from .common import KioskGroup, load_config, print_json
+from appliance.cli.common import KioskGroup, load_config, print_json
+from appliance.storage.store import Store
+from appliance.uplink import protocol, status, telemetry
+from appliance.uplink.client import signing_key_path
 
 
 @click.group("uplink", cls=KioskGroup)

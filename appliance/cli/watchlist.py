@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from ..lists import indexes
-from ..store import Store
-from ..watchlist import KINDS, import_csv, list_status
-from .common import KioskGroup, load_config, print_json
+from appliance.cli.common import KioskGroup, load_config, print_json
+from appliance.lists import indexes
+from appliance.lists.csv_import import KINDS, import_csv, list_status
+from appliance.storage.store import Store
 
 
 @click.group("watchlist", cls=KioskGroup)

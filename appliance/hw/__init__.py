@@ -17,15 +17,15 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import DeviceError
+from appliance.errors import DeviceError
 
 if TYPE_CHECKING:
-    from ..config import HardwareSection
-    from .camera import Camera
-    from .fingerprint import FingerprintScanner
-    from .indicators import Indicators
-    from .mrz_reader import MRZReader
-    from .power import PowerSource
+    from appliance.config import HardwareSection
+    from appliance.hw.camera import Camera
+    from appliance.hw.fingerprint import FingerprintScanner
+    from appliance.hw.indicators import Indicators
+    from appliance.hw.mrz_reader import MRZReader
+    from appliance.hw.power import PowerSource
 
 log = logging.getLogger(__name__)
 
@@ -140,8 +140,8 @@ def open_devices(hardware: HardwareSection) -> Devices:
             opened[kind] = cls.from_config(hardware)
             log.debug("opened %s back-end %r", kind, cls.backend)
         if hardware.power_signals == "gpio":
-            from .power_gpio import GpioPowerSource
-            from .power_signals import SignalledPowerSource
+            from appliance.hw.power_gpio import GpioPowerSource
+            from appliance.hw.power_signals import SignalledPowerSource
 
             # The gauge is already in ``opened``: if the pins cannot be claimed, it is closed below.
             opened["power"] = SignalledPowerSource(opened["power"], GpioPowerSource.from_config(hardware))

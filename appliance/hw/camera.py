@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Callable, ClassVar
 
-from .. import clock
-from ..errors import DeviceError
-from .device import Device
+from appliance.domain import clock
+from appliance.errors import DeviceError
+from appliance.hw.device import Device
 
 if TYPE_CHECKING:
-    from ..config import CameraSettings
+    from appliance.config import CameraSettings
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -6,11 +6,11 @@ import io
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..errors import DeviceError
-from .camera import DeviceCamera
+from appliance.errors import DeviceError
+from appliance.hw.camera import DeviceCamera
 
 if TYPE_CHECKING:
-    from ..config import CameraSettings, HardwareSection
+    from appliance.config import CameraSettings, HardwareSection
 
 
 class Picamera2Camera(DeviceCamera):

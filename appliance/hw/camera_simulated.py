@@ -10,12 +10,12 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .. import clock
-from ..errors import DeviceError
-from .camera import Camera, Photo, describe_image
+from appliance.domain import clock
+from appliance.errors import DeviceError
+from appliance.hw.camera import Camera, Photo, describe_image
 
 if TYPE_CHECKING:
-    from ..config import HardwareSection
+    from appliance.config import HardwareSection
 
 SAMPLE_RESOURCE = "demo_data/face.png"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")

@@ -6,11 +6,11 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..errors import DeviceError
-from .camera import DeviceCamera, Photo
+from appliance.errors import DeviceError
+from appliance.hw.camera import DeviceCamera, Photo
 
 if TYPE_CHECKING:
-    from ..config import CameraSettings, HardwareSection
+    from appliance.config import CameraSettings, HardwareSection
 
 
 def import_cv2() -> Any:

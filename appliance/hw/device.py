@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
-    from ..config import HardwareSection
+    from appliance.config import HardwareSection
 
 
 class Device(ABC):

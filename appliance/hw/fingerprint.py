@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar
 
-from .device import Device
+from appliance.hw.device import Device
 
 
 @dataclass(frozen=True)

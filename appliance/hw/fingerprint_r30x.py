@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 import serial
 
-from .. import clock
-from ..errors import DeviceError, FrameError
-from . import r30x_protocol as proto
-from .fingerprint import FingerprintCapture, FingerprintScanner
-from .serial_port import open_port
+from appliance.domain import clock
+from appliance.errors import DeviceError, FrameError
+from appliance.hw import r30x_protocol as proto
+from appliance.hw.fingerprint import FingerprintCapture, FingerprintScanner
+from appliance.hw.serial_port import open_port
 
 if TYPE_CHECKING:
-    from ..config import FingerprintR30xSettings, HardwareSection
+    from appliance.config import FingerprintR30xSettings, HardwareSection
 
 log = logging.getLogger(__name__)
 

@@ -16,14 +16,14 @@ import threading
 from collections import deque
 from typing import TYPE_CHECKING
 
-from ..errors import DeviceError, FrameError
-from . import r30x_protocol as proto
-from .fingerprint_r30x import R30xScanner
-from .pty_peer import PtyPeer
-from .serial_port import open_port
+from appliance.errors import DeviceError, FrameError
+from appliance.hw import r30x_protocol as proto
+from appliance.hw.fingerprint_r30x import R30xScanner
+from appliance.hw.pty_peer import PtyPeer
+from appliance.hw.serial_port import open_port
 
 if TYPE_CHECKING:
-    from ..config import HardwareSection
+    from appliance.config import HardwareSection
 
 TEMPLATE_BYTES = 512  # one character file of an R30x module
 FAULTS = ("corrupt", "silent", "noise", "torn", "corrupt_data")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ..errors import DeviceError
+from appliance.errors import DeviceError
 
 
 def _explain(pin: int, what: str, exc: BaseException) -> DeviceError:

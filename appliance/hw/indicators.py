@@ -12,12 +12,12 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
-from ..errors import DeviceError
-from .device import Device
-from .gpio import output_device
+from appliance.errors import DeviceError
+from appliance.hw.device import Device
+from appliance.hw.gpio import output_device
 
 if TYPE_CHECKING:
-    from ..config import HardwareSection
+    from appliance.config import HardwareSection
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import os
 import threading
 from typing import Any
 
-from .pty_peer import NullModem
+from appliance.hw.pty_peer import NullModem
 
 # EPever input registers (real-time data), each value x100 unless noted.
 PV_POWER_L = 0x3102  # 32 bits, low word first

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from ..errors import FrameError
+from appliance.errors import FrameError
 
 MRZ_LINE = re.compile(r"^[A-Z0-9<]+$")
 LINES_FOR_LENGTH = {30: 3, 36: 2, 44: 2}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from typing import ClassVar
 
-from .device import Device
+from appliance.hw.device import Device
 
 
 class MRZReader(Device):
@@ -30,6 +30,6 @@ class MRZReader(Device):
         """The next document's MRZ text (its lines joined by "\\n"), or None after ``timeout`` seconds.
 
         The text is returned as the device gave it; parsing and validating it is the
-        caller's job (``appliance.mrz``). Raises DeviceError if the device failed or was
+        caller's job (``appliance.domain.mrz``). Raises DeviceError if the device failed or was
         closed, ValueError if ``timeout`` is negative.
         """

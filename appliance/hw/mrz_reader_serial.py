@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING
 
 import serial
 
-from ..errors import DeviceError, FrameError
-from .mrz_framing import MRZAssembler, Result
-from .mrz_reader import MRZReader
-from .serial_port import explain, open_port
+from appliance.errors import DeviceError, FrameError
+from appliance.hw.mrz_framing import MRZAssembler, Result
+from appliance.hw.mrz_reader import MRZReader
+from appliance.hw.serial_port import explain, open_port
 
 if TYPE_CHECKING:
-    from ..config import HardwareSection, MRZSerialSettings
+    from appliance.config import HardwareSection, MRZSerialSettings
 
 log = logging.getLogger(__name__)
 

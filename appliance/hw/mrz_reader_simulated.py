@@ -10,11 +10,11 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
-from ..errors import DeviceError
-from .mrz_reader import MRZReader
+from appliance.errors import DeviceError
+from appliance.hw.mrz_reader import MRZReader
 
 if TYPE_CHECKING:
-    from ..config import HardwareSection
+    from appliance.config import HardwareSection
 
 SPECIMENS_RESOURCE = "demo_data/specimens.mrz"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from .camera import Photo
+from appliance.hw.camera import Photo
 
 MIN_SIDE = 160  # px; the face crop an embedder needs is ~112 px
 DARK, BRIGHT = 60, 200  # mean grey level

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar, Self
 
-from ..errors import DeviceError
-from .device import Device
+from appliance.errors import DeviceError
+from appliance.hw.device import Device
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .. import clock
-from ..errors import DeviceError
-from .power import PowerReading, PowerSource
+from appliance.domain import clock
+from appliance.errors import DeviceError
+from appliance.hw.power import PowerReading, PowerSource
 
 if TYPE_CHECKING:
-    from ..config import HardwareSection
+    from appliance.config import HardwareSection
 
 
 class GpioPowerSource(PowerSource):
@@ -33,7 +33,7 @@ class GpioPowerSource(PowerSource):
         pins = {"mains_lost_pin": settings.mains_lost_pin, "low_battery_pin": settings.low_battery_pin}
         if all(pin is None for pin in pins.values()):
             raise DeviceError("power back-end 'gpio' needs hardware.power_gpio.mains_lost_pin or low_battery_pin")
-        from .gpio import input_pin
+        from appliance.hw.gpio import input_pin
 
         opened = []
         try:

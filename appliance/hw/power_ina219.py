@@ -5,12 +5,16 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING, Any
 
-from .. import clock
-from ..errors import DeviceError
-from .power import LastReadingPowerSource, PowerReading, percent_from_voltage
+from appliance.domain import clock
+from appliance.errors import DeviceError
+from appliance.hw.power import (
+    LastReadingPowerSource,
+    PowerReading,
+    percent_from_voltage,
+)
 
 if TYPE_CHECKING:
-    from ..config import HardwareSection, PowerINA219Settings
+    from appliance.config import HardwareSection, PowerINA219Settings
 
 REG_CONFIG = 0x00
 REG_SHUNT = 0x01  # signed, 10 uV per bit

@@ -6,13 +6,17 @@ import logging
 import os
 from typing import TYPE_CHECKING, Any
 
-from .. import clock
-from ..errors import DeviceError
-from .power import LastReadingPowerSource, PowerReading, percent_from_voltage
-from .serial_port import explain, parse_framing
+from appliance.domain import clock
+from appliance.errors import DeviceError
+from appliance.hw.power import (
+    LastReadingPowerSource,
+    PowerReading,
+    percent_from_voltage,
+)
+from appliance.hw.serial_port import explain, parse_framing
 
 if TYPE_CHECKING:
-    from ..config import HardwareSection, PowerModbusSettings
+    from appliance.config import HardwareSection, PowerModbusSettings
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from ..errors import DeviceError
-from .power import PowerReading, PowerSource
-from .power_gpio import GpioPowerSource
+from appliance.errors import DeviceError
+from appliance.hw.power import PowerReading, PowerSource
+from appliance.hw.power_gpio import GpioPowerSource
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,8 @@ class SignalledPowerSource(PowerSource):
 
     def close(self) -> None:
         """Close the pins and the gauge, even if one fails; then raise the first failure."""
-        from . import _close_all  # the package imports this module only once it is loaded
+        from appliance.hw import (
+            _close_all,  # the package imports this module only once it is loaded
+        )
 
         _close_all([self.pins, self.gauge])

@@ -8,12 +8,12 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import clock
-from ..errors import DeviceError
-from .power import PowerReading, PowerSource
+from appliance.domain import clock
+from appliance.errors import DeviceError
+from appliance.hw.power import PowerReading, PowerSource
 
 if TYPE_CHECKING:
-    from ..config import HardwareSection
+    from appliance.config import HardwareSection
 
 # Distinguishes "leave unchanged" from None, which for solar_watts and voltage means
 # "no such sensor".

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .. import clock
-from ..errors import DeviceError
-from .power import LastReadingPowerSource, PowerReading
+from appliance.domain import clock
+from appliance.errors import DeviceError
+from appliance.hw.power import LastReadingPowerSource, PowerReading
 
 if TYPE_CHECKING:
-    from ..config import HardwareSection, PowerSysfsSettings
+    from appliance.config import HardwareSection, PowerSysfsSettings
 
 EXTERNAL_TYPES = {"Mains", "USB", "Wireless"}
 

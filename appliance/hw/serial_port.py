@@ -7,7 +7,7 @@ import os
 
 import serial
 
-from ..errors import DeviceError
+from appliance.errors import DeviceError
 
 _PARITY = {"N": serial.PARITY_NONE, "E": serial.PARITY_EVEN, "O": serial.PARITY_ODD}
 

@@ -31,7 +31,7 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from .files import fsync_dir, save_npy
+from appliance.inference.files import fsync_dir, save_npy
 
 FORMAT = 1
 FENCE_STRIDE = 512  # keys per fence: 512 x 8 bytes = one 4 KiB page of keys.npy

@@ -44,8 +44,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InferenceError, NoFaceFound
-from . import litert
+from appliance.errors import InferenceError, NoFaceFound
+from appliance.inference import litert
 
 CROP_MARGIN = 0.2  # of the box's larger side, added on every side: forehead, chin and ears
 PIXEL_MEAN, PIXEL_SCALE = 127.5, 128.0

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import save_npy
+from appliance.inference.files import save_npy
 
 FORMAT = 1
 BLOCK = 65536  # rows scored per kernel call: a 256 KiB float32 output stays in L2

@@ -16,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from ..errors import InferenceError
+from appliance.errors import InferenceError
 
 # (distribution on PyPI, module that holds Interpreter), in the order they are tried.
 RUNTIMES = (("ai-edge-litert", "ai_edge_litert.interpreter"), ("tflite-runtime", "tflite_runtime.interpreter"))

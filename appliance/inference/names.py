@@ -1,6 +1,6 @@
 """Fuzzy name index: transliterated tokens, phonetic and typo-tolerant blocking, then a careful scorer.
 
-A name (and each alias) is folded to A-Z tokens (``appliance.names.fold``: accents
+A name (and each alias) is folded to A-Z tokens (``appliance.domain.names.fold``: accents
 dropped, ICAO transliteration, other scripts through anyascii). Search has two stages:
 
 1. **Candidates, without scoring every name.** Each query token is looked up in the
@@ -43,8 +43,8 @@ import jellyfish
 import numpy as np
 from rapidfuzz.distance import JaroWinkler
 
-from ..names import KEY_SEPARATOR, fold
-from .files import save_npy
+from appliance.domain.names import KEY_SEPARATOR, fold
+from appliance.inference.files import save_npy
 
 FORMAT = 1
 MIN_DELETE_LENGTH = 4  # shorter tokens have too many one-letter neighbours to be useful keys

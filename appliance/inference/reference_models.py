@@ -40,8 +40,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InferenceError
-from .files import fsync_dir
+from appliance.errors import InferenceError
+from appliance.inference.files import fsync_dir
 
 EMBEDDER_FILE = "face_embedder.tflite"
 DETECTOR_FILE = "face_detector.tflite"

@@ -17,13 +17,21 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from .. import audit, clock
-from ..errors import BundleError
-from ..inference import documents as documents_index
-from ..store import Store
-from ..watchlist import COLUMNS, MAX_ERRORS, _delete_entries, _name_rows, check_entry, parse_aliases
-from . import bundle as bundle_format
-from . import indexes
+from appliance.domain import clock
+from appliance.errors import BundleError
+from appliance.inference import documents as documents_index
+from appliance.lists import bundle as bundle_format
+from appliance.lists import indexes
+from appliance.lists.csv_import import (
+    COLUMNS,
+    MAX_ERRORS,
+    _delete_entries,
+    _name_rows,
+    check_entry,
+    parse_aliases,
+)
+from appliance.storage import audit
+from appliance.storage.store import Store
 
 COMPACT_MIN = 100_000  # delta operations kept beside a document base before it is rebuilt
 MIN_FACE_DIM, MAX_FACE_DIM = 16, 4096

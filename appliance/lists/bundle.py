@@ -36,9 +36,12 @@ from typing import Any, Iterable, Iterator
 import zstandard
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
 
-from ..errors import BundleError
+from appliance.errors import BundleError
 
 MAGIC = b"KIOSK-LIST-BUNDLE/1\n"
 FORMAT = 1

@@ -25,12 +25,12 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from ..errors import ListIndexError
-from ..inference import documents as documents_index
-from ..inference import faces as faces_index
-from ..inference import names as names_index
-from ..inference.files import fsync_dir
-from ..store import Store
+from appliance.errors import ListIndexError
+from appliance.inference import documents as documents_index
+from appliance.inference import faces as faces_index
+from appliance.inference import names as names_index
+from appliance.inference.files import fsync_dir
+from appliance.storage.store import Store
 
 
 def root_for(config: Any) -> Path:
@@ -67,7 +67,7 @@ def _write_json(path: Path, data: dict) -> None:
 # -- Building -------------------------------------------------------------------------------
 
 def _alias_pairs(text: str) -> list[tuple[str, str]]:
-    from ..watchlist import parse_aliases
+    from appliance.lists.csv_import import parse_aliases
 
     return parse_aliases(text)
 

@@ -19,12 +19,13 @@ from typing import Any, Callable
 import paho.mqtt.client as paho
 from paho.mqtt.enums import MQTTProtocolVersion
 
-from .. import __version__, clock
-from ..config import Config
-from ..errors import ProtocolError, UplinkError
-from ..store import Store
-from . import mqtt, protocol, status
-from .sender import CaptureBytes, Sender
+from appliance import __version__
+from appliance.config import Config
+from appliance.domain import clock
+from appliance.errors import ProtocolError, UplinkError
+from appliance.storage.store import Store
+from appliance.uplink import mqtt, protocol, status
+from appliance.uplink.sender import CaptureBytes, Sender
 
 log = logging.getLogger(__name__)
 
@@ -236,7 +237,7 @@ class Uplink:
     def _status_payload(self, state: str) -> bytes:
         lists: dict[str, Any] = {}
         try:
-            from .telemetry import list_versions
+            from appliance.uplink.telemetry import list_versions
 
             lists = {name: info["version"] for name, info in list_versions(self.store).items()}
         except Exception:

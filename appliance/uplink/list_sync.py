@@ -16,7 +16,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from ..errors import KioskError, ProtocolError
+from appliance.errors import KioskError, ProtocolError
 
 log = logging.getLogger(__name__)
 

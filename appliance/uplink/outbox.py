@@ -12,9 +12,9 @@ import json
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from .. import clock
-from ..store import Store
-from .protocol import PRIORITY_OF_KIND, TOPIC_OF_KIND
+from appliance.domain import clock
+from appliance.storage.store import Store
+from appliance.uplink.protocol import PRIORITY_OF_KIND, TOPIC_OF_KIND
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,13 @@ import cbor2
 import zstandard
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
 
-from .. import clock
-from ..errors import ProtocolError, UplinkError
+from appliance.domain import clock
+from appliance.errors import ProtocolError, UplinkError
 
 SCHEMA_VERSION = 1
 TOPIC_ROOT = "kiosk/v1"

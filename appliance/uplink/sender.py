@@ -15,11 +15,11 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .. import clock
-from ..config import UplinkSection
-from ..errors import ProtocolError
-from ..store import Store
-from . import outbox, status
+from appliance.config import UplinkSection
+from appliance.domain import clock
+from appliance.errors import ProtocolError
+from appliance.storage.store import Store
+from appliance.uplink import outbox, status
 
 log = logging.getLogger(__name__)
 

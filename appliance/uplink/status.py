@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from .. import clock
-from ..store import Store
-from . import outbox
+from appliance.domain import clock
+from appliance.storage.store import Store
+from appliance.uplink import outbox
 
 # The uplink rewrites its heartbeat at least this often while it runs.
 HEARTBEAT_S = 5.0

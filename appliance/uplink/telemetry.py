@@ -13,10 +13,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .. import __version__, audit, clock
-from ..config import Config
-from ..store import Store
-from . import outbox, status
+from appliance import __version__
+from appliance.config import Config
+from appliance.domain import clock
+from appliance.storage import audit
+from appliance.storage.store import Store
+from appliance.uplink import outbox, status
 
 THERMAL_ZONE = Path("/sys/class/thermal/thermal_zone0/temp")
 # Process start, for uptime of the service (the board's uptime is /proc/uptime).
@@ -66,7 +68,7 @@ def collect(store: Store, config: Config, devices: Any = None, power_policy: Any
 
 def list_versions(store: Store) -> dict[str, dict[str, Any]]:
     """list name -> {version, age_s}: the part of the lists HQ tracks per kiosk."""
-    from ..watchlist import list_status
+    from appliance.lists.csv_import import list_status
 
     return {entry["name"]: {"version": entry["version"], "age_s": entry["age_seconds"]} for entry in list_status(store)}
 
@@ -78,7 +80,7 @@ def battery_summary(store: Store, hours: int = 24) -> dict[str, Any] | None:
     """
     from datetime import timedelta
 
-    from ..power_policy import history
+    from appliance.hw.power_policy import history
 
     rows = [row for row in history(store, since=clock.iso(clock.utcnow() - timedelta(hours=hours)), limit=100_000)
             if row["percent"] is not None]

@@ -21,10 +21,10 @@ import pytest
 import uvicorn
 
 from appliance import config as config_module
-from appliance.api import create_app
+from appliance.web.app import create_app
 from appliance.hw import open_devices
-from appliance.officers import Officers
-from appliance.store import Store
+from appliance.storage.officers import Officers
+from appliance.storage.store import Store
 
 from ..conftest import OFFICER_PIN, SUPERVISOR_PIN
 from ..samples import import_demo_lists
@@ -64,7 +64,7 @@ class UIKiosk:
         self.devices.mrz_reader.present(mrz_text)
 
     def crossings(self) -> list[dict]:
-        from appliance.crossings import list_crossings
+        from appliance.workflow.crossings import list_crossings
 
         return list_crossings(self.store, limit=1000)
 

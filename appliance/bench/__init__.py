@@ -1,0 +1,1 @@
+"""Benchmarks, each beside a named peer measured in the same run."""

@@ -1,0 +1,1 @@
+"""The running kiosk: start-up, systemd notify, housekeeping thread."""

@@ -1,0 +1,220 @@
+"""The kiosk service (``kiosk run``): a linear start-up, then the API until asked to stop."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+
+import uvicorn
+
+from appliance import __version__
+from appliance.config import Config
+from appliance.hw import open_devices
+from appliance.service import sdnotify
+from appliance.storage import audit
+from appliance.storage.store import Store
+from appliance.web.app import create_app
+from appliance.workflow import biometrics
+
+log = logging.getLogger("kiosk")
+
+
+def setup_logging(level: str = "INFO") -> None:
+    """Log to journald when systemd started us (JOURNAL_STREAM is set), else to stderr."""
+    handler: logging.Handler = logging.StreamHandler(sys.stderr)
+    if os.environ.get("JOURNAL_STREAM"):
+        try:
+            from systemd.journal import JournalHandler  # the [pi] extra; optional
+
+            handler = JournalHandler(SYSLOG_IDENTIFIER="kiosk")
+        except ImportError:
+            pass  # stderr is captured by journald anyway, just without structured fields
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+class KioskService:
+    """Owns the store, the devices and the HTTP server of one running kiosk."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.store: Store | None = None
+        self.devices = None
+        self.server: uvicorn.Server | None = None
+        self.watchdog: sdnotify.WatchdogPinger | None = None
+        self.uplink = None
+        self.app = None
+        self.housekeeping = None
+        self.power_policy = None
+
+    def start(self) -> None:
+        self.init_store()
+        self.init_devices()
+        self.init_face_models()
+        self.init_api()
+        self.init_power_policy()
+        self.start_uplink()
+        self.start_housekeeping()
+        self.start_watchdog()
+
+    def init_store(self) -> None:
+        self.store = Store(self.config.db_path)
+        problems = [row for row in self.store.integrity_check() if row != "ok"]
+        if problems:
+            # Keep serving: refusing to start would stop the post. Say it loudly instead.
+            log.error("database integrity check found problems: %s", "; ".join(problems[:5]))
+        log.info("store %s ready (schema %d)", self.store.path, self.store.schema_version)
+        from appliance.lists import (
+            indexes,  # list index files: drop builds a power cut interrupted
+        )
+
+        for removed in indexes.remove_unfinished(self.store, indexes.root_for(self.config)):
+            log.warning("removed unfinished list index build %s", removed)
+
+    def init_devices(self) -> None:
+        self.devices = open_devices(self.config.hardware)
+        for name, status in self.devices.status().items():
+            log.info("device %s: %s", name, status)
+        if self.devices.indicators is not None:
+            self.devices.indicators.on_supervisor_call(self._supervisor_called)
+
+    def init_face_models(self) -> None:
+        """Load the face embedder now, so the first traveller does not wait for it and a bad
+        model is in the log at start-up. A failure does not stop the kiosk: crossings are
+        then recorded without face screening, each saying why (docs/faces.md)."""
+        from appliance.errors import InferenceError
+        from appliance.inference import face_embedder
+
+        try:
+            embedder = face_embedder.for_settings(self.config.screening)
+        except InferenceError as exc:
+            log.error("face models not loaded, photos will not be screened by face: %s", exc)
+            return
+        if embedder is None:
+            log.info("no face embedder configured: faces are screened only when a client sends an embedding")
+            return
+        info = embedder.describe()
+        log.info("face embedder %s ready (%s %s, %d-d%s)", info["embedder"]["path"], info["runtime"],
+                 info["version"], embedder.dim, ", with detector" if embedder.detector is not None else "")
+
+    def _supervisor_called(self) -> None:
+        log.warning("call-supervisor button pressed")
+        audit.record(self.store, "kiosk", "supervisor.call", self.config.kiosk.kiosk_id)
+
+    def init_api(self) -> None:
+        app = create_app(self.config, self.store, self.devices)
+        self.app = app
+        server_config = uvicorn.Config(
+            app, host=self.config.api.host, port=self.config.api.port, log_config=None, access_log=False
+        )
+        self.server = uvicorn.Server(server_config)
+
+    def init_power_policy(self) -> None:
+        settings = self.config.hardware.power_policy
+        if not settings.enabled:
+            log.warning("power policy disabled: the kiosk will not shut down before the battery is empty")
+            return
+        from appliance.hw.power_policy import PowerPolicy
+
+        self.power_policy = PowerPolicy(settings, self.devices.power, self.store, self.devices.indicators)
+        self.app.state.power_policy = self.power_policy
+        self.power_policy.start()
+
+    def start_uplink(self) -> None:
+        # Offline is the normal case: with no broker configured the kiosk simply queues.
+        if not self.config.uplink.broker_url:
+            log.info("no uplink configured; crossings stay queued in the outbox")
+            return
+        from appliance.lists import apply_bundle
+        from appliance.uplink import status as uplink_status
+        from appliance.uplink import telemetry
+        from appliance.uplink.client import Uplink
+        from appliance.uplink.list_sync import ListAssembler
+
+        heavy_work_allowed = self.power_policy.heavy_work_allowed if self.power_policy else None
+        lists = ListAssembler(
+            apply=lambda data: apply_bundle(self.store, self.config, data, actor="hq"),
+            current_version=lambda name: telemetry.list_versions(self.store).get(name, {}).get("version"),
+            record=lambda **values: uplink_status.write(self.store, **values),
+            heavy_work_allowed=heavy_work_allowed,
+        )
+        self.uplink = Uplink(
+            self.config, self.store,
+            health=lambda: telemetry.collect(self.store, self.config, self.devices,
+                                             getattr(self.app.state, "power_policy", None)),
+            on_list_message=lists.on_message,
+            heavy_work_allowed=heavy_work_allowed,
+            # Without a biometric key nothing was captured, so there is nothing to read.
+            capture_bytes=(biometrics.uplink_reader(self.store, self.config)
+                           if self.config.security.biometric_key else None),
+        )
+        self.uplink.start()
+
+    def start_housekeeping(self) -> None:
+        from appliance.service.housekeeping import Housekeeping
+
+        self.housekeeping = Housekeeping(self.store)
+        self.housekeeping.start()
+
+    def start_watchdog(self) -> None:
+        self.watchdog = sdnotify.WatchdogPinger(self._healthy)
+        self.watchdog.start()
+
+    def _healthy(self) -> bool:
+        return self.server is not None and not self.server.should_exit
+
+    def serve(self) -> None:
+        """Run until SIGTERM/SIGINT; tells systemd READY once the socket is listening."""
+        threading.Thread(target=self._announce_ready, name="ready-notifier", daemon=True).start()
+        # uvicorn re-raises the SIGTERM it handled once it has shut down; with the default
+        # handler that kills the process before the store and devices are closed. Turning
+        # it into SystemExit lets the `finally` below run.
+        signal.signal(signal.SIGTERM, _exit_cleanly)
+        try:
+            self.server.run()
+        finally:
+            sdnotify.notify("STOPPING=1")
+            self.stop()
+
+    def _announce_ready(self) -> None:
+        # uvicorn sets `started` once the socket is bound; only then can systemd start the browser.
+        while not self.server.started and not self.server.should_exit:
+            time.sleep(0.05)
+        if self.server.started:
+            log.info(
+                "kiosk %s/%s %s listening on http://%s:%d%s",
+                self.config.kiosk.post_id, self.config.kiosk.kiosk_id, __version__,
+                self.config.api.host, self.config.api.port,
+                " (TRAINING MODE)" if self.config.kiosk.training else "",
+            )
+            sdnotify.notify("READY=1", f"STATUS=serving on port {self.config.api.port}")
+
+    def stop(self) -> None:
+        if self.power_policy:
+            self.power_policy.stop()
+        if self.watchdog:
+            self.watchdog.stop()
+        if self.uplink:
+            self.uplink.stop()
+        if self.housekeeping:
+            self.housekeeping.stop()
+        if self.devices:
+            self.devices.close()
+        if self.store:
+            self.store.close()
+
+
+def _exit_cleanly(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
+
+
+def run(config: Config) -> None:
+    service = KioskService(config)
+    service.start()
+    service.serve()

@@ -1,0 +1,50 @@
+"""Periodic clean-up while the kiosk runs: personal data that no crossing needs is not kept.
+
+Today that is captures never linked to a crossing (the traveller walked away after the
+photo): they are deleted an hour after they were taken, with an audit entry.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+
+from appliance.storage.store import Store
+from appliance.workflow import biometrics
+
+log = logging.getLogger(__name__)
+
+INTERVAL_S = 15 * 60
+UNLINKED_CAPTURE_AGE = timedelta(hours=1)
+
+
+class Housekeeping:
+    def __init__(self, store: Store, interval_s: float = INTERVAL_S) -> None:
+        self.store = store
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run_once(self) -> dict[str, int]:
+        """One round of clean-up; returns what was removed."""
+        return {"unlinked_captures": biometrics.purge_unlinked(self.store, UNLINKED_CAPTURE_AGE)}
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="housekeeping", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                removed = self.run_once()
+                if any(removed.values()):
+                    log.info("housekeeping removed %s", removed)
+            except Exception:
+                # Clean-up failing must never take the kiosk down; it is tried again later.
+                log.exception("housekeeping failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)

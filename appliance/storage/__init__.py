@@ -1,0 +1,1 @@
+"""The local SQLite store, its hash-chained audit log and the officers' accounts."""

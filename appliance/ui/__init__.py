@@ -1,1 +1,0 @@
-"""The touchscreen officer UI: templates, static assets, translations and charts (routes in ``appliance.ui_routes``)."""

@@ -1,0 +1,1 @@
+"""The touchscreen UI and the local API: app factory, routers, templates, static files."""

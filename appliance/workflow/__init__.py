@@ -1,0 +1,1 @@
+"""What the kiosk does with a traveller: the crossing, screening, captures, statistics, self-test."""

@@ -1,0 +1,242 @@
+"""Face photos and fingerprint templates: captured from the devices, encrypted at rest, linked to crossings.
+
+Each capture is one row of ``captures``: AES-256-GCM ciphertext under
+``security.biometric_key``, with the capture's id, kind and format as associated data so a
+ciphertext moved to another row does not decrypt. A capture is taken before the crossing
+is recorded (the officer sees the quality and may retake) and is linked to it in the
+crossing's own transaction; captures never linked can be purged with
+``purge_unlinked``. Without a key nothing is captured: biometrics are never stored in
+clear.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from appliance.domain import clock
+from appliance.errors import ConfigError, DeviceError, NotFound, WorkflowError
+from appliance.hw.photo_quality import assess, preview
+from appliance.storage import audit
+from appliance.storage.officers import Officer, require_role
+
+if TYPE_CHECKING:
+    from appliance.config import Config
+    from appliance.storage.store import Store
+
+KINDS = ("face", "fingerprint")
+# Keys of a crossing's "unavailable" map, and the capture kind each one stands for.
+UNAVAILABLE_KINDS = {"photo": "face", "fingerprint": "fingerprint"}
+MAX_REASON = 500
+
+
+def key(config: Config) -> bytes:
+    """The 32-byte biometric key; raises ConfigError if ``security.biometric_key`` is not set."""
+    secret = config.security.biometric_key
+    if secret is None:
+        raise ConfigError(
+            "security.biometric_key is not set (64 hex characters, or $KIOSK_SECURITY_BIOMETRIC_KEY): "
+            "photos and fingerprints are not captured without it"
+        )
+    return bytes.fromhex(secret.get_secret_value())
+
+
+def _aad(capture_id: str, kind: str, fmt: str) -> bytes:
+    return f"{capture_id}|{kind}|{fmt}".encode()
+
+
+def encrypt(key_bytes: bytes, capture_id: str, kind: str, fmt: str, data: bytes) -> tuple[bytes, bytes]:
+    """(nonce, ciphertext) of ``data`` bound to its capture id, kind and format."""
+    nonce = os.urandom(12)
+    return nonce, AESGCM(key_bytes).encrypt(nonce, data, _aad(capture_id, kind, fmt))
+
+
+def capture_photo(store: Store, config: Config, devices: Any, officer: Officer) -> dict[str, Any]:
+    """Take a face photo, store it encrypted, and return {capture_id, kind, quality, preview}.
+
+    Raises Forbidden for a technician, ConfigError without a biometric key, DeviceError
+    if no camera is configured or the capture failed. Nothing is stored when it raises.
+    """
+    key_bytes, camera = _key_and_device(config, devices, officer, "camera", "no camera is configured on this kiosk")
+    with _busy(devices):
+        photo = camera.capture()
+    quality = assess(photo)
+    capture_id = _store(store, key_bytes, officer, "face", photo.media_type, photo.data, quality)
+    return {"capture_id": capture_id, "kind": "face", "quality": quality, "preview": preview(photo)}
+
+
+def capture_fingerprint(store: Store, config: Config, devices: Any, officer: Officer,
+                        timeout: float | None = None) -> dict[str, Any]:
+    """Read one finger, store its template encrypted, and return {capture_id, kind, quality}.
+
+    Raises Forbidden for a technician, ConfigError without a biometric key, DeviceError
+    if no fingerprint module is fitted, no finger came, or the module failed.
+    """
+    key_bytes, scanner = _key_and_device(config, devices, officer, "fingerprint",
+                                         "no fingerprint module is fitted on this kiosk")
+    with _busy(devices):
+        result = scanner.capture(timeout)
+    quality = {"ok": result.ok, "hints": list(result.hints)}
+    capture_id = _store(store, key_bytes, officer, "fingerprint", result.format, result.template, quality)
+    return {"capture_id": capture_id, "kind": "fingerprint", "quality": quality}
+
+
+def _key_and_device(config: Config, devices: Any, officer: Officer, name: str, missing: str) -> tuple[bytes, Any]:
+    """(biometric key, device ``name``) for a capture by ``officer``.
+
+    Checked before the device is touched, in this order: the role (Forbidden), the key
+    (ConfigError), the device (DeviceError with ``missing``).
+    """
+    require_role(officer, "officer", "supervisor")
+    key_bytes = key(config)
+    device = getattr(devices, name, None)
+    if device is None:
+        raise DeviceError(missing)
+    return key_bytes, device
+
+
+class _busy:
+    """The busy LED while a device works, back to ready after (an alert stays an alert)."""
+
+    def __init__(self, devices: Any) -> None:
+        self.indicators = getattr(devices, "indicators", None)
+
+    def __enter__(self) -> None:
+        if self.indicators is not None and self.indicators.state == "ready":
+            self.indicators.set_state("busy")
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.indicators is not None and self.indicators.state == "busy":
+            self.indicators.set_state("ready")
+
+
+def _store(store: Store, key_bytes: bytes, officer: Officer, kind: str, fmt: str, data: bytes,
+           quality: dict[str, Any]) -> str:
+    capture_id = str(uuid.uuid4())
+    nonce, ciphertext = encrypt(key_bytes, capture_id, kind, fmt, data)
+    with store.transaction():
+        store.conn.execute(
+            "INSERT INTO captures(id, crossing_id, kind, format, nonce, ciphertext, quality, created_at)"
+            " VALUES (?, NULL, ?, ?, ?, ?, ?, ?)",
+            (capture_id, kind, fmt, nonce, ciphertext, json.dumps(quality, ensure_ascii=False),
+             clock.iso(clock.utcnow())),
+        )
+        audit.append(store, officer.id, f"capture.{kind}", capture_id,
+                     {"format": fmt, "bytes": len(data), "quality_ok": quality["ok"]})
+    return capture_id
+
+
+def check_unavailable(unavailable: dict[str, str] | None) -> dict[str, str]:
+    """The crossing's "unavailable" map, checked; raises WorkflowError naming a bad key or reason."""
+    if not unavailable:
+        return {}
+    if not isinstance(unavailable, dict):
+        raise WorkflowError("unavailable must map 'photo'/'fingerprint' to a reason")
+    checked = {}
+    for name, reason in unavailable.items():
+        if name not in UNAVAILABLE_KINDS:
+            raise WorkflowError(f"unavailable: {name!r} is not one of {', '.join(UNAVAILABLE_KINDS)}")
+        if not isinstance(reason, str) or not reason.strip():
+            raise WorkflowError(f"unavailable.{name}: give the reason as text")
+        if len(reason) > MAX_REASON:
+            raise WorkflowError(f"unavailable.{name}: reason is longer than {MAX_REASON} characters")
+        checked[name] = reason.strip()
+    return checked
+
+
+def link(store: Store, crossing_id: str, capture_ids: Iterable[str],
+         unavailable: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Attach captures to a crossing; call inside the crossing's ``store.transaction()``.
+
+    Returns [{"id", "kind", "format"}] in the order given. Raises WorkflowError for an
+    unknown id, an id given twice, a capture already linked to a crossing, or a kind
+    that is also declared unavailable; the caller's transaction then rolls back.
+    """
+    ids = list(capture_ids)
+    if len(set(ids)) != len(ids):
+        raise WorkflowError("capture_ids names the same capture twice")
+    linked = []
+    for capture_id in ids:
+        if not isinstance(capture_id, str):
+            raise WorkflowError(f"capture id {capture_id!r} is not a string")
+        row = store.conn.execute("SELECT kind, format, crossing_id FROM captures WHERE id = ?",
+                                 (capture_id,)).fetchone()
+        if row is None:
+            raise WorkflowError(f"unknown capture {capture_id!r} (expired, or taken on another kiosk?)")
+        kind, fmt, already = row
+        if already is not None:
+            raise WorkflowError(f"capture {capture_id} already belongs to crossing {already}")
+        linked.append({"id": capture_id, "kind": kind, "format": fmt})
+    for name, kind in UNAVAILABLE_KINDS.items():
+        if unavailable and name in unavailable and any(item["kind"] == kind for item in linked):
+            raise WorkflowError(f"{name} is both captured and declared unavailable")
+    store.conn.executemany("UPDATE captures SET crossing_id = ? WHERE id = ?",
+                           [(crossing_id, item["id"]) for item in linked])
+    return linked
+
+
+def of_crossings(store: Store, crossing_ids: list[str]) -> dict[str, list[dict[str, str]]]:
+    """crossing id -> [{"id", "kind"}] of its captures, in capture order."""
+    found: dict[str, list[dict[str, str]]] = {crossing_id: [] for crossing_id in crossing_ids}
+    if not crossing_ids:
+        return found
+    marks = ",".join("?" * len(crossing_ids))
+    with store.lock:
+        rows = store.conn.execute(
+            f"SELECT crossing_id, id, kind FROM captures WHERE crossing_id IN ({marks}) ORDER BY created_at, id",
+            crossing_ids,
+        ).fetchall()
+    for crossing_id, capture_id, kind in rows:
+        found[crossing_id].append({"id": capture_id, "kind": kind})
+    return found
+
+
+def read(store: Store, config: Config, capture_id: str) -> tuple[bytes, str]:
+    """(plain bytes, format) of one capture.
+
+    Raises NotFound for an unknown id, ConfigError without a key, WorkflowError if the
+    ciphertext does not decrypt with the configured key (wrong key or altered row).
+    """
+    key_bytes = key(config)
+    with store.lock:
+        row = store.conn.execute("SELECT kind, format, nonce, ciphertext FROM captures WHERE id = ?",
+                                 (capture_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"no capture {capture_id!r}")
+    kind, fmt, nonce, ciphertext = row
+    try:
+        return AESGCM(key_bytes).decrypt(nonce, ciphertext, _aad(capture_id, kind, fmt)), fmt
+    except InvalidTag:
+        raise WorkflowError(
+            f"capture {capture_id} does not decrypt: wrong security.biometric_key, or the row was altered"
+        ) from None
+
+
+def uplink_reader(store: Store, config: Config) -> Callable[[str], tuple[bytes, str] | None]:
+    """For the uplink: capture id -> (bytes, format), or None once the capture is gone."""
+    def capture_bytes(capture_id: str) -> tuple[bytes, str] | None:
+        try:
+            return read(store, config, capture_id)
+        except NotFound:
+            return None
+
+    return capture_bytes
+
+
+def purge_unlinked(store: Store, older_than: timedelta = timedelta(hours=1),
+                   now: datetime | None = None) -> int:
+    """Delete captures never linked to a crossing (the traveller left); returns how many went."""
+    cutoff = clock.iso((now or clock.utcnow()) - older_than)
+    with store.transaction():
+        before = store.conn.total_changes
+        store.conn.execute("DELETE FROM captures WHERE crossing_id IS NULL AND created_at < ?", (cutoff,))
+        purged = store.conn.total_changes - before
+        if purged:
+            audit.append(store, "system", "capture.purge_unlinked", "", {"count": purged})
+    return purged

@@ -1,0 +1,470 @@
+"""The crossing workflow: document → screening → decision → record, used by API, CLI and UI.
+
+One function records a crossing, so every way in (touchscreen, local API, CLI) applies
+the same checks and leaves the same durable trace: the crossing row, its outbox message
+and its audit entry commit in one transaction, and only then is "recorded" returned.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from appliance.config import Config
+from appliance.domain import clock, mrz
+from appliance.errors import KioskError, NotFound, WorkflowError
+from appliance.inference import face_embedder
+from appliance.lists.csv_import import (
+    SEXES,
+    is_document_number,
+    is_document_type,
+    is_state_code,
+)
+from appliance.storage import audit
+from appliance.storage.officers import Officer, require_role
+from appliance.storage.store import Store
+from appliance.uplink import outbox
+from appliance.workflow import biometrics
+from appliance.workflow.screening import Traveller, screen
+
+Direction = Literal["entry", "exit"]
+Decision = Literal["cleared", "referred", "refused"]
+DIRECTIONS = ("entry", "exit")
+DECISIONS = ("cleared", "referred", "refused")
+OUTCOMES = ("cleared", "refused")
+
+log = logging.getLogger(__name__)
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# A birth date may be partial: many documents know only the year (or year and month) of
+# birth (ICAO 9303 fills the unknown part; national cards print "XX/XX/1975").
+# ASCII digits only, and fullmatch: "\d" takes other scripts' digits and "$" a final newline.
+_BIRTH_DATE = re.compile(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?")
+BIRTH_DATE_FORMS = "YYYY-MM-DD, YYYY-MM or YYYY"
+MIN_BIRTH_YEAR = 1900
+_NAME = re.compile(r"^[A-Z][A-Z ]*$")
+
+
+class ManualDocument(BaseModel):
+    """Document fields typed by the officer when the MRZ cannot be read (also the API's body)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    document_number: str
+    issuing_state: str
+    surname: str
+    given_names: str = ""
+    nationality: str = ""
+    # YYYY-MM-DD, or YYYY-MM / YYYY when the document shows only that; kept as typed and
+    # screened as it is (appliance.workflow.screening takes partial dates).
+    birth_date: str | None = None
+    sex: str = "X"
+    expiry_date: str | None = None
+    document_code: str = "P"
+
+
+@dataclass(frozen=True)
+class CrossingRequest:
+    direction: str
+    mrz: str | None = None
+    document: ManualDocument | None = None
+    decision: str | None = None
+    note: str = ""
+    # Captures taken for this traveller (appliance.workflow.biometrics), and why a photo or a
+    # fingerprint is missing: {"photo": reason, "fingerprint": reason}.
+    capture_ids: tuple[str, ...] = ()
+    unavailable: dict[str, str] | None = None
+    # The traveller's face embedding, when the client computed one: the same screening
+    # call then also searches the listed faces. Without it, the kiosk embeds the linked
+    # face photo itself when screening.face_embedder_model is set.
+    face_embedding: tuple[float, ...] | None = None
+
+
+@dataclass
+class _Document:
+    source: str
+    fields: dict[str, Any]
+    checks: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def problems(self) -> list[str]:
+        return self.checks["problems"]
+
+
+def _from_mrz(text: str, today: date) -> _Document:
+    result = mrz.parse(text, today=today)
+    data = result.to_dict()
+    problems = list(data.get("messages") or [f"check failed: {name}" for name in data["failed_checks"]])
+    expired = result.is_expired(today)
+    if expired:
+        problems.append(f"document expired on {data['expiry_date']}")
+    return _Document(
+        source="mrz",
+        fields={
+            "mrz": "\n".join(result.lines),
+            "document_format": data["format"],
+            "document_code": data["document_code"],
+            "issuing_state": data["issuing_state"],
+            "document_number": data["document_number"],
+            "surname": data["surname"],
+            "given_names": data["given_names"],
+            "nationality": data["nationality"],
+            "birth_date": data["birth_date"],
+            "sex": data["sex"],
+            "expiry_date": data["expiry_date"],
+        },
+        checks={
+            "failed_checks": data["failed_checks"],
+            "expired": expired,
+            "problems": problems,
+        },
+    )
+
+
+def check_manual_document(doc: ManualDocument, today: date) -> None:
+    """Raise WorkflowError, naming the field and the rule, for typed document fields the
+    workflow would refuse; record nothing. The touchscreen checks each field as it is typed.
+
+    The birth date may be partial (``1975``, ``1975-03``); it must be a real year (1900 or
+    later), month or date and not in the future. The expiry date is a full date."""
+    _from_manual(doc, today)
+
+
+def _birth_date(text: str) -> tuple[int, int | None, int | None]:
+    """(year, month, day) of a typed birth date, month and day None when not known.
+
+    Raises ValueError with the workflow's message: the forms accepted, what was typed and,
+    for a well-formed value, what is wrong with it.
+    """
+    expected = f"birth_date must be {BIRTH_DATE_FORMS} (got {text!r})"
+    match = _BIRTH_DATE.fullmatch(text)
+    if not match:
+        raise ValueError(expected)
+    year, month, day = (int(part) if part else None for part in match.groups())
+    if year < MIN_BIRTH_YEAR:
+        raise ValueError(f"{expected}: the year must be {MIN_BIRTH_YEAR} or later")
+    if month is not None and not 1 <= month <= 12:
+        raise ValueError(f"{expected}: the month must be 01-12")
+    if day is not None:
+        try:
+            date(year, month, day)
+        except ValueError:
+            raise ValueError(f"{expected}: {year:04d}-{month:02d} has no day {day:02d}") from None
+    return year, month, day
+
+
+def _in_future(birth: tuple[int, int | None, int | None], today: date) -> bool:
+    """True when even the earliest day the (partial) birth date can mean is after today."""
+    year, month, day = birth
+    if month is None:
+        return year > today.year
+    if day is None:
+        return (year, month) > (today.year, today.month)
+    return date(year, month, day) > today
+
+
+def _from_manual(doc: ManualDocument, today: date) -> _Document:
+    def clean(value: str | None) -> str:
+        return " ".join((value or "").upper().replace("<", " ").split())
+
+    fields = {
+        "mrz": None,
+        "document_format": None,
+        "document_code": clean(doc.document_code).replace(" ", ""),
+        "issuing_state": clean(doc.issuing_state),
+        "document_number": clean(doc.document_number).replace(" ", ""),
+        "surname": clean(doc.surname),
+        "given_names": clean(doc.given_names),
+        "nationality": clean(doc.nationality),
+        "birth_date": doc.birth_date or None,
+        "sex": clean(doc.sex) or "X",
+        "expiry_date": doc.expiry_date or None,
+    }
+    errors = []
+    number = fields["document_number"]
+    if not (is_document_number(number) and len(number) <= 20):
+        errors.append("document_number must be 1-20 letters or digits")
+    if not is_state_code(fields["issuing_state"]):
+        errors.append("issuing_state must be a 1-3 letter ICAO code")
+    if fields["nationality"] and not is_state_code(fields["nationality"]):
+        errors.append("nationality must be a 1-3 letter ICAO code")
+    if not is_document_type(fields["document_code"]):
+        errors.append("document_code must be 1-2 letters (P, I, ID, V...)")
+    if not _NAME.match(fields["surname"]):
+        errors.append("surname must contain letters A-Z (as printed in the MRZ)")
+    if fields["given_names"] and not _NAME.match(fields["given_names"]):
+        errors.append("given_names must contain letters A-Z (as printed in the MRZ)")
+    if fields["sex"] not in SEXES:
+        errors.append("sex must be M, F or X")
+    birth = None
+    if fields["birth_date"] is not None:
+        try:
+            birth = _birth_date(fields["birth_date"])
+        except ValueError as exc:
+            errors.append(str(exc))
+    value = fields["expiry_date"]
+    if value is not None:
+        try:
+            if not _DATE.match(value):
+                raise ValueError
+            date.fromisoformat(value)
+        except ValueError:
+            errors.append(f"expiry_date must be a date YYYY-MM-DD (got {value!r})")
+    if errors:
+        raise WorkflowError("manual document entry: " + "; ".join(errors))
+    if birth is not None and _in_future(birth, today):
+        raise WorkflowError(f"manual document entry: birth_date {fields['birth_date']} is in the future")
+    expired = bool(fields["expiry_date"]) and date.fromisoformat(fields["expiry_date"]) < today
+    problems = ["typed by hand: no check digits to verify"]
+    if expired:
+        problems.append(f"document expired on {fields['expiry_date']}")
+    if not fields["expiry_date"]:
+        problems.append("no expiry date given")
+    return _Document(
+        source="manual", fields=fields, checks={"failed_checks": [], "expired": expired, "problems": problems}
+    )
+
+
+def _decide(requested: str | None, hits: list, problems: list[str], config: Config,
+            list_referral: str | None = None) -> tuple[str, str]:
+    """The decision and the reason an officer is shown for it."""
+    if requested is not None and requested not in DECISIONS:
+        raise WorkflowError(f"decision {requested!r} is not one of {', '.join(DECISIONS)}")
+    if hits:
+        # An officer cannot clear (or refuse) a watchlist hit alone: a supervisor decides.
+        return "referred", "watchlist hit: refer to a supervisor"
+    if list_referral:
+        # A stale or unreadable list (screening.stale_policy = "refer"), or a list's faces
+        # from another model (face_model_mismatch = "refer"): no hit proves nothing.
+        return "referred", list_referral
+    if requested is not None:
+        return requested, "officer's decision"
+    if problems and config.screening.refer_on_document_problem:
+        return "referred", "document problem: " + "; ".join(problems)
+    return "cleared", "no hit, document checks passed"
+
+
+def _face_embedding(store: Store, config: Config, request: CrossingRequest) -> tuple[Any, dict[str, Any] | None]:
+    """(embedding to screen, the screening's "face" record) of a crossing request.
+
+    A client's ``face_embedding`` wins. Otherwise, with an embedder configured and a face
+    photo among the captures (the last one, if the officer linked several), the photo is
+    decrypted and embedded. When that fails (undecodable photo, no face, a model that will
+    not load) the crossing is still screened and recorded without the face, and the
+    record says why; nothing else about the crossing changes. Never raises.
+    """
+    if request.face_embedding is not None:
+        return request.face_embedding, {"source": "request"}
+    if config.screening.face_embedder_model is None or not request.capture_ids:
+        return None, None
+    ids = [capture_id for capture_id in request.capture_ids if isinstance(capture_id, str)]
+    if not ids:
+        return None, None
+    marks = ",".join("?" * len(ids))
+    with store.lock:
+        faces = {row[0] for row in store.conn.execute(
+            f"SELECT id FROM captures WHERE kind = 'face' AND id IN ({marks})", ids)}
+    photos = [capture_id for capture_id in ids if capture_id in faces]
+    if not photos:
+        return None, None  # unknown ids are refused by biometrics.link, in the transaction
+    face: dict[str, Any] = {"source": "photo", "capture_id": photos[-1]}
+    try:
+        embedder = face_embedder.for_settings(config.screening)
+        data, _format = biometrics.read(store, config, photos[-1])
+        result = embedder.embed(data)
+    except KioskError as exc:
+        face["error"] = str(exc)
+        return None, face
+    except Exception as exc:  # a model or OpenCV bug must not stop the crossing being recorded
+        log.exception("embedding face photo %s failed", photos[-1])
+        face["error"] = f"face embedding failed unexpectedly ({type(exc).__name__}: {exc}); see the kiosk log"
+        return None, face
+    face.update(model=embedder.model_ids, dim=int(result.vector.shape[0]),
+                face_box=result.rounded_box(),
+                detector_score=round(result.score, 4) if result.score is not None else None)
+    return result.vector, face
+
+
+def record(store: Store, config: Config, officer: Officer, request: CrossingRequest,
+           now: datetime | None = None) -> dict[str, Any]:
+    """Screen and durably record one crossing; returns the stored crossing.
+
+    Raises WorkflowError for a bad direction, decision or manual document, MRZError for a
+    text that is not an MRZ, Forbidden for a technician (who does not process travellers).
+    Nothing is stored when it raises.
+    """
+    require_role(officer, "officer", "supervisor")
+    if request.direction not in DIRECTIONS:
+        raise WorkflowError(f"direction {request.direction!r} is not one of {', '.join(DIRECTIONS)}")
+    if (request.mrz is None) == (request.document is None):
+        raise WorkflowError("give either the MRZ text or the manually entered document fields, not both or neither")
+    if len(request.note) > 2000:
+        raise WorkflowError("note is longer than 2000 characters")
+    unavailable = biometrics.check_unavailable(request.unavailable)
+    now = now or clock.utcnow()
+    today = now.date()
+    document = _from_mrz(request.mrz, today) if request.mrz is not None else _from_manual(request.document, today)
+    doc = document.fields
+    traveller = Traveller(
+        surname=doc["surname"] or None,
+        given_names=doc["given_names"] or None,
+        birth_date=doc["birth_date"],
+        nationality=doc["nationality"] or None,
+        sex=doc["sex"],
+        document_issuer=doc["issuing_state"] or None,
+        document_type=doc["document_code"] or None,
+        document_number=doc["document_number"] or None,
+    )
+    embedding, face = _face_embedding(store, config, request)
+    # Known only when the kiosk embedded the photo itself; a client's embedding is of unknown model.
+    model = face["model"]["embedder"] if face is not None and "model" in face else None
+    result = screen(store, traveller, settings=config.screening, face_embedding=embedding, face_model=model)
+    screening = result.to_dict()
+    if face is not None:
+        if result.skipped_face_lists:
+            face["skipped_lists"] = result.skipped_face_lists
+        screening["face"] = face
+        if "error" in face:
+            # Shown with the result and sent to HQ: the traveller was not screened by face.
+            screening["warnings"].append(f"face not screened: {face['error']}")
+    decision, reason = _decide(request.decision, screening["hits"], document.problems, config,
+                               screening.get("refer"))
+    row = {
+        "id": str(uuid.uuid4()),
+        "post_id": config.kiosk.post_id,
+        "kiosk_id": config.kiosk.kiosk_id,
+        "officer_id": officer.id,
+        "direction": request.direction,
+        "recorded_at": clock.iso(now),
+        "training": int(config.kiosk.training),
+        "document_source": document.source,
+        **doc,
+        "document_checks": json.dumps(document.checks, ensure_ascii=False),
+        "screening": json.dumps(screening, ensure_ascii=False),
+        "decision": decision,
+        "note": request.note,
+        "unavailable": json.dumps(unavailable, ensure_ascii=False),
+    }
+    with store.transaction() as db:
+        row["seq"] = store.next_counter("crossing_seq")
+        db["crossings"].insert(row)
+        # Raises WorkflowError for an unknown or already-used capture: the whole
+        # crossing rolls back with it.
+        linked = biometrics.link(store, row["id"], request.capture_ids, unavailable)
+        crossing = _to_dict(row)
+        crossing["captures"] = [{"id": item["id"], "kind": item["kind"]} for item in linked]
+        crossing["decision_reason"] = reason
+        if not config.kiosk.training:
+            # Training records stay on the kiosk: HQ must never count them as crossings.
+            outbox.enqueue(store, "crossing", row["id"], crossing)
+            for item in linked:
+                # Only a reference: the uplink reads and sends the bytes later, at the
+                # lowest priority.
+                outbox.enqueue(store, "capture", item["id"], {
+                    "capture_id": item["id"], "crossing_id": row["id"], "kind": item["kind"],
+                    "format": item["format"],
+                })
+            if screening["hits"]:
+                # The alert overtakes any backlog: HQ hears of a hit before older crossings.
+                outbox.enqueue(store, "alert", row["id"], {
+                    "crossing_id": row["id"], "seq": row["seq"], "recorded_at": row["recorded_at"],
+                    "direction": row["direction"], "decision": decision, "hits": screening["hits"],
+                    "surname": row.get("surname"), "document_number": row.get("document_number"),
+                })
+        audit.append(
+            store, officer.id, "crossing.record", row["id"],
+            {"seq": row["seq"], "direction": row["direction"], "decision": decision,
+             "hits": len(screening["hits"]), "training": bool(row["training"]),
+             "captures": len(linked), "unavailable": sorted(unavailable)},
+        )
+    return crossing
+
+
+def resolve(store: Store, supervisor: Officer, crossing_id: str, outcome: str, note: str = "",
+            now: datetime | None = None) -> dict[str, Any]:
+    """A supervisor's outcome for a referred crossing.
+
+    Raises Forbidden unless the officer is a supervisor, NotFound for an unknown id,
+    WorkflowError if the crossing was not referred, already has an outcome, or the
+    outcome is not cleared/refused.
+    """
+    require_role(supervisor, "supervisor")
+    if outcome not in OUTCOMES:
+        raise WorkflowError(f"outcome {outcome!r} is not one of {', '.join(OUTCOMES)}")
+    if len(note) > 2000:
+        raise WorkflowError("note is longer than 2000 characters")
+    now = now or clock.utcnow()
+    with store.transaction():
+        current = get(store, crossing_id)
+        if current["decision"] != "referred":
+            raise WorkflowError(f"crossing {crossing_id} was {current['decision']}, not referred: nothing to resolve")
+        if current["outcome"] is not None:
+            raise WorkflowError(
+                f"crossing {crossing_id} already has outcome {current['outcome']} by {current['outcome_by']}"
+            )
+        store.conn.execute(
+            "UPDATE crossings SET outcome = ?, outcome_by = ?, outcome_at = ?, outcome_note = ? WHERE id = ?",
+            (outcome, supervisor.id, clock.iso(now), note, crossing_id),
+        )
+        updated = get(store, crossing_id)
+        if not updated["training"]:
+            outbox.enqueue(store, "crossing_outcome", crossing_id, {
+                "id": crossing_id, "seq": updated["seq"], "outcome": outcome,
+                "outcome_by": supervisor.id, "outcome_at": updated["outcome_at"], "outcome_note": note,
+            })
+        audit.append(store, supervisor.id, "crossing.resolve", crossing_id, {"outcome": outcome})
+    return updated
+
+
+def _to_dict(row: dict[str, Any]) -> dict[str, Any]:
+    crossing = dict(row)
+    crossing["training"] = bool(crossing["training"])
+    for key in ("document_checks", "screening"):
+        crossing[key] = json.loads(crossing[key])
+    crossing["unavailable"] = json.loads(crossing.get("unavailable") or "{}")
+    for key in ("outcome", "outcome_by", "outcome_at", "outcome_note"):
+        crossing.setdefault(key, None)
+    return crossing
+
+
+def get(store: Store, crossing_id: str) -> dict[str, Any]:
+    """One crossing by id. Raises NotFound."""
+    with store.lock:
+        rows = list(store.db.query("SELECT * FROM crossings WHERE id = ?", [crossing_id]))
+    if not rows:
+        raise NotFound(f"no crossing {crossing_id!r}")
+    crossing = _to_dict(rows[0])
+    crossing["captures"] = biometrics.of_crossings(store, [crossing_id])[crossing_id]
+    return crossing
+
+
+def list_crossings(store: Store, since: str | None = None, until: str | None = None,
+                   limit: int = 100, offset: int = 0, training: bool | None = None) -> list[dict[str, Any]]:
+    """Crossings newest first, optionally between two ISO UTC timestamps [since, until)."""
+    clauses, params = [], []
+    if since:
+        clauses.append("recorded_at >= ?")
+        params.append(since)
+    if until:
+        clauses.append("recorded_at < ?")
+        params.append(until)
+    if training is not None:
+        clauses.append("training = ?")
+        params.append(int(training))
+    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+    with store.lock:
+        rows = store.db.query(
+            f"SELECT * FROM crossings {where} ORDER BY seq DESC LIMIT ? OFFSET ?", [*params, limit, offset]
+        )
+        crossings = [_to_dict(row) for row in rows]
+    captures = biometrics.of_crossings(store, [crossing["id"] for crossing in crossings])
+    for crossing in crossings:
+        crossing["captures"] = captures[crossing["id"]]
+    return crossings

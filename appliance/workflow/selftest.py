@@ -1,0 +1,231 @@
+"""The technician's self-test: open and exercise every configured device, one row per device.
+
+``run(config)`` never raises for a device fault: each device gets a row with ``device``,
+``backend``, ``port`` (what it is attached to), ``ok``, ``result`` (what was seen) and a
+``hint`` (what to check) when it failed. Devices are opened one at a time and closed
+again, so a broken one cannot keep another's port busy. When a face embedder is
+configured, one more row (``face_models``) loads the models and runs them once on a blank
+image. Stop the service first (``systemctl stop kiosk``): it holds the serial ports
+exclusively.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Callable
+
+from appliance.config import Config, HardwareSection
+from appliance.domain import mrz
+from appliance.errors import DeviceError, FrameError, InferenceError, MRZError
+from appliance.hw import KINDS, NOT_FITTED, backend_class
+
+log = logging.getLogger(__name__)
+
+MRZ_READ_S = 0.5
+INDICATOR_STEP_S = 0.2
+
+HINTS = {
+    ("mrz_reader", "serial"): "plug the reader in; check hardware.mrz_serial.port (ls -l /dev/serial/by-id/), "
+                              "baudrate and line_end",
+    ("mrz_reader", "simulated"): "check hardware.simulated.mrz_file",
+    ("camera", "v4l2"): "plug the USB camera in; check hardware.camera_settings.device (v4l2-ctl --list-devices)",
+    ("camera", "picamera2"): "check the ribbon cable and `rpicam-hello --list-cameras`; on other boards use v4l2",
+    ("camera", "simulated"): "check hardware.simulated.camera_dir holds JPEG/PNG files",
+    ("power", "sysfs"): "enable the UPS HAT's driver (dtoverlay in /boot/firmware/config.txt); "
+                        "check hardware.power_sysfs.root and battery",
+    ("power", "ina219"): "enable I2C (raspi-config); `i2cdetect -y BUS` must show hardware.power_ina219.address",
+    ("power", "gpio"): "check hardware.power_gpio pins and the UPS signal wiring",
+    ("power", "modbus"): "check the RS485 adapter, A/B wiring, hardware.power_modbus baudrate, unit and registers",
+    ("power", "simulated"): "check hardware.simulated.battery_file holds a number 0-100",
+    ("fingerprint", "r30x"): "check the module's 3.3 V supply, TX->RX and RX->TX wiring, "
+                             "hardware.fingerprint_r30x.port and baudrate (57600 by default)",
+    ("fingerprint", "simulated"): "the simulator runs on a pty: check /dev/pts is mounted",
+    ("indicators", "gpio"): "check hardware.indicator_pins; on a laptop set GPIOZERO_PIN_FACTORY=mock",
+    ("indicators", "simulated"): "check gpiozero is installed",
+}
+
+
+def port_of(kind: str, backend: str, hardware: HardwareSection) -> str:
+    """What the device of ``kind`` is attached to, as a technician would look for it."""
+    simulated = hardware.simulated
+    if backend == NOT_FITTED:
+        return "-"
+    ports: dict[tuple[str, str], Callable[[], str]] = {
+        ("mrz_reader", "serial"): lambda: f"{hardware.mrz_serial.port} @{hardware.mrz_serial.baudrate}",
+        ("mrz_reader", "simulated"): lambda: str(simulated.mrz_file or "package specimens"),
+        ("camera", "v4l2"): lambda: hardware.camera_settings.device,
+        ("camera", "picamera2"): lambda: "CSI camera 0",
+        ("camera", "simulated"): lambda: str(simulated.camera_dir or "package sample face"),
+        ("power", "sysfs"): lambda: str(hardware.power_sysfs.root / (hardware.power_sysfs.battery or "*")),
+        ("power", "ina219"): lambda: f"i2c-{hardware.power_ina219.bus} 0x{hardware.power_ina219.address:02X}",
+        ("power", "gpio"): lambda: ", ".join(
+            f"GPIO{pin}" for pin in (hardware.power_gpio.mains_lost_pin, hardware.power_gpio.low_battery_pin)
+            if pin is not None) or "no pins",
+        ("power", "modbus"): lambda: f"{hardware.power_modbus.port} unit {hardware.power_modbus.unit}",
+        ("power", "simulated"): lambda: str(simulated.battery_file or "-"),
+        ("fingerprint", "r30x"): lambda: f"{hardware.fingerprint_r30x.port} @{hardware.fingerprint_r30x.baudrate}",
+        ("fingerprint", "simulated"): lambda: "in-process pty",
+        ("indicators", "gpio"): lambda: ", ".join(
+            f"{name} GPIO{pin}" for name, pin in hardware.indicator_pins.model_dump().items() if pin is not None
+        ) or "no pins",
+        ("indicators", "simulated"): lambda: "mock pins",
+    }
+    return ports.get((kind, backend), lambda: "-")()
+
+
+def _probe_mrz_reader(device: Any) -> str:
+    if getattr(device, "connected", True) is False:
+        raise DeviceError(device.health()[1])
+    text = device.read(MRZ_READ_S)
+    if text is None:
+        return f"{device.health()[1]}; no document on the reader"
+    try:
+        parsed = mrz.parse(text)
+    except MRZError as exc:
+        raise FrameError(f"reader sent text that is not an MRZ: {exc}") from None
+    checks = "check digits ok" if not parsed.to_dict()["failed_checks"] else "CHECK DIGITS FAILED"
+    return f"read a {parsed.to_dict()['format']} document ({checks})"
+
+
+def _probe_camera(device: Any) -> str:
+    from appliance.hw.photo_quality import assess
+
+    photo = device.capture()
+    quality = assess(photo)
+    notes = "; ".join(quality["hints"])
+    return f"captured {photo.width}x{photo.height} {photo.media_type}" + (f" ({notes})" if notes else "")
+
+
+def _probe_power(device: Any) -> str:
+    reading = device.read()
+    parts = [f"battery {reading.battery_percent:g}%" if reading.battery_percent is not None else "no percentage"]
+    if reading.voltage is not None:
+        parts.append(f"{reading.voltage:g} V")
+    if reading.charging is not None:
+        parts.append("charging" if reading.charging else "not charging")
+    if reading.on_mains is not None:
+        parts.append("on mains" if reading.on_mains else "mains lost")
+    if reading.solar_watts is not None:
+        parts.append(f"solar {reading.solar_watts:g} W")
+    if reading.low_battery:
+        parts.append("UPS reports battery low")
+    return ", ".join(parts)
+
+
+def _probe_fingerprint(device: Any) -> str:
+    # Opening already did the handshake; ask again so the row proves the link now.
+    parameters = device.handshake()
+    return (f"module answered: capacity {parameters['capacity']}, packets of {parameters['packet_size']} bytes, "
+            f"security level {parameters['security_level']}")
+
+
+def _probe_indicators(device: Any) -> str:
+    # A technician watching the kiosk sees each LED in turn and hears one short beep.
+    for state in ("ready", "busy", "alert"):
+        device.set_state(state)
+        time.sleep(INDICATOR_STEP_S)
+    device.set_state("ready")
+    if "buzzer" in device.parts:
+        device.pattern("selftest", background=False)
+    return device.health()[1]
+
+
+PROBES: dict[str, Callable[[Any], str]] = {
+    "mrz_reader": _probe_mrz_reader,
+    "camera": _probe_camera,
+    "power": _probe_power,
+    "fingerprint": _probe_fingerprint,
+    "indicators": _probe_indicators,
+}
+
+
+def check(kind: str, hardware: HardwareSection) -> dict[str, Any]:
+    """The self-test row of one device kind."""
+    backend = getattr(hardware, kind)
+    row = {"device": kind, "backend": backend, "port": port_of(kind, backend, hardware),
+           "ok": True, "result": "", "hint": ""}
+    if backend == NOT_FITTED:
+        row["result"] = "not fitted (configured as none)"
+        return row
+    device = None
+    try:
+        device = backend_class(kind, backend).from_config(hardware)
+        row["result"] = PROBES[kind](device)
+    except (DeviceError, OSError) as exc:
+        row.update(ok=False, result=str(exc), hint=HINTS.get((kind, backend), "check the [hardware] section"))
+    except Exception as exc:  # a bug or an unexpected library error: still one row, never a traceback
+        log.exception("self-test of %s crashed", kind)
+        row.update(ok=False, result=f"{type(exc).__name__}: {exc}",
+                   hint=HINTS.get((kind, backend), "") + "; unexpected error, see the log")
+    finally:
+        if device is not None:
+            try:
+                device.close()
+            except Exception as exc:
+                log.warning("closing %s after its self-test failed: %s", kind, exc)
+    return row
+
+
+FACE_MODELS_HINT = ("check screening.face_embedder_model and face_detector_model are TFLite models that follow "
+                    "docs/faces.md (`kiosk faces models DIR` writes reference ones) and that ai-edge-litert is "
+                    "installed")
+BLANK_IMAGE = (480, 640)  # a camera-sized mid-grey frame
+
+
+def check_face_models(config: Config) -> dict[str, Any] | None:
+    """The self-test row of the face models: load them and run them once on a blank image;
+    None when no embedder is configured (nothing to check, not a failure)."""
+    settings = config.screening
+    if settings.face_embedder_model is None:
+        return None
+    import numpy as np
+
+    from appliance.inference import face_embedder, litert
+
+    port = settings.face_embedder_model.name
+    if settings.face_detector_model is not None:
+        port += f" + {settings.face_detector_model.name}"
+    row = {"device": "face_models", "backend": "litert", "port": port, "ok": True, "result": "", "hint": ""}
+    try:
+        runtime = litert.runtime_info()
+        row["backend"] = f"{runtime['runtime']} {runtime['version']}"
+        started = time.perf_counter()
+        embedder = face_embedder.FaceEmbedder(settings.face_embedder_model, settings.face_detector_model,
+                                              settings.face_detector_min_score, settings.inference_threads)
+        loaded = time.perf_counter()
+        blank = np.full((*BLANK_IMAGE, 3), 128, dtype=np.uint8)
+        # Both models run, whatever the detector thinks of a blank frame: the row proves the
+        # runtime executes them, not that a face is there.
+        detections = embedder.detect(blank)
+        vector = embedder.embed_crop(face_embedder.centre_square(blank))
+        ran = time.perf_counter()
+        info = embedder.describe()
+        size = info["embedder"]["input"][1]
+        parts = [f"embedder {size}x{size} {info['embedder']['input_type']} -> {vector.shape[0]}-d"]
+        if info["detector"] is not None:
+            height, width = info["detector"]["input"][1:3]
+            best = f"best score {detections[0].score:.2f}" if detections else "no box"
+            parts.append(f"detector {width}x{height} {info['detector']['input_type']}, {info['detector']['boxes']} "
+                         f"boxes ({best} on a blank image)")
+        else:
+            parts.append("no detector (centre crop)")
+        row["result"] = "; ".join(parts) + f"; loaded in {(loaded - started) * 1000:.0f} ms, ran in " \
+                                           f"{(ran - loaded) * 1000:.0f} ms"
+    except InferenceError as exc:
+        row.update(ok=False, result=str(exc), hint=FACE_MODELS_HINT)
+    except Exception as exc:  # a runtime crash is still one row, never a traceback
+        log.exception("self-test of the face models crashed")
+        row.update(ok=False, result=f"{type(exc).__name__}: {exc}", hint=FACE_MODELS_HINT + "; unexpected error, "
+                                                                                          "see the log")
+    return row
+
+
+def run(config: Config) -> list[dict[str, Any]]:
+    """One row per device kind, in start-up order: device, backend, port, ok, result, hint;
+    then the face models' row when an embedder is configured."""
+    rows = [check(kind, config.hardware) for kind in KINDS]
+    faces = check_face_models(config)
+    if faces is not None:
+        rows.append(faces)
+    return rows

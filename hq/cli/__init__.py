@@ -1,0 +1,169 @@
+"""``kiosk-hq``: the HQ end's command line.
+
+Every command takes ``--config F`` (default ``$KIOSK_HQ_CONFIG``, then
+``/etc/kiosk-hq/hq.toml``). An expected failure prints ``error: ...`` and exits 1.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+import click
+
+from appliance.cli.common import ReportingCommand
+from hq import __version__
+
+DEFAULT_CONFIG = Path("/etc/kiosk-hq/hq.toml")
+
+
+class HQCommand(ReportingCommand):
+    """A reporting command (``error: ...``, exit 1) that also accepts --config."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+                     help="HQ config file (default: $KIOSK_HQ_CONFIG or /etc/kiosk-hq/hq.toml).")(self)
+
+
+class HQGroup(click.Group):
+    command_class = HQCommand
+
+
+HQGroup.group_class = HQGroup
+
+
+def load(config_path: str | None):
+    from hq.config import load as load_config
+
+    return load_config(config_path or os.environ.get("KIOSK_HQ_CONFIG") or DEFAULT_CONFIG)
+
+
+def open_db(config):
+    from hq.db import HQDatabase
+
+    return HQDatabase(config.hq.database)
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+@click.group(cls=HQGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="kiosk-hq")
+def cli() -> None:
+    """HQ end of the kiosk fleet: ingest crossings, watch the fleet, publish lists."""
+
+
+@cli.command("ingest")
+@click.option("--log-level", default="INFO", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]),
+              help="Logging threshold (logs go to stderr).")
+def ingest(config_path: str | None, log_level: str) -> None:
+    """Receive crossings, alerts, captures, status and health; store them; send receipts."""
+    from hq.ingest import Ingest
+
+    logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = load(config_path)
+    db = open_db(config)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    worker = Ingest(config, db)
+    try:
+        worker.run(stop)
+    finally:
+        db.close()
+
+
+@cli.command("crossings")
+@click.option("--post", "post_id", help="Only this post.")
+@click.option("--kiosk", "kiosk_id", help="Only this kiosk.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+def crossings(config_path: str | None, post_id: str | None, kiosk_id: str | None, as_json: bool) -> None:
+    """Crossings HQ holds, per kiosk in the kiosk's order."""
+    db = open_db(load(config_path))
+    try:
+        rows = db.crossings(post_id, kiosk_id)
+    finally:
+        db.close()
+    if as_json:
+        print_json(rows)
+        return
+    for row in rows:
+        click.echo(f"{row['post_id']}/{row['kiosk_id']} #{row['seq']:<6} {row['recorded_at']} "
+                   f"{row['direction']:<5} {row['decision']:<9} {row.get('surname', '')}")
+    click.echo(f"{len(rows)} crossing(s)", err=True)
+
+
+@cli.command("fleet")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+def fleet(config_path: str | None, as_json: bool) -> None:
+    """Each enrolled kiosk: online/offline, last seen, battery, outbox depth, list age."""
+    from hq.fleet import fleet_rows, render_table
+
+    config = load(config_path)
+    db = open_db(config)
+    try:
+        rows = fleet_rows(db, config.hq.offline_after_s)
+    finally:
+        db.close()
+    if as_json:
+        print_json(rows)
+    else:
+        click.echo(render_table(rows))
+
+
+@cli.command("keygen")
+def keygen(config_path: str | None) -> None:
+    """Create HQ's Ed25519 signing key (hq.signing_key_file); prints the public key for kiosk configs."""
+    from appliance.uplink import protocol
+
+    config = load(config_path)
+    public = protocol.generate_key_file(config.hq.signing_key_file)
+    click.echo(f"wrote {config.hq.signing_key_file}; set uplink.hq_public_key on every kiosk to:", err=True)
+    click.echo(public)
+
+
+@cli.command("enrol")
+@click.argument("post_id")
+@click.argument("kiosk_id")
+@click.argument("public_key")
+def enrol(config_path: str | None, post_id: str, kiosk_id: str, public_key: str) -> None:
+    """Trust a kiosk's public key (from `kiosk uplink keygen`); replaces an earlier one."""
+    from appliance.uplink import protocol
+
+    protocol.load_public_key(public_key)  # refuse a malformed key before storing it
+    db = open_db(load(config_path))
+    try:
+        db.enrol(post_id, kiosk_id, public_key)
+    finally:
+        db.close()
+    click.echo(f"enrolled {post_id}/{kiosk_id}")
+
+
+@cli.command("command")
+@click.argument("post_id")
+@click.argument("kiosk_id")
+@click.argument("name", type=click.Choice(["health", "rebirth"]))
+@click.option("--ttl", default=600, show_default=True, type=click.IntRange(10, 7 * 24 * 3600),
+              help="Seconds the command stays valid (it waits at the broker while the kiosk is offline).")
+def command(config_path: str | None, post_id: str, kiosk_id: str, name: str, ttl: int) -> None:
+    """Ask a kiosk for its health now, or to announce itself again (signed, time-limited)."""
+    from hq.ingest import send_command
+
+    send_command(load(config_path), post_id, kiosk_id, name, ttl)
+    click.echo(f"sent {name} to {post_id}/{kiosk_id}")
+
+
+def main() -> None:
+    cli(prog_name="kiosk-hq")
+
+
+from hq.cli.lists import command as _lists_command  # noqa: E402  (its own module: list bundles)
+
+cli.add_command(_lists_command)
