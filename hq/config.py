@@ -1,37 +1,33 @@
 """HQ's configuration: one strict TOML file (``kiosk-hq --config F``), secrets from the environment.
 
-Like the kiosk's: unknown keys are errors naming the key and file; ``SecretStr`` fields may
-come from ``KIOSK_HQ_<SECTION>_<FIELD>`` (e.g. ``KIOSK_HQ_BROKER_PASSWORD``) instead.
+Like the kiosk's: unknown keys are errors naming the key and file; ``SecretStr`` fields, at
+any depth, may come from ``KIOSK_HQ_`` and their path of keys joined by ``_`` in upper case
+(``KIOSK_HQ_BROKER_PASSWORD`` for ``[broker] password``) instead.
 """
 
 from __future__ import annotations
 
 import os
 import socket
-import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationError,
-    field_validator,
-)
+from pydantic import Field, SecretStr, ValidationError, field_validator
 
-from appliance.config import _describe as describe_validation_error
+from appliance.config.common import (
+    StrictModel,
+    apply_secret_env,
+    check_broker_url,
+    describe_validation_error,
+    read_toml,
+)
 from appliance.errors import ConfigError
 
 ENV_PREFIX = "KIOSK_HQ_"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-class BrokerSection(_Strict):
+class BrokerSection(StrictModel):
     url: str = Field(title="Broker URL", description="MQTT broker the kiosks publish to, e.g. mqtts://broker:8883.")
     username: str = Field(default="", title="Username", description="MQTT username of the ingest service.")
     password: SecretStr | None = Field(
@@ -58,12 +54,10 @@ class BrokerSection(_Strict):
     @field_validator("url")
     @classmethod
     def _scheme(cls, value: str) -> str:
-        if not value.startswith(("mqtt://", "mqtts://", "ws://", "wss://")):
-            raise ValueError(f"url {value!r} must start with mqtt://, mqtts://, ws:// or wss://")
-        return value
+        return check_broker_url(value, "url")
 
 
-class HQSection(_Strict):
+class HQSection(StrictModel):
     database: str = Field(
         title="Database",
         description="Where HQ stores what it receives: a SQLite file path (or sqlite:///path) or a "
@@ -79,7 +73,7 @@ class HQSection(_Strict):
     )
 
 
-class HQConfig(_Strict):
+class HQConfig(StrictModel):
     hq: HQSection
     broker: BrokerSection
     source: Path | None = Field(default=None, exclude=True, title="File this config was read from")
@@ -89,21 +83,14 @@ class HQConfig(_Strict):
         return self.broker.client_id or f"hq-ingest-{socket.gethostname()}-{os.getpid()}"
 
 
-def load(path: str | os.PathLike[str], environ: dict[str, str] | None = None) -> HQConfig:
-    """Raises ConfigError naming the file and, for a bad or unknown key, the key."""
+def load(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> HQConfig:
+    """Read, override secrets from the environment (default: the process's) and validate.
+
+    Raises ConfigError naming the file and, for a bad or unknown key, the key.
+    """
     source = Path(path)
-    environ = os.environ if environ is None else environ
-    try:
-        raw = tomllib.loads(source.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"config file {source} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {source}: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {source} is not valid TOML: {exc}") from None
-    secret = environ.get(f"{ENV_PREFIX}BROKER_PASSWORD")
-    if secret is not None and isinstance(raw.get("broker", {}), dict):
-        raw.setdefault("broker", {})["password"] = secret
+    raw = read_toml(source)
+    apply_secret_env(raw, HQConfig, ENV_PREFIX, os.environ if environ is None else environ)
     try:
         config = HQConfig.model_validate(raw)
     except ValidationError as exc:

@@ -1,0 +1,32 @@
+"""The whole kiosk config: one field per section, and the paths derived from it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from appliance.config.api import ApiSection
+from appliance.config.common import StrictModel
+from appliance.config.hardware import HardwareSection
+from appliance.config.kiosk import KioskSection
+from appliance.config.screening import ScreeningSection
+from appliance.config.security import SecuritySection
+from appliance.config.uplink import UplinkSection
+
+
+class Config(StrictModel):
+    """The kiosk's config file, validated; ``source`` is the file it came from (None when built in code)."""
+
+    kiosk: KioskSection
+    api: ApiSection = Field(default_factory=ApiSection)
+    security: SecuritySection = Field(default_factory=SecuritySection)
+    uplink: UplinkSection = Field(default_factory=UplinkSection)
+    hardware: HardwareSection = Field(default_factory=HardwareSection)
+    screening: ScreeningSection = Field(default_factory=ScreeningSection)
+
+    source: Path | None = Field(default=None, exclude=True, title="File this config was read from")
+
+    @property
+    def db_path(self) -> Path:
+        return self.kiosk.data_dir / "kiosk.sqlite3"

@@ -1,0 +1,42 @@
+"""The [security] section: PIN rules, lockout, sessions and the biometric key."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import Field, SecretStr, field_validator
+
+from appliance.config.common import StrictModel
+
+
+class SecuritySection(StrictModel):
+    pin_min_length: int = Field(
+        default=6, ge=4, le=12, title="Minimum PIN length", description="Shortest PIN accepted for an officer."
+    )
+    max_failed_logins: int = Field(
+        default=5, ge=1, le=100, title="Wrong PINs before lockout",
+        description="Consecutive wrong PINs after which the officer is locked out.",
+    )
+    lockout_minutes: int = Field(
+        default=15, ge=1, le=24 * 60, title="Lockout duration", description="How long a lockout lasts."
+    )
+    session_idle_minutes: int = Field(
+        default=10, ge=1, le=12 * 60, title="Session idle timeout",
+        description="A session not used for this long expires and the officer must log in again.",
+    )
+    biometric_key: SecretStr | None = Field(
+        default=None,
+        title="Biometric key",
+        description="AES-256 key (64 hex characters) that encrypts face photos and fingerprint templates "
+        "at rest; better given as $KIOSK_SECURITY_BIOMETRIC_KEY. No default: without it captures are refused.",
+    )
+
+    @field_validator("biometric_key")
+    @classmethod
+    def _hex_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            text = value.get_secret_value()
+            if not re.fullmatch(r"[0-9a-fA-F]{64}", text):
+                # Never echo the value: it is a secret even when malformed.
+                raise ValueError(f"biometric_key must be 64 hex characters (32 bytes), got {len(text)} characters")
+        return value
