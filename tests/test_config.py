@@ -7,7 +7,9 @@ import json
 import pytest
 
 from appliance import config as config_module
+from appliance.config.common import check_broker_url
 from appliance.errors import ConfigError
+from hq import config as hq_config_module
 
 
 def test_minimal_config_gets_documented_defaults(config):
@@ -98,3 +100,20 @@ def test_cli_reports_config_error_cleanly(tmp_path):
     result = CliRunner().invoke(cli, ["config", "show", "--config", str(tmp_path / "none.toml")])
     assert result.exit_code == 1
     assert result.stderr.startswith("error: config file") and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("url", ["http://hq", "hq.example:8883", ""])
+def test_one_broker_url_rule_for_kiosk_and_hq(tmp_path, url):
+    with pytest.raises(ValueError, match="^url .* must start with mqtt://, mqtts://, ws:// or wss://$"):
+        check_broker_url(url, "url")
+    hq_path = tmp_path / "hq.toml"
+    hq_path.write_text(f'[hq]\ndatabase = "x"\nsigning_key_file = "k"\n[broker]\nurl = "{url}"\n')
+    with pytest.raises(ConfigError, match=r"key 'broker\.url': .*url .* must start with mqtt://"):
+        hq_config_module.load(hq_path, environ={})
+    kiosk_path = tmp_path / "k.toml"
+    kiosk_path.write_text(f'[kiosk]\npost_id="P"\nkiosk_id="K"\n[uplink]\nbroker_url="{url}"\n')
+    if url:
+        with pytest.raises(ConfigError, match=r"key 'uplink\.broker_url': .*broker_url .* must start with mqtt://"):
+            config_module.load(kiosk_path, environ={})
+    else:  # no broker: the kiosk runs offline and queues
+        assert config_module.load(kiosk_path, environ={}).uplink.broker_url == ""
