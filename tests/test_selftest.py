@@ -12,7 +12,7 @@ import pytest
 from appliance import config as config_module
 from appliance.workflow import selftest
 from appliance.config import HardwareSection
-from appliance.hw import BACKENDS, KINDS, NOT_FITTED
+from appliance.hw import BACKENDS, KINDS, NOT_FITTED, backend_class
 from appliance.hw.fingerprint_simulated import R30xSimulator
 from appliance.hw.pty_peer import PtyPeer
 
@@ -114,8 +114,25 @@ def test_config_names_exactly_the_registered_back_ends() -> None:
     for kind in KINDS:
         allowed = set(typing.get_args(HardwareSection.model_fields[kind].annotation)) - {NOT_FITTED}
         assert allowed == set(BACKENDS[kind]), kind
+
+
+def test_every_back_end_carries_its_own_hint_and_port() -> None:
+    # Its own, not inherited: the simulated fingerprint scanner is an R30x driver, but its
+    # hint is about the simulator's pty, not the module's wiring.
+    hardware = HardwareSection()
+    for kind in KINDS:
         for backend in BACKENDS[kind]:
-            assert (kind, backend) in selftest.HINTS, f"no self-test hint for {kind} {backend}"
+            cls = backend_class(kind, backend)
+            assert "hint" in vars(cls) and cls.hint, f"no self-test hint for {kind} {backend}"
+            assert "attached_to" in vars(cls), f"{kind} {backend} does not say what it is attached to"
+            assert isinstance(cls.attached_to(hardware), str) and cls.attached_to(hardware)
+
+
+def test_a_back_end_that_cannot_be_loaded_is_one_failed_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(BACKENDS["camera"], "picamera2", "appliance.hw.camera_not_installed:Picamera2Camera")
+    row = selftest.check("camera", HardwareSection(camera="picamera2"))
+    assert row["ok"] is False and "camera back-end 'picamera2' cannot be loaded" in row["result"]
+    assert row["port"] == "-" and row["hint"] == selftest.UNKNOWN_BACKEND_HINT
 
 
 def test_face_models_load_and_run_once(run_cli, config_path, face_models) -> None:

@@ -2,12 +2,13 @@
 
 Each device kind has a seam (an abstract class in ``mrz_reader.py``, ``camera.py``,
 ``power.py``, ``fingerprint.py``; ``indicators.py`` is its own seam) and one module per
-back-end. Back-ends are registered here by dotted path
-and imported only when configured, so a Pi-only back-end (picamera2, a serial gauge)
-never has to be importable on a laptop or in CI. Adding a back-end: write its module,
-add it to ``BACKENDS`` and add its name to the matching ``Literal`` in
-``appliance.config.HardwareSection``. The back-end name "none" (fingerprint, indicators)
-means the part is not fitted: its attribute on ``Devices`` is None.
+back-end. A back-end class carries everything known about it: its name (``backend``),
+what it is attached to (``attached_to``) and what to check when it fails (``hint``), so
+the self-test and the status screen ask the class. Back-ends are registered here by
+dotted path and imported only when configured, so a Pi-only back-end never has to be
+importable on a laptop or in CI. Adding one is docs/hardware.md, "Adding a back-end".
+The back-end name "none" (fingerprint, indicators) means the part is not fitted: its
+attribute on ``Devices`` is None.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from appliance.errors import DeviceError
+from appliance.hw.device import Device, close_all
+from appliance.hw.power import PowerSource
+from appliance.hw.power_signals import SignalledPowerSource
 
 if TYPE_CHECKING:
     from appliance.config import HardwareSection
@@ -25,11 +29,11 @@ if TYPE_CHECKING:
     from appliance.hw.fingerprint import FingerprintScanner
     from appliance.hw.indicators import Indicators
     from appliance.hw.mrz_reader import MRZReader
-    from appliance.hw.power import PowerSource
 
 log = logging.getLogger(__name__)
 
-# kind -> back-end name (as written in [hardware]) -> "module:Class".
+# kind -> back-end name (as written in [hardware]) -> "module:Class"; the kinds in the order
+# devices are opened in, and closed in reverse.
 BACKENDS: dict[str, dict[str, str]] = {
     "mrz_reader": {
         "simulated": "appliance.hw.mrz_reader_simulated:SimulatedMRZReader",
@@ -57,11 +61,11 @@ BACKENDS: dict[str, dict[str, str]] = {
     },
 }
 
-# The order devices are opened in, and closed in reverse.
-KINDS = ("mrz_reader", "camera", "power", "fingerprint", "indicators")
-# Kinds a kiosk may lack: configured as "none", they are None on Devices.
-OPTIONAL_KINDS = ("fingerprint", "indicators")
+KINDS = tuple(BACKENDS)
+# A kind configured as "none" (fingerprint, indicators) is a part not fitted: None on Devices.
 NOT_FITTED = "none"
+# The UPS's signal pins beside a gauge (``hardware.power_signals``) are read by this power back-end.
+SIGNALS_BACKEND = "gpio"
 
 
 @dataclass
@@ -91,7 +95,7 @@ class Devices:
                 log.exception("status() of the %s device raised", kind)
                 report[kind] = {
                     "kind": kind,
-                    "backend": getattr(device, "backend", type(device).__name__),
+                    "backend": device.backend,
                     "ok": False,
                     "detail": f"status failed: {exc}",
                 }
@@ -99,10 +103,10 @@ class Devices:
 
     def close(self) -> None:
         """Close every device, even if one fails; then raises the first failure (DeviceError or other)."""
-        _close_all([getattr(self, kind) for kind in reversed(KINDS) if getattr(self, kind) is not None])
+        close_all([getattr(self, kind) for kind in reversed(KINDS) if getattr(self, kind) is not None])
 
 
-def backend_class(kind: str, name: str) -> type:
+def backend_class(kind: str, name: str) -> type[Device]:
     """The class registered for back-end ``name`` of device ``kind``, imported on demand.
 
     Raises DeviceError naming the kind and the known back-ends if ``name`` is unknown,
@@ -122,7 +126,8 @@ def backend_class(kind: str, name: str) -> type:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise DeviceError(f"{kind} back-end {name!r} cannot be loaded ({module_name}): {exc}") from exc
-    return getattr(module, class_name)
+    cls: type[Device] = getattr(module, class_name)
+    return cls
 
 
 def open_devices(hardware: HardwareSection) -> Devices:
@@ -134,36 +139,24 @@ def open_devices(hardware: HardwareSection) -> Devices:
     # Resolve every name before opening anything, so a typo never leaves a port open.
     classes = {kind: backend_class(kind, getattr(hardware, kind)) for kind in KINDS
                if getattr(hardware, kind) != NOT_FITTED}
+    signals = backend_class("power", SIGNALS_BACKEND) if hardware.power_signals == SIGNALS_BACKEND else None
     opened: dict[str, Any] = {}
     try:
         for kind, cls in classes.items():
             opened[kind] = cls.from_config(hardware)
             log.debug("opened %s back-end %r", kind, cls.backend)
-        if hardware.power_signals == "gpio":
-            from appliance.hw.power_gpio import GpioPowerSource
-            from appliance.hw.power_signals import SignalledPowerSource
-
+        if signals is not None:
             # The gauge is already in ``opened``: if the pins cannot be claimed, it is closed below.
-            opened["power"] = SignalledPowerSource(opened["power"], GpioPowerSource.from_config(hardware))
+            pins = signals.from_config(hardware)
+            assert isinstance(pins, PowerSource)
+            opened["power"] = SignalledPowerSource(opened["power"], pins)
     except BaseException:
         # A half-opened set would keep a serial port or the camera busy until exit,
         # and the next start-up attempt would find the device taken.
         try:
-            _close_all(list(reversed(opened.values())))
+            close_all(list(reversed(opened.values())))
         except Exception:
             log.exception("closing devices after a failed open also failed")
         raise
     return Devices(**opened)
 
-
-def _close_all(devices: list[Any]) -> None:
-    first_error: BaseException | None = None
-    for device in devices:
-        try:
-            device.close()
-        except Exception as exc:
-            log.error("closing the %s device failed: %s", getattr(device, "kind", device), exc)
-            if first_error is None:
-                first_error = exc
-    if first_error is not None:
-        raise first_error

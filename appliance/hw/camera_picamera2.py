@@ -18,12 +18,17 @@ class Picamera2Camera(DeviceCamera):
     ``settle_s`` has passed since start, then saves a JPEG still."""
 
     backend = "picamera2"
+    hint = "check the ribbon cable and `rpicam-hello --list-cameras`; on other boards use v4l2"
     name = "picamera2 camera"
 
     def __init__(self, settings: CameraSettings, camera: Any) -> None:
         super().__init__(settings)
         self._camera = camera
         self._started = time.monotonic()
+
+    @classmethod
+    def attached_to(cls, hardware: HardwareSection) -> str:
+        return "CSI camera 0"
 
     @classmethod
     def from_config(cls, hardware: HardwareSection) -> Picamera2Camera:

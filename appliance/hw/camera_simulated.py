@@ -31,6 +31,7 @@ class SimulatedCamera(Camera):
     """
 
     backend = "simulated"
+    hint = "check hardware.simulated.camera_dir holds JPEG/PNG files"
 
     def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
         self.directory = Path(directory) if directory is not None else None
@@ -40,6 +41,10 @@ class SimulatedCamera(Camera):
         self._last_failure: str | None = None
         self._closed = False
         self._lock = threading.Lock()
+
+    @classmethod
+    def attached_to(cls, hardware: HardwareSection) -> str:
+        return str(hardware.simulated.camera_dir or "package sample face")
 
     @classmethod
     def from_config(cls, hardware: HardwareSection) -> SimulatedCamera:

@@ -29,12 +29,17 @@ class V4L2Camera(DeviceCamera):
     settle on the traveller, then keeps the last frame as a JPEG."""
 
     backend = "v4l2"
+    hint = "plug the USB camera in; check hardware.camera_settings.device (v4l2-ctl --list-devices)"
     name = "v4l2 camera"
 
     def __init__(self, settings: CameraSettings, capture: Any, cv2: Any) -> None:
         super().__init__(settings)
         self._capture = capture
         self._cv2 = cv2
+
+    @classmethod
+    def attached_to(cls, hardware: HardwareSection) -> str:
+        return hardware.camera_settings.device
 
     @classmethod
     def from_config(cls, hardware: HardwareSection) -> V4L2Camera:

@@ -43,6 +43,8 @@ class R30xScanner(FingerprintScanner):
     """
 
     backend = "r30x"
+    hint = ("check the module's 3.3 V supply, TX->RX and RX->TX wiring, "
+            "hardware.fingerprint_r30x.port and baudrate (57600 by default)")
 
     def __init__(self, port: serial.SerialBase, settings: FingerprintR30xSettings) -> None:
         self.port = port
@@ -56,6 +58,10 @@ class R30xScanner(FingerprintScanner):
         self._last_error: str | None = None
         self._closed = False
         self._lock = threading.Lock()
+
+    @classmethod
+    def attached_to(cls, hardware: HardwareSection) -> str:
+        return f"{hardware.fingerprint_r30x.port} @{hardware.fingerprint_r30x.baudrate}"
 
     @classmethod
     def from_config(cls, hardware: HardwareSection) -> R30xScanner:

@@ -175,10 +175,15 @@ class SimulatedFingerprintScanner(R30xScanner):
     """The R30x driver talking to an in-process ``R30xSimulator`` (finger always present)."""
 
     backend = "simulated"
+    hint = "the simulator runs on a pty: check /dev/pts is mounted"
 
     def __init__(self, port, settings, simulator: R30xSimulator) -> None:
         super().__init__(port, settings)
         self.simulator = simulator
+
+    @classmethod
+    def attached_to(cls, hardware: HardwareSection) -> str:
+        return "in-process pty"
 
     @classmethod
     def from_config(cls, hardware: HardwareSection) -> SimulatedFingerprintScanner:

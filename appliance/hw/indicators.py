@@ -12,6 +12,8 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
+from gpiozero.pins.mock import MockFactory
+
 from appliance.errors import DeviceError
 from appliance.hw.device import Device
 from appliance.hw.gpio import output_device
@@ -42,6 +44,7 @@ class Indicators(Device):
 
     kind: ClassVar[str] = "indicators"
     backend: ClassVar[str] = "gpio"
+    hint: ClassVar[str] = "check hardware.indicator_pins; on a laptop set GPIOZERO_PIN_FACTORY=mock"
 
     def __init__(self, pins: dict[str, int | None], pin_factory: Any = None) -> None:
         self.pins = pins
@@ -66,6 +69,11 @@ class Indicators(Device):
         button = self.parts.get("supervisor_button")
         if button is not None:
             button.when_pressed = self._pressed
+
+    @classmethod
+    def attached_to(cls, hardware: HardwareSection) -> str:
+        pins = hardware.indicator_pins.model_dump()
+        return ", ".join(f"{name} GPIO{pin}" for name, pin in pins.items() if pin is not None) or "no pins"
 
     @classmethod
     def from_config(cls, hardware: HardwareSection) -> Indicators:
@@ -151,11 +159,14 @@ class SimulatedIndicators(Indicators):
     """The same devices on a private gpiozero MockFactory (no GPIO needed, nothing global changed)."""
 
     backend: ClassVar[str] = "simulated"
+    hint: ClassVar[str] = "check gpiozero is installed"
+
+    @classmethod
+    def attached_to(cls, hardware: HardwareSection) -> str:
+        return "mock pins"
 
     @classmethod
     def from_config(cls, hardware: HardwareSection) -> SimulatedIndicators:
-        from gpiozero.pins.mock import MockFactory
-
         configured = hardware.indicator_pins.model_dump()
         pins = {name: configured[name] if configured[name] is not None else pin
                 for name, pin in SIMULATED_PINS.items()}

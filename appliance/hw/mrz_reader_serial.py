@@ -35,6 +35,8 @@ class SerialMRZReader(MRZReader):
     """
 
     backend = "serial"
+    hint = ("plug the reader in; check hardware.mrz_serial.port (ls -l /dev/serial/by-id/), "
+            "baudrate and line_end")
 
     def __init__(self, settings: MRZSerialSettings) -> None:
         self.settings = settings
@@ -48,6 +50,10 @@ class SerialMRZReader(MRZReader):
         self._last_data = 0.0
         self._closed = False
         self._lock = threading.Lock()
+
+    @classmethod
+    def attached_to(cls, hardware: HardwareSection) -> str:
+        return f"{hardware.mrz_serial.port} @{hardware.mrz_serial.baudrate}"
 
     @classmethod
     def from_config(cls, hardware: HardwareSection) -> SerialMRZReader:

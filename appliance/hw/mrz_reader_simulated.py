@@ -69,6 +69,7 @@ class SimulatedMRZReader(MRZReader):
     """
 
     backend = "simulated"
+    hint = "check hardware.simulated.mrz_file"
 
     def __init__(self, samples: Iterable[str] = (), *, source: str = "given samples") -> None:
         self.samples: list[str] = list(samples)
@@ -80,6 +81,10 @@ class SimulatedMRZReader(MRZReader):
         # One condition guards the queue and wakes a waiting read() when present() or
         # close() is called from another thread (the UI or a test).
         self._changed = threading.Condition()
+
+    @classmethod
+    def attached_to(cls, hardware: HardwareSection) -> str:
+        return str(hardware.simulated.mrz_file or "package specimens")
 
     @classmethod
     def from_config(cls, hardware: HardwareSection) -> SimulatedMRZReader:

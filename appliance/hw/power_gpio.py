@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from appliance.domain import clock
 from appliance.errors import DeviceError
+from appliance.hw.gpio import input_pin
 from appliance.hw.power import PowerReading, PowerSource
 
 if TYPE_CHECKING:
@@ -16,12 +17,18 @@ class GpioPowerSource(PowerSource):
     """No percentage, only two flags; the power policy acts on them (lost mains → warn, low → critical)."""
 
     backend = "gpio"
+    hint = "check hardware.power_gpio pins and the UPS signal wiring"
 
     def __init__(self, mains_lost: Any, low_battery: Any, pins: dict[str, int | None]) -> None:
         self.mains_lost = mains_lost
         self.low_battery = low_battery
         self.pins = pins
         self._closed = False
+
+    @classmethod
+    def attached_to(cls, hardware: HardwareSection) -> str:
+        pins = (hardware.power_gpio.mains_lost_pin, hardware.power_gpio.low_battery_pin)
+        return ", ".join(f"GPIO{pin}" for pin in pins if pin is not None) or "no pins"
 
     @classmethod
     def from_config(cls, hardware: HardwareSection) -> GpioPowerSource:
@@ -33,8 +40,6 @@ class GpioPowerSource(PowerSource):
         pins = {"mains_lost_pin": settings.mains_lost_pin, "low_battery_pin": settings.low_battery_pin}
         if all(pin is None for pin in pins.values()):
             raise DeviceError("power back-end 'gpio' needs hardware.power_gpio.mains_lost_pin or low_battery_pin")
-        from appliance.hw.gpio import input_pin
-
         opened = []
         try:
             for pin in pins.values():

@@ -37,12 +37,17 @@ class INA219PowerSource(LastReadingPowerSource):
     """
 
     backend = "ina219"
+    hint = "enable I2C (raspi-config); `i2cdetect -y BUS` must show hardware.power_ina219.address"
     name = "INA219"
 
     def __init__(self, settings: PowerINA219Settings, bus: Any) -> None:
         super().__init__()
         self.settings = settings
         self.bus = bus
+
+    @classmethod
+    def attached_to(cls, hardware: HardwareSection) -> str:
+        return f"i2c-{hardware.power_ina219.bus} 0x{hardware.power_ina219.address:02X}"
 
     @classmethod
     def from_config(cls, hardware: HardwareSection, bus: Any = None) -> INA219PowerSource:

@@ -35,12 +35,17 @@ class ModbusPowerSource(LastReadingPowerSource):
     """
 
     backend = "modbus"
+    hint = "check the RS485 adapter, A/B wiring, hardware.power_modbus baudrate, unit and registers"
     name = "modbus"
 
     def __init__(self, settings: PowerModbusSettings, client: Any) -> None:
         super().__init__()
         self.settings = settings
         self.client = client
+
+    @classmethod
+    def attached_to(cls, hardware: HardwareSection) -> str:
+        return f"{hardware.power_modbus.port} unit {hardware.power_modbus.unit}"
 
     @classmethod
     def from_config(cls, hardware: HardwareSection) -> ModbusPowerSource:

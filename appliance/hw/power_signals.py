@@ -16,25 +16,39 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from typing import TYPE_CHECKING
 
 from appliance.errors import DeviceError
+from appliance.hw.device import close_all
 from appliance.hw.power import PowerReading, PowerSource
-from appliance.hw.power_gpio import GpioPowerSource
+
+if TYPE_CHECKING:
+    from appliance.config import HardwareSection
 
 log = logging.getLogger(__name__)
 
 
 class SignalledPowerSource(PowerSource):
-    """``gauge`` (any power back-end) with the flags of ``pins`` laid over its readings."""
+    """``gauge`` (any power back-end) with the flags of ``pins`` (the gpio back-end) laid over its readings.
 
-    def __init__(self, gauge: PowerSource, pins: GpioPowerSource) -> None:
+    Not a back-end of its own: ``open_devices`` builds it around an opened gauge, so it is in
+    no registry and the self-test checks the gauge and the pins by their own back-ends.
+    """
+
+    hint = "check the gauge's settings and hardware.power_gpio pins and the UPS signal wiring"
+
+    def __init__(self, gauge: PowerSource, pins: PowerSource) -> None:
         self.gauge = gauge
         self.pins = pins
-        self.backend = f"{gauge.backend}+gpio"  # what the status screen and self-test show
+        self.backend = f"{gauge.backend}+{pins.backend}"  # what the status screen and self-test show
 
     @classmethod
-    def from_config(cls, hardware):  # pragma: no cover - built by open_devices around an opened gauge
+    def from_config(cls, hardware: HardwareSection) -> SignalledPowerSource:  # pragma: no cover
         raise DeviceError("the signalled power source is built by open_devices, not from the config")
+
+    @classmethod
+    def attached_to(cls, hardware: HardwareSection) -> str:  # pragma: no cover - never in the self-test
+        return "gauge and UPS pins"
 
     def read(self) -> PowerReading:
         """The gauge's reading with the pins' mains and low-battery flags.
@@ -62,8 +76,4 @@ class SignalledPowerSource(PowerSource):
 
     def close(self) -> None:
         """Close the pins and the gauge, even if one fails; then raise the first failure."""
-        from appliance.hw import (
-            _close_all,  # the package imports this module only once it is loaded
-        )
-
-        _close_all([self.pins, self.gauge])
+        close_all([self.pins, self.gauge])

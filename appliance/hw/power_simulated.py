@@ -30,6 +30,7 @@ class SimulatedPowerSource(PowerSource):
     """
 
     backend = "simulated"
+    hint = "check hardware.simulated.battery_file holds a number 0-100"
 
     def __init__(
         self,
@@ -51,6 +52,10 @@ class SimulatedPowerSource(PowerSource):
         self._last_error: str | None = None
         self._closed = False
         self._lock = threading.Lock()
+
+    @classmethod
+    def attached_to(cls, hardware: HardwareSection) -> str:
+        return str(hardware.simulated.battery_file or "-")
 
     @classmethod
     def from_config(cls, hardware: HardwareSection) -> SimulatedPowerSource:

@@ -20,12 +20,18 @@ class SysfsPowerSource(LastReadingPowerSource):
     and ``online`` of the mains/USB supplies next to it."""
 
     backend = "sysfs"
+    hint = ("enable the UPS HAT's driver (dtoverlay in /boot/firmware/config.txt); "
+            "check hardware.power_sysfs.root and battery")
     name = "sysfs"
 
     def __init__(self, settings: PowerSysfsSettings) -> None:
         super().__init__()
         self.root = Path(settings.root)
         self.battery = settings.battery or self._find_battery()
+
+    @classmethod
+    def attached_to(cls, hardware: HardwareSection) -> str:
+        return str(hardware.power_sysfs.root / (hardware.power_sysfs.battery or "*"))
 
     @classmethod
     def from_config(cls, hardware: HardwareSection) -> SysfsPowerSource:

@@ -15,63 +15,21 @@ import logging
 import time
 from typing import Any, Callable
 
+import numpy as np
+
 from appliance.config import Config, HardwareSection
 from appliance.domain import mrz
 from appliance.errors import DeviceError, FrameError, InferenceError, MRZError
 from appliance.hw import KINDS, NOT_FITTED, backend_class
+from appliance.hw.photo_quality import assess
+from appliance.inference import face_embedder, litert
 
 log = logging.getLogger(__name__)
 
 MRZ_READ_S = 0.5
 INDICATOR_STEP_S = 0.2
-
-HINTS = {
-    ("mrz_reader", "serial"): "plug the reader in; check hardware.mrz_serial.port (ls -l /dev/serial/by-id/), "
-                              "baudrate and line_end",
-    ("mrz_reader", "simulated"): "check hardware.simulated.mrz_file",
-    ("camera", "v4l2"): "plug the USB camera in; check hardware.camera_settings.device (v4l2-ctl --list-devices)",
-    ("camera", "picamera2"): "check the ribbon cable and `rpicam-hello --list-cameras`; on other boards use v4l2",
-    ("camera", "simulated"): "check hardware.simulated.camera_dir holds JPEG/PNG files",
-    ("power", "sysfs"): "enable the UPS HAT's driver (dtoverlay in /boot/firmware/config.txt); "
-                        "check hardware.power_sysfs.root and battery",
-    ("power", "ina219"): "enable I2C (raspi-config); `i2cdetect -y BUS` must show hardware.power_ina219.address",
-    ("power", "gpio"): "check hardware.power_gpio pins and the UPS signal wiring",
-    ("power", "modbus"): "check the RS485 adapter, A/B wiring, hardware.power_modbus baudrate, unit and registers",
-    ("power", "simulated"): "check hardware.simulated.battery_file holds a number 0-100",
-    ("fingerprint", "r30x"): "check the module's 3.3 V supply, TX->RX and RX->TX wiring, "
-                             "hardware.fingerprint_r30x.port and baudrate (57600 by default)",
-    ("fingerprint", "simulated"): "the simulator runs on a pty: check /dev/pts is mounted",
-    ("indicators", "gpio"): "check hardware.indicator_pins; on a laptop set GPIOZERO_PIN_FACTORY=mock",
-    ("indicators", "simulated"): "check gpiozero is installed",
-}
-
-
-def port_of(kind: str, backend: str, hardware: HardwareSection) -> str:
-    """What the device of ``kind`` is attached to, as a technician would look for it."""
-    simulated = hardware.simulated
-    if backend == NOT_FITTED:
-        return "-"
-    ports: dict[tuple[str, str], Callable[[], str]] = {
-        ("mrz_reader", "serial"): lambda: f"{hardware.mrz_serial.port} @{hardware.mrz_serial.baudrate}",
-        ("mrz_reader", "simulated"): lambda: str(simulated.mrz_file or "package specimens"),
-        ("camera", "v4l2"): lambda: hardware.camera_settings.device,
-        ("camera", "picamera2"): lambda: "CSI camera 0",
-        ("camera", "simulated"): lambda: str(simulated.camera_dir or "package sample face"),
-        ("power", "sysfs"): lambda: str(hardware.power_sysfs.root / (hardware.power_sysfs.battery or "*")),
-        ("power", "ina219"): lambda: f"i2c-{hardware.power_ina219.bus} 0x{hardware.power_ina219.address:02X}",
-        ("power", "gpio"): lambda: ", ".join(
-            f"GPIO{pin}" for pin in (hardware.power_gpio.mains_lost_pin, hardware.power_gpio.low_battery_pin)
-            if pin is not None) or "no pins",
-        ("power", "modbus"): lambda: f"{hardware.power_modbus.port} unit {hardware.power_modbus.unit}",
-        ("power", "simulated"): lambda: str(simulated.battery_file or "-"),
-        ("fingerprint", "r30x"): lambda: f"{hardware.fingerprint_r30x.port} @{hardware.fingerprint_r30x.baudrate}",
-        ("fingerprint", "simulated"): lambda: "in-process pty",
-        ("indicators", "gpio"): lambda: ", ".join(
-            f"{name} GPIO{pin}" for name, pin in hardware.indicator_pins.model_dump().items() if pin is not None
-        ) or "no pins",
-        ("indicators", "simulated"): lambda: "mock pins",
-    }
-    return ports.get((kind, backend), lambda: "-")()
+# When the back-end itself cannot be found or loaded, there is no class to ask for its hint.
+UNKNOWN_BACKEND_HINT = "check the [hardware] section"
 
 
 def _probe_mrz_reader(device: Any) -> str:
@@ -89,8 +47,6 @@ def _probe_mrz_reader(device: Any) -> str:
 
 
 def _probe_camera(device: Any) -> str:
-    from appliance.hw.photo_quality import assess
-
     photo = device.capture()
     quality = assess(photo)
     notes = "; ".join(quality["hints"])
@@ -141,23 +97,27 @@ PROBES: dict[str, Callable[[Any], str]] = {
 
 
 def check(kind: str, hardware: HardwareSection) -> dict[str, Any]:
-    """The self-test row of one device kind."""
+    """The self-test row of one device kind; its port and hint are what the back-end class says."""
     backend = getattr(hardware, kind)
-    row = {"device": kind, "backend": backend, "port": port_of(kind, backend, hardware),
-           "ok": True, "result": "", "hint": ""}
+    row: dict[str, Any] = {"device": kind, "backend": backend, "port": "-", "ok": True, "result": "", "hint": ""}
     if backend == NOT_FITTED:
         row["result"] = "not fitted (configured as none)"
         return row
+    try:
+        cls = backend_class(kind, backend)
+    except DeviceError as exc:
+        row.update(ok=False, result=str(exc), hint=UNKNOWN_BACKEND_HINT)
+        return row
+    row["port"] = cls.attached_to(hardware)
     device = None
     try:
-        device = backend_class(kind, backend).from_config(hardware)
+        device = cls.from_config(hardware)
         row["result"] = PROBES[kind](device)
     except (DeviceError, OSError) as exc:
-        row.update(ok=False, result=str(exc), hint=HINTS.get((kind, backend), "check the [hardware] section"))
+        row.update(ok=False, result=str(exc), hint=cls.hint)
     except Exception as exc:  # a bug or an unexpected library error: still one row, never a traceback
         log.exception("self-test of %s crashed", kind)
-        row.update(ok=False, result=f"{type(exc).__name__}: {exc}",
-                   hint=HINTS.get((kind, backend), "") + "; unexpected error, see the log")
+        row.update(ok=False, result=f"{type(exc).__name__}: {exc}", hint=cls.hint + "; unexpected error, see the log")
     finally:
         if device is not None:
             try:
@@ -179,14 +139,11 @@ def check_face_models(config: Config) -> dict[str, Any] | None:
     settings = config.screening
     if settings.face_embedder_model is None:
         return None
-    import numpy as np
-
-    from appliance.inference import face_embedder, litert
-
     port = settings.face_embedder_model.name
     if settings.face_detector_model is not None:
         port += f" + {settings.face_detector_model.name}"
-    row = {"device": "face_models", "backend": "litert", "port": port, "ok": True, "result": "", "hint": ""}
+    row: dict[str, Any] = {"device": "face_models", "backend": "litert", "port": port, "ok": True, "result": "",
+                           "hint": ""}
     try:
         runtime = litert.runtime_info()
         row["backend"] = f"{runtime['runtime']} {runtime['version']}"
