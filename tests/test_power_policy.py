@@ -15,7 +15,9 @@ from appliance.config import HardwareSection, PowerPolicySettings
 from appliance.errors import DeviceError
 from appliance.hw.indicators import SimulatedIndicators
 from appliance.hw.power_simulated import SimulatedPowerSource
-from appliance.hw.power_policy import PowerPolicy, history
+from appliance.hw.power_policy import PowerPolicy
+from appliance.service.power_records import StorePowerRecords
+from appliance.storage import battery_history
 
 
 @pytest.fixture
@@ -52,7 +54,7 @@ def drive(policy: PowerPolicy, battery: SimulatedPowerSource, levels: list[float
 
 
 def test_discharge_walks_warn_defer_critical_and_shuts_down(store, battery, indicators, marker) -> None:
-    policy = PowerPolicy(settings_for(marker), battery, store, indicators)
+    policy = PowerPolicy(settings_for(marker), battery, StorePowerRecords(store), indicators)
 
     seen = drive(policy, battery, [80, 36, 35, 30, 25, 20, 13])
     assert seen == ["normal", "normal", "warn", "warn", "defer", "defer", "defer"]
@@ -88,7 +90,7 @@ def test_discharge_walks_warn_defer_critical_and_shuts_down(store, battery, indi
 
 
 def test_hysteresis_keeps_a_hovering_battery_from_flapping(store, battery, marker) -> None:
-    policy = PowerPolicy(settings_for(marker), battery, store)
+    policy = PowerPolicy(settings_for(marker), battery, StorePowerRecords(store))
     seen = drive(policy, battery, [35, 36, 37, 38, 38.5, 34, 24, 26, 28, 28.5, 40])
     assert seen == ["warn", "warn", "warn", "warn", "normal", "warn", "defer", "defer", "defer", "warn", "normal"]
     assert policy.transitions == [("normal", "warn", 35), ("warn", "normal", 38.5), ("normal", "warn", 34),
@@ -97,7 +99,7 @@ def test_hysteresis_keeps_a_hovering_battery_from_flapping(store, battery, marke
 
 
 def test_charging_holds_the_shutdown(store, battery, marker) -> None:
-    policy = PowerPolicy(settings_for(marker), battery, store)
+    policy = PowerPolicy(settings_for(marker), battery, StorePowerRecords(store))
     assert drive(policy, battery, [10], charging=True) == ["critical"]
     assert not marker.exists()
     assert "but charging: shutdown held" in policy.snapshot()["message"]
@@ -117,7 +119,7 @@ def test_pin_only_ups_flags(store, marker) -> None:
                                 low_battery=self.state["low_battery"])
 
     pins = Pins()
-    policy = PowerPolicy(settings_for(marker), pins, store)
+    policy = PowerPolicy(settings_for(marker), pins, StorePowerRecords(store))
     assert policy.poll()["level"] == "normal"
     pins.state["on_mains"] = False
     assert policy.poll() == {"level": "warn", "percent": None, "charging": None,
@@ -130,7 +132,7 @@ def test_an_unreadable_gauge_keeps_the_level_and_says_so(store, tmp_path, marker
     level = tmp_path / "battery"
     level.write_text("30")
     battery = SimulatedPowerSource(battery_file=level)
-    policy = PowerPolicy(settings_for(marker), battery, store)
+    policy = PowerPolicy(settings_for(marker), battery, StorePowerRecords(store))
     assert policy.poll()["level"] == "warn"
     level.write_text("garbage")
     snapshot = policy.poll()
@@ -139,26 +141,27 @@ def test_an_unreadable_gauge_keeps_the_level_and_says_so(store, tmp_path, marker
 
 def test_a_failing_shutdown_command_is_reported(store, battery) -> None:
     settings = settings_for(Path("/nonexistent"), shutdown_command=[sys.executable, "-c", "raise SystemExit(3)"])
-    policy = PowerPolicy(settings, battery, store)
+    policy = PowerPolicy(settings, battery, StorePowerRecords(store))
     assert drive(policy, battery, [5]) == ["critical"]
     assert "shutdown command failed (exit status 3); shut the kiosk down by hand" in policy.snapshot()["message"]
     assert store.conn.execute("SELECT count(*) FROM outbox WHERE kind = 'power.shutdown'").fetchone()[0] == 1
 
-    missing = PowerPolicy(settings_for(Path("/x"), shutdown_command=["/no/such/poweroff"]), battery, store)
+    missing = PowerPolicy(settings_for(Path("/x"), shutdown_command=["/no/such/poweroff"]), battery,
+                          StorePowerRecords(store))
     missing.poll()
     assert "shutdown command failed" in missing.snapshot()["message"]
 
 
 def test_history_is_kept_and_pruned(store, battery, marker) -> None:
     now = [0.0]
-    policy = PowerPolicy(settings_for(marker, history_interval_s=300, history_days=1), battery, store,
-                         monotonic=lambda: now[0])
+    policy = PowerPolicy(settings_for(marker, history_interval_s=300, history_days=1), battery,
+                         StorePowerRecords(store), monotonic=lambda: now[0])
     store.conn.execute("INSERT INTO power_history(at, percent, level) VALUES ('2000-01-01T00:00:00Z', 50, 'normal')")
     for percent, at in [(80, 0), (79, 10), (34, 20), (33, 400)]:
         now[0] = at
         battery.set(percent=percent)
         policy.poll()
-    rows = history(store)
+    rows = battery_history.read(store)
     # Every 300 s, plus the level change at 34%; the row older than a day is gone.
     assert [(row["percent"], row["level"]) for row in rows] == [(80, "normal"), (34, "warn"), (33, "warn")]
     assert rows[0]["charging"] is False and rows[0]["on_mains"] is False
@@ -170,7 +173,7 @@ def test_thresholds_must_be_ordered() -> None:
 
 
 def test_the_thread_polls_and_stops(store, battery, marker) -> None:
-    policy = PowerPolicy(settings_for(marker, poll_interval_s=0.05), battery, store)
+    policy = PowerPolicy(settings_for(marker, poll_interval_s=0.05), battery, StorePowerRecords(store))
     policy.start()
     battery.set(percent=30)
     deadline = time.monotonic() + 5
@@ -228,7 +231,7 @@ def test_health_telemetry_carries_a_thin_battery_history(store, config, battery,
     from appliance.uplink.telemetry import battery_summary, collect
 
     assert battery_summary(store) is None
-    policy = PowerPolicy(settings_for(marker), battery, store)
+    policy = PowerPolicy(settings_for(marker), battery, StorePowerRecords(store))
     for percent in (80, 62, 71):
         battery.set(percent=percent)
         policy.poll()

@@ -1,5 +1,5 @@
 """The power policy: battery state → warn the officer, defer heavy work, or finish, flush, notify HQ
-and shut down cleanly before the battery runs dry. It also keeps the battery history.
+and shut down cleanly before the battery runs dry; each reading goes to the battery history.
 
 Levels, from the configured thresholds (``hardware.power_policy``):
 
@@ -13,6 +13,9 @@ Levels, from the configured thresholds (``hardware.power_policy``):
   "power.shutdown" notice for HQ, checkpoint the WAL, give the uplink a moment to send
   the notice, then run the shutdown command.
 
+The policy writes no records itself: the notice, the checkpoint and the history are the
+``PowerRecords`` the service gives it (``appliance.service.power_records``).
+
 A level is entered as soon as its threshold is crossed downwards, but left only once
 the battery is ``hysteresis_percent`` above it, so a battery hovering at a threshold (a
 cloud over the panel) does not make the banner and buzzer flap.
@@ -25,18 +28,14 @@ import subprocess
 import threading
 import time
 import uuid
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from appliance.domain import clock
 from appliance.errors import DeviceError
-from appliance.storage import audit
-from appliance.uplink import outbox
 
 if TYPE_CHECKING:
     from appliance.config import PowerPolicySettings
     from appliance.hw.power import PowerReading, PowerSource
-    from appliance.storage.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -45,21 +44,42 @@ RANK = {level: rank for rank, level in enumerate(LEVELS)}
 SHUTDOWN_COMMAND_TIMEOUT_S = 60
 # The shutdown command is tried again after this long if it failed.
 SHUTDOWN_RETRY_S = 60.0
+# How often the shutdown waits look whether HQ has receipted the notice.
+NOTICE_POLL_S = 0.5
+
+
+class PowerRecords(Protocol):
+    """What the policy records and asks of the kiosk's records."""
+
+    def shutdown_notice(self, notice: dict[str, Any]) -> None:
+        """Queue ``notice`` (the "power.shutdown" message for HQ, ``notice["id"]`` its id) with an
+        audit entry, then make the database safe to lose power. Waits for the crossing being
+        recorded to commit and keeps the next one out until done; raises if it cannot be written."""
+
+    def notice_pending(self, notice_id: str) -> bool:
+        """True while the notice is still queued for HQ."""
+
+    def uplink_connected(self) -> bool:
+        """True when the uplink is connected now, so waiting for HQ's receipt can help."""
+
+    def battery_reading(self, reading: PowerReading, level: str, keep_days: float) -> None:
+        """Keep one reading in the battery history and drop what is older than ``keep_days``."""
 
 
 class PowerPolicy:
     """Polls a power source and acts on its level. ``poll()`` is one step; ``start()`` runs it in a thread.
 
     ``transitions`` records every level change as (from, to, percent), for tests and logs.
-    ``run`` runs the shutdown command (``subprocess.run`` by default).
+    ``records`` keeps the notice and the history (None: nothing is recorded, the kiosk still
+    warns and shuts down). ``run`` runs the shutdown command (``subprocess.run`` by default).
     """
 
-    def __init__(self, settings: PowerPolicySettings, source: PowerSource, store: Store | None = None,
+    def __init__(self, settings: PowerPolicySettings, source: PowerSource, records: PowerRecords | None = None,
                  indicators: Any = None, *, run: Callable[..., Any] = subprocess.run,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
         self.source = source
-        self.store = store
+        self.records = records
         self.indicators = indicators
         self.run = run
         self.monotonic = monotonic
@@ -152,8 +172,8 @@ class PowerPolicy:
             self.shutdown_started = True
             self.message = f"battery critical ({_describe(reading) if reading else 'unknown'}): shutting down"
         log.critical("power critical: shutting down (%s)", _describe(reading) if reading else "no reading")
-        if self.store is not None and self.shutdown_notice_id is None:
-            self._notify_and_flush(reading)
+        if self.records is not None and self.shutdown_notice_id is None:
+            self._notify_and_flush(self.records, reading)
         self._wait_for_notice()
         command = list(self.settings.shutdown_command)
         log.critical("running shutdown command %s", command)
@@ -167,10 +187,9 @@ class PowerPolicy:
             with self._lock:
                 self.message = f"battery critical: shutdown command failed ({failed}); shut the kiosk down by hand"
 
-    def _notify_and_flush(self, reading: PowerReading | None) -> None:
-        store = self.store
+    def _notify_and_flush(self, records: PowerRecords, reading: PowerReading | None) -> None:
         notice_id = str(uuid.uuid4())
-        payload = {
+        records.shutdown_notice({
             "id": notice_id,
             "at": clock.iso(clock.utcnow()),
             "level": "critical",
@@ -179,60 +198,38 @@ class PowerPolicy:
             "charging": reading.charging if reading else None,
             "low_battery": reading.low_battery if reading else None,
             "command": list(self.settings.shutdown_command),
-        }
-        # The store's lock is held for the whole of a crossing's transaction: taking it
-        # here waits for a crossing being recorded to commit, and keeps the next one out
-        # until the notice and the checkpoint are done.
-        with store.lock:
-            with store.transaction():
-                outbox.enqueue(store, "power.shutdown", notice_id, payload)
-                audit.append(store, "system", "power.shutdown", notice_id,
-                             {k: payload[k] for k in ("battery_percent", "voltage", "charging")})
-            # Fold the WAL into the main file: the next boot starts from a clean database.
-            store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        })
         self.shutdown_notice_id = notice_id
 
     def _wait_for_notice(self) -> None:
         """Give a connected uplink up to shutdown_grace_s to have HQ receipt the notice."""
-        if self.store is None or self.shutdown_notice_id is None or self.settings.shutdown_grace_s <= 0:
+        records, notice_id = self.records, self.shutdown_notice_id
+        if records is None or notice_id is None or self.settings.shutdown_grace_s <= 0:
             return
         try:
-            from appliance.uplink.status import snapshot
-
-            if not snapshot(self.store).get("connected"):
+            if not records.uplink_connected():
                 return  # nobody to send it now; it stays queued for the next boot
         except Exception:
             log.exception("uplink status unavailable; not waiting for the shutdown notice")
             return
         deadline = self.monotonic() + self.settings.shutdown_grace_s
         while self.monotonic() < deadline and not self._stop.is_set():
-            with self.store.lock:
-                queued = self.store.conn.execute("SELECT 1 FROM outbox WHERE ref_id = ?",
-                                                 (self.shutdown_notice_id,)).fetchone()
-            if queued is None:
+            if not records.notice_pending(notice_id):
                 return
-            time.sleep(0.5)
+            time.sleep(NOTICE_POLL_S)
 
     # --- history ------------------------------------------------------------------------
 
     def _record_history(self, reading: PowerReading, level: str, changed: bool) -> None:
-        if self.store is None:
+        if self.records is None:
             return
         now = self.monotonic()
         due = self._last_history is None or now - self._last_history >= self.settings.history_interval_s
         if not (due or changed):
             return
         self._last_history = now
-        cutoff = clock.iso(clock.utcnow() - timedelta(days=self.settings.history_days))
         try:
-            with self.store.transaction():
-                self.store.conn.execute(
-                    "INSERT INTO power_history(at, percent, voltage, charging, on_mains, solar_watts, level)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (clock.iso(reading.read_at), reading.battery_percent, reading.voltage,
-                     _flag(reading.charging), _flag(reading.on_mains), reading.solar_watts, level),
-                )
-                self.store.conn.execute("DELETE FROM power_history WHERE at < ?", (cutoff,))
+            self.records.battery_reading(reading, level, self.settings.history_days)
         except Exception:
             # History is telemetry: losing a row must never stop the policy from acting.
             log.exception("could not record battery history")
@@ -273,28 +270,6 @@ class PowerPolicy:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
-
-
-def history(store: Store, since: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
-    """Battery history rows, oldest first, optionally from ISO time ``since``."""
-    with store.lock:
-        rows = store.conn.execute(
-            "SELECT at, percent, voltage, charging, on_mains, solar_watts, level FROM power_history"
-            " WHERE at >= ? ORDER BY at LIMIT ?", (since or "", limit),
-        ).fetchall()
-    return [
-        {"at": at, "percent": percent, "voltage": voltage, "charging": _unflag(charging),
-         "on_mains": _unflag(on_mains), "solar_watts": solar, "level": level}
-        for at, percent, voltage, charging, on_mains, solar, level in rows
-    ]
-
-
-def _flag(value: bool | None) -> int | None:
-    return None if value is None else int(value)
-
-
-def _unflag(value: int | None) -> bool | None:
-    return None if value is None else bool(value)
 
 
 def _describe(reading: PowerReading) -> str:

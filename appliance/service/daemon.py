@@ -13,10 +13,21 @@ import uvicorn
 
 from appliance import __version__
 from appliance.config import Config
+from appliance.errors import InferenceError
 from appliance.hw import open_devices
+from appliance.hw.power_policy import PowerPolicy
+from appliance.inference import face_embedder
+from appliance.lists import indexes
+from appliance.lists.apply import apply_bundle
 from appliance.service import sdnotify
+from appliance.service.housekeeping import Housekeeping
+from appliance.service.power_records import StorePowerRecords
 from appliance.storage import audit
 from appliance.storage.store import Store
+from appliance.uplink import status as uplink_status
+from appliance.uplink import telemetry
+from appliance.uplink.client import Uplink
+from appliance.uplink.list_sync import ListAssembler
 from appliance.web.app import create_app
 from appliance.workflow import biometrics
 
@@ -70,10 +81,7 @@ class KioskService:
             # Keep serving: refusing to start would stop the post. Say it loudly instead.
             log.error("database integrity check found problems: %s", "; ".join(problems[:5]))
         log.info("store %s ready (schema %d)", self.store.path, self.store.schema_version)
-        from appliance.lists import (
-            indexes,  # list index files: drop builds a power cut interrupted
-        )
-
+        # List index files: drop builds a power cut interrupted.
         for removed in indexes.remove_unfinished(self.store, indexes.root_for(self.config)):
             log.warning("removed unfinished list index build %s", removed)
 
@@ -88,9 +96,6 @@ class KioskService:
         """Load the face embedder now, so the first traveller does not wait for it and a bad
         model is in the log at start-up. A failure does not stop the kiosk: crossings are
         then recorded without face screening, each saying why (docs/faces.md)."""
-        from appliance.errors import InferenceError
-        from appliance.inference import face_embedder
-
         try:
             embedder = face_embedder.for_settings(self.config.screening)
         except InferenceError as exc:
@@ -120,9 +125,8 @@ class KioskService:
         if not settings.enabled:
             log.warning("power policy disabled: the kiosk will not shut down before the battery is empty")
             return
-        from appliance.hw.power_policy import PowerPolicy
-
-        self.power_policy = PowerPolicy(settings, self.devices.power, self.store, self.devices.indicators)
+        self.power_policy = PowerPolicy(settings, self.devices.power, StorePowerRecords(self.store),
+                                        self.devices.indicators)
         self.app.state.power_policy = self.power_policy
         self.power_policy.start()
 
@@ -131,12 +135,6 @@ class KioskService:
         if not self.config.uplink.broker_url:
             log.info("no uplink configured; crossings stay queued in the outbox")
             return
-        from appliance.lists import apply_bundle
-        from appliance.uplink import status as uplink_status
-        from appliance.uplink import telemetry
-        from appliance.uplink.client import Uplink
-        from appliance.uplink.list_sync import ListAssembler
-
         heavy_work_allowed = self.power_policy.heavy_work_allowed if self.power_policy else None
         lists = ListAssembler(
             apply=lambda data: apply_bundle(self.store, self.config, data, actor="hq"),
@@ -157,8 +155,6 @@ class KioskService:
         self.uplink.start()
 
     def start_housekeeping(self) -> None:
-        from appliance.service.housekeeping import Housekeeping
-
         self.housekeeping = Housekeeping(self.store)
         self.housekeeping.start()
 
