@@ -32,8 +32,6 @@ async function api(method, path, body) {
 function errorText(data) {
   if (!data) return "";
   if (typeof data.error === "string") return data.error;
-  if (typeof data.detail === "string") return data.detail;
-  if (Array.isArray(data.detail)) return data.detail.map((item) => item.msg).join("; ");
   return JSON.stringify(data);
 }
 

@@ -1,0 +1,1 @@
+"""The JSON API, one router per area: session, crossings, captures, statistics, lists, devices, health."""

@@ -1,0 +1,65 @@
+"""Crossings over the API: record one (screened first), read, list a day's, and a supervisor's outcome."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from appliance.domain import clock
+from appliance.web.deps import Authenticated, ConfigDep, DevicesDep, StoreDep
+from appliance.web.models import CrossingBody, OutcomeBody
+from appliance.workflow import crossings
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["crossings"])
+
+
+@router.post("/api/crossings", status_code=201)
+def record_crossing(body: CrossingBody, officer: Authenticated, config: ConfigDep, store: StoreDep,
+                    devices: DevicesDep) -> dict[str, Any]:
+    """Screen and record a crossing; the answer comes only after it is durably stored."""
+    request = crossings.CrossingRequest(
+        direction=body.direction, mrz=body.mrz, document=body.document, decision=body.decision, note=body.note,
+        capture_ids=tuple(body.capture_ids), unavailable=body.unavailable,
+        face_embedding=tuple(body.face_embedding) if body.face_embedding is not None else None,
+    )
+    recorded = crossings.record(store, config, officer, request)
+    indicators = getattr(devices, "indicators", None)
+    if recorded.crossing.screening.hits and indicators is not None:
+        try:
+            indicators.watchlist_hit()
+        except Exception:
+            # The crossing is recorded; a buzzer fault must not turn that into an error.
+            log.exception("watchlist hit indicators failed")
+    return recorded.to_dict()
+
+
+@router.get("/api/crossings")
+def list_crossings(
+    officer: Authenticated,
+    config: ConfigDep,
+    store: StoreDep,
+    day: Annotated[date | None, Query(alias="date", description="Post-local day, YYYY-MM-DD")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    since = until = None
+    if day is not None:
+        since, until = clock.day_bounds(day, config.kiosk.timezone)
+    items = crossings.list_crossings(store, since=since, until=until, limit=limit, offset=offset)
+    return {"crossings": [item.to_dict() for item in items], "count": len(items)}
+
+
+@router.get("/api/crossings/{crossing_id}")
+def get_crossing(crossing_id: str, officer: Authenticated, store: StoreDep) -> dict[str, Any]:
+    return crossings.get(store, crossing_id).to_dict()
+
+
+@router.post("/api/crossings/{crossing_id}/outcome")
+def resolve_crossing(crossing_id: str, body: OutcomeBody, officer: Authenticated, store: StoreDep) -> dict[str, Any]:
+    """A supervisor records the outcome of a referred crossing."""
+    return crossings.resolve(store, officer, crossing_id, body.outcome, body.note).to_dict()

@@ -1,0 +1,99 @@
+"""The one shape of every error the app answers, ``{"error": message, "kind": ErrorClass}``, and its statuses.
+
+A client (the page script, HQ tools, a technician's curl) reads ``error`` to show and
+``kind`` to decide; the status says which side is wrong. docs/api.md keeps the same table.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from appliance.errors import (
+    AuthError,
+    DeviceError,
+    Forbidden,
+    KioskError,
+    LockedOut,
+    MRZError,
+    NotFound,
+    WorkflowError,
+)
+
+# First match wins, so a subclass comes before its base.
+STATUS: tuple[tuple[type[KioskError], int], ...] = (
+    (LockedOut, 423),
+    (Forbidden, 403),
+    (AuthError, 401),
+    (NotFound, 404),
+    (MRZError, 422),
+    (WorkflowError, 422),
+    (DeviceError, 503),  # a device missing or failing: the one status, whatever the device
+    (KioskError, 400),
+)
+
+
+class LoginRequired(AuthError):
+    """A page was asked for without a live session: the browser is sent to the login page."""
+
+    def __init__(self, reason: str | None = None) -> None:
+        super().__init__("log in first")
+        self.location = "/login" + (f"?note={reason}" if reason else "")
+
+
+def status_of(exc: KioskError) -> int:
+    """The HTTP status that answers ``exc`` (see ``STATUS``)."""
+    return next(code for kind, code in STATUS if isinstance(exc, kind))
+
+
+def error_response(message: str, kind: str, status_code: int) -> JSONResponse:
+    """The app's one error answer; a 401 also says how to authenticate."""
+    headers = {"WWW-Authenticate": "Bearer"} if status_code == 401 else None
+    return JSONResponse({"error": message, "kind": kind}, status_code=status_code, headers=headers)
+
+
+def kiosk_error_response(exc: KioskError, status_code: int | None = None) -> JSONResponse:
+    """``exc`` answered with its own status, or ``status_code`` where a route knows better."""
+    return error_response(str(exc), type(exc).__name__, status_code or status_of(exc))
+
+
+async def _kiosk_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, KioskError)
+    return kiosk_error_response(exc)
+
+
+async def _login_required(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, LoginRequired)
+    return RedirectResponse(exc.location, status_code=303)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    # FastAPI's own list of problems, flattened to the message a person reads: "body.direction: ...".
+    message = "; ".join(
+        ".".join(str(part) for part in error.get("loc", ())) + ": " + str(error.get("msg", ""))
+        for error in exc.errors()
+    )
+    return error_response(message, "RequestValidationError", 422)
+
+
+async def _http_error(_request: Request, exc: Exception) -> Response:
+    # Starlette's own answers: no such route (404), wrong method (405).
+    assert isinstance(exc, StarletteHTTPException)
+    phrase = HTTPStatus(exc.status_code).phrase
+    response = error_response(str(exc.detail), phrase.replace(" ", "").replace("-", ""), exc.status_code)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+def register(app: FastAPI) -> None:
+    """Answer every error of ``app`` in the one shape."""
+    app.add_exception_handler(LoginRequired, _login_required)
+    app.add_exception_handler(KioskError, _kiosk_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

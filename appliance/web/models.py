@@ -1,0 +1,42 @@
+"""The JSON API's request bodies; an unknown field is refused (422), never ignored."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from appliance.workflow.crossings import ManualDocument
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoginBody(_Body):
+    officer_id: str = Field(min_length=1, max_length=64)
+    pin: str = Field(min_length=1, max_length=32)
+
+
+class CrossingBody(_Body):
+    direction: Literal["entry", "exit"]
+    mrz: str | None = Field(default=None, max_length=400, description="MRZ lines as read (newline separated)")
+    document: ManualDocument | None = Field(default=None, description="Fields typed by hand when no MRZ")
+    decision: Literal["cleared", "referred", "refused"] | None = None
+    note: str = Field(default="", max_length=2000)
+    capture_ids: list[str] = Field(default_factory=list, max_length=20,
+                                   description="Ids from POST /api/captures/photo and /fingerprint")
+    unavailable: dict[str, str] | None = Field(
+        default=None, description='Why a capture is missing: {"photo": reason, "fingerprint": reason}')
+    face_embedding: list[float] | None = Field(
+        default=None, min_length=1, max_length=4096,
+        description="The traveller's face embedding; screened against the listed faces with the rest")
+
+
+class CaptureBody(_Body):
+    timeout: float | None = Field(default=None, ge=0, le=60, description="Seconds to wait for a finger")
+
+
+class OutcomeBody(_Body):
+    outcome: Literal["cleared", "refused"]
+    note: str = Field(default="", max_length=2000)

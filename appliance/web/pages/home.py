@@ -1,0 +1,22 @@
+"""The home screen: where the kiosk's browser starts, and the officer picks entry or exit."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from appliance.web.deps import OfficersDep, page_officer
+from appliance.web.errors import LoginRequired
+from appliance.web.pages.render import render
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/")
+def home(request: Request, officers: OfficersDep) -> Response:
+    try:
+        officer = page_officer(request, officers)
+    except LoginRequired:
+        # The kiosk browser starts here: send it to the login page, not an error.
+        return RedirectResponse("/login", status_code=303)
+    return render(request, "home.html", officer)

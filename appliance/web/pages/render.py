@@ -1,0 +1,157 @@
+"""What every page shares: the templates, the officer's language, the text tables, the status bar, the indicators."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from datetime import datetime
+from typing import Any, Callable
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from appliance.domain import clock
+from appliance.storage.officers import Officer
+from appliance.web.deps import LANGUAGE_COOKIE, get_config, get_devices, get_power_policy, get_store
+from appliance.web.i18n import JS_MESSAGES, LANGUAGES, N_, choose, translator
+from appliance.workflow import status
+
+log = logging.getLogger(__name__)
+
+Translate = Callable[..., str]
+
+DIRECTION_TEXT = {"entry": N_("Entry"), "exit": N_("Exit")}
+DECISION_TEXT = {"cleared": N_("Cleared"), "referred": N_("Refer to supervisor"), "refused": N_("Refused")}
+CHECK_TEXT = {
+    "document_number": N_("Document number"),
+    "birth_date": N_("Date of birth"),
+    "expiry_date": N_("Expiry date"),
+    "optional_data": N_("Personal number"),
+    "composite": N_("Composite check"),
+}
+ROLE_TEXT = {"officer": N_("officer"), "supervisor": N_("supervisor"), "technician": N_("technician")}
+POWER_LEVEL_TEXT = {
+    "normal": N_("normal"), "warn": N_("low battery"), "defer": N_("saving power"), "critical": N_("battery critical"),
+}
+
+TEMPLATES = Environment(
+    loader=PackageLoader("appliance.web", "templates"),
+    autoescape=select_autoescape(["html"]),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def language(request: Request) -> str:
+    """The officer's language, chosen on the login page and kept in a cookie."""
+    return choose(request.cookies.get(LANGUAGE_COOKIE))
+
+
+def translate(request: Request) -> Translate:
+    """``_(text, **values)`` in the officer's language."""
+    return translator(language(request))
+
+
+def local_time(zone: ZoneInfo, iso_text: str | None, with_date: bool = False) -> str:
+    """A stored UTC time as the post's clock shows it ("14:05", or "2026-03-01 14:05"); empty for none."""
+    if not iso_text:
+        return ""
+    moment = clock.parse_iso(iso_text).astimezone(zone)
+    return moment.strftime("%Y-%m-%d %H:%M" if with_date else "%H:%M")
+
+
+def post_time(request: Request) -> Callable[..., str]:
+    """``local_time`` in the post's own time zone, as the templates call it."""
+    return functools.partial(local_time, ZoneInfo(get_config(request).kiosk.timezone))
+
+
+def power_status(request: Request) -> dict[str, Any] | None:
+    """The battery for the status bar: the policy's view when it runs, else the gauge's; None when unknown."""
+    policy = get_power_policy(request)
+    devices = get_devices(request)
+    try:
+        if policy is not None:
+            snap = policy.snapshot()
+            return {"percent": snap.get("percent"), "charging": snap.get("charging"),
+                    "level": snap.get("level", "normal"), "message": snap.get("message", "")}
+        if devices is not None and getattr(devices, "power", None) is not None:
+            reading = devices.power.read()
+            return {"percent": reading.battery_percent, "charging": reading.charging,
+                    "level": "normal", "message": ""}
+    except Exception as exc:  # the status bar must render even when the gauge fails
+        log.warning("power status unavailable: %s", exc)
+    return None
+
+
+def _uplink_status(request: Request) -> dict[str, Any] | None:
+    try:
+        snap = status.uplink(get_store(request))
+    except Exception as exc:  # an uplink fault must not take the officer's screen down
+        log.warning("uplink status unavailable: %s", exc)
+        return None
+    return {"connected": bool(snap.get("connected")), "pending": int(snap.get("pending") or 0),
+            "configured": bool(get_config(request).uplink.broker_url)}
+
+
+def _lists_status(request: Request) -> dict[str, Any]:
+    items = status.lists(get_store(request))
+    if not items:
+        return {"count": 0, "age": "", "stale": False}
+    oldest = max(items, key=lambda item: item["age_seconds"])
+    return {"count": len(items), "age": oldest["age"], "stale": any(item.get("stale") for item in items)}
+
+
+def status_snapshot(request: Request) -> dict[str, Any]:
+    """The status bar: power, uplink, list ages, training; each part None when its source is missing."""
+    config = get_config(request)
+    return {
+        "training": config.kiosk.training,
+        "post": f"{config.kiosk.post_id} / {config.kiosk.kiosk_id}",
+        "time": datetime.now(ZoneInfo(config.kiosk.timezone)).strftime("%H:%M"),
+        "power": power_status(request),
+        "uplink": _uplink_status(request),
+        "lists": _lists_status(request),
+    }
+
+
+def render(request: Request, name: str, officer: Officer | None = None, status_code: int = 200,
+           **context: Any) -> HTMLResponse:
+    """Template ``name`` in the officer's language, with the status bar and the text tables every page uses."""
+    lang = language(request)
+    _ = translator(lang)
+    page = TEMPLATES.get_template(name).render(
+        _=_, lang=lang, languages=LANGUAGES, officer=officer, status=status_snapshot(request),
+        js_messages={key: _(text) for key, text in JS_MESSAGES.items()},
+        idle_seconds=get_config(request).security.session_idle_minutes * 60,
+        DIRECTION_TEXT=DIRECTION_TEXT, DECISION_TEXT=DECISION_TEXT, CHECK_TEXT=CHECK_TEXT,
+        POWER_LEVEL_TEXT=POWER_LEVEL_TEXT, ROLE_TEXT=ROLE_TEXT, local_time=post_time(request),
+        CHECK_TEXT_T={key: _(text) for key, text in CHECK_TEXT.items()}, **context,
+    )
+    return HTMLResponse(page, status_code=status_code)
+
+
+def message(request: Request, officer: Officer, status_code: int, title: str, text: str) -> HTMLResponse:
+    """A page that only says why the officer cannot go on (not found, not allowed); title and text translated here."""
+    _ = translate(request)
+    return render(request, "message.html", officer, status_code=status_code, title=_(title), text=_(text))
+
+
+def indicate(devices: Any, state: str) -> None:
+    """Show ``state`` ("alert" for a hit, else an indicator state) on the LEDs and buzzer, if the kiosk has them.
+
+    The page also beeps itself, so a kiosk without indicators still alerts the officer;
+    an indicator fault is logged, never shown as a page error.
+    """
+    indicators = getattr(devices, "indicators", None)
+    if indicators is None:
+        return
+    try:
+        if state == "alert":
+            indicators.watchlist_hit()
+        else:
+            indicators.set_state(state)
+    except Exception as exc:
+        log.error("could not set the indicators to %s: %s", state, exc)

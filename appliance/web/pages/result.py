@@ -1,0 +1,69 @@
+"""A crossing's result screen, and the supervisor's outcome of a referral confirmed with their own PIN."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from appliance.errors import AuthError, Forbidden, LockedOut, NotFound, WorkflowError
+from appliance.web.deps import DevicesDep, OfficersDep, PageOfficer, StoreDep
+from appliance.web.i18n import N_
+from appliance.web.pages.render import indicate, message, render, translate
+from appliance.workflow import crossings
+
+router = APIRouter(include_in_schema=False)
+
+NOT_FOUND = (N_("Not found"), N_("There is no such crossing on this kiosk."))
+
+
+@router.get("/crossings/{crossing_id}")
+def crossing_result(request: Request, crossing_id: str, officer: PageOfficer, store: StoreDep,
+                    devices: DevicesDep, new: bool = False) -> Response:
+    try:
+        crossing = crossings.get(store, crossing_id)
+    except NotFound:
+        return message(request, officer, 404, *NOT_FOUND)
+    if new and crossing.screening.hits:
+        indicate(devices, "alert")
+    return render(request, "result.html", officer, crossing=crossing.to_dict(), new=new, error=None)
+
+
+@router.post("/crossings/{crossing_id}/outcome")
+def crossing_outcome(request: Request, crossing_id: str, officer: PageOfficer, store: StoreDep,
+                     officers: OfficersDep, devices: DevicesDep,
+                     supervisor_id: Annotated[str, Form()] = "", pin: Annotated[str, Form()] = "",
+                     outcome: Annotated[str, Form()] = "", note: Annotated[str, Form(max_length=2000)] = "") -> Response:
+    """The supervisor's decision on a referral, confirmed with the supervisor's own PIN."""
+    _ = translate(request)
+    try:
+        crossing = crossings.get(store, crossing_id)
+    except NotFound:
+        return message(request, officer, 404, *NOT_FOUND)
+
+    def refuse(text: str, status_code: int) -> HTMLResponse:
+        return render(request, "result.html", officer, crossing=crossing.to_dict(), new=False, error=text,
+                      status_code=status_code)
+
+    if outcome not in crossings.OUTCOMES:
+        return refuse(_("Choose cleared or refused."), 422)
+    if not supervisor_id.strip() or not pin:
+        return refuse(_("The supervisor must enter their ID and PIN."), 422)
+    try:
+        # A login, not a bare PIN check: wrong PINs count towards the supervisor's lockout.
+        session = officers.login(supervisor_id.strip(), pin)
+    except LockedOut:
+        return refuse(_("This supervisor is locked out after too many wrong PINs."), 423)
+    except AuthError:
+        return refuse(_("Unknown supervisor ID or wrong PIN."), 401)
+    try:
+        crossings.resolve(store, session.officer, crossing_id, outcome, note)
+    except Forbidden:
+        return refuse(_("Only a supervisor can record the outcome of a referral."), 403)
+    except WorkflowError:
+        return refuse(_("This crossing has no referral waiting for an outcome."), 409)
+    finally:
+        officers.logout(session.token)
+    indicate(devices, "ready")
+    return RedirectResponse(f"/crossings/{crossing_id}", status_code=303)
