@@ -251,23 +251,23 @@ def test_capture_routes_then_record_with_them(client, devices) -> None:
 def test_failing_or_missing_devices_are_503(client, devices, store, config) -> None:
     devices.camera.fail_next("cable cut")
     failed = client.post("/api/captures/photo")
-    assert failed.status_code == 503 and "cable cut" in failed.json()["detail"]
+    assert failed.status_code == 503 and "cable cut" in failed.json()["error"]
 
     devices.fingerprint.simulator.finger = False
     no_finger = client.post("/api/captures/fingerprint", json={"timeout": 0.2})
-    assert no_finger.status_code == 503 and "no finger" in no_finger.json()["detail"]
+    assert no_finger.status_code == 503 and "no finger" in no_finger.json()["error"]
 
     bare = TestClient(create_app(config, store, None))
     bare.headers.update(client.headers)
     assert bare.post("/api/captures/photo").status_code == 503
-    assert bare.post("/api/captures/fingerprint").json()["detail"] == "no fingerprint module is fitted on this kiosk"
+    assert bare.post("/api/captures/fingerprint").json()["error"] == "no fingerprint module is fitted on this kiosk"
     assert store.conn.execute("SELECT count(*) FROM captures").fetchone()[0] == 0
 
 
 def test_capture_without_a_key_is_503_with_the_reason(client, config) -> None:
     config.security.biometric_key = None
     response = client.post("/api/captures/photo")
-    assert response.status_code == 503 and "biometric_key is not set" in response.json()["detail"]
+    assert response.status_code == 503 and "biometric_key is not set" in response.json()["error"]
 
 
 def test_technician_may_not_capture(client, officers) -> None:

@@ -17,7 +17,8 @@ from appliance.hw.camera import describe_image
 from appliance.hw.photo_quality import PREVIEW_WIDTH
 from appliance.web import charts
 from appliance.web.i18n import catalogue, choose, translator
-from appliance.web.pages import SESSION_COOKIE, mrz_feedback
+from appliance.web.deps import SESSION_COOKIE
+from appliance.web.pages.feedback import mrz_feedback
 
 from .conftest import OFFICER_PIN, SUPERVISOR_PIN
 from .samples import CLEAR_OKAFOR, PERSON_HIT_DOE, import_demo_lists, with_bad_check_digit
@@ -255,7 +256,7 @@ def test_camera_preview_needs_a_session_and_stores_nothing(store, config, office
         # are never counted as photos taken.
         devices.camera.fail_next("lens covered")
         failed = client.get("/ui/camera/preview", headers=UI)
-        assert failed.status_code == 503 and "lens covered" in failed.json()["detail"]
+        assert failed.status_code == 503 and "lens covered" in failed.json()["error"]
         assert devices.camera.captures == []
 
         # Nothing stored, nothing audited, and the session's idle timer is not refreshed:
@@ -275,7 +276,7 @@ def test_camera_preview_needs_a_session_and_stores_nothing(store, config, office
     no_camera = TestClient(create_app(config, store, None))
     _login(no_camera)
     missing = no_camera.get("/ui/camera/preview", headers=UI)
-    assert missing.status_code == 503 and "no camera" in missing.json()["detail"]
+    assert missing.status_code == 503 and "no camera" in missing.json()["error"]
 
 
 def test_mrz_feedback_never_raises_on_junk():
