@@ -14,9 +14,14 @@ from click.testing import CliRunner
 from appliance.domain import clock
 from appliance import config as config_module
 from appliance.errors import BundleError
-from appliance.lists import apply_bundle, indexes
-from appliance.workflow.screening import Traveller, screen
-from appliance.lists.csv_import import COLUMNS, import_bytes, list_status
+from appliance.lists import indexes
+from appliance.lists.apply import apply_bundle
+from appliance.config import ScreeningSection
+from appliance.domain.models import Traveller
+from appliance.workflow.screening import screen
+from appliance.lists.csv_format import COLUMNS
+from appliance.lists.csv_import import import_bytes
+from appliance.lists.status import list_status
 from hq import lists as hq_lists
 from hq.cli import cli as hq_cli
 
@@ -62,7 +67,8 @@ def state(store) -> dict:
 
 
 def doc_hit(store, number="AB123"):
-    return [h.entry_id for h in screen(store, Traveller(document_issuer="UTO", document_number=number)).hits]
+    found = screen(store, Traveller(document_issuer="UTO", document_number=number), ScreeningSection())
+    return [h.entry_id for h in found.hits]
 
 
 # -- Applying -----------------------------------------------------------------------------
@@ -77,7 +83,8 @@ def test_full_documents_bundle_then_delta(kiosk, keys):
     result = apply_bundle(store, config, bundle(keys, version="d2", records=delta, base="d1"))
     assert (result["type"], result["entries"], result["replaced_version"]) == ("delta", 2, "d1")
     assert doc_hit(store, "CD456") == []
-    assert [h.entry_id for h in screen(store, Traveller(document_issuer="D", document_number="EF789")).hits] == [
+    assert [h.entry_id for h in screen(store, Traveller(document_issuer="D", document_number="EF789"),
+                                       ScreeningSection()).hits] == [
         "D:EF789"]
     [status] = list_status(store)
     assert (status["version"], status["source"], status["entries"]) == ("d2", "bundle", 2)
@@ -250,7 +257,7 @@ def test_stale_refer_policy_refers_a_crossing(kiosk, keys, officers):
     config.screening.stale_policy = "refer"
     apply_bundle(store, config, bundle(keys, when=clock.utcnow() - timedelta(days=20)))
     crossing = crossings.record(store, config, officers.get("alice"),
-                                crossings.CrossingRequest(direction="entry", mrz=CLEAR_OKAFOR))
+                                crossings.CrossingRequest(direction="entry", mrz=CLEAR_OKAFOR)).to_dict()
     assert crossing["decision"] == "referred" and "stale" in crossing["decision_reason"]
     assert crossing["screening"]["stale"] == {"documents": "20d 00h"}
     assert crossing["screening"]["lists"] == {"documents": "d1"}

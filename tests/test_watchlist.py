@@ -14,7 +14,9 @@ import pytest
 from appliance.storage import audit
 from appliance.errors import ImportFileError, KioskError
 from appliance.storage.store import Store
-from appliance.lists.csv_import import COLUMNS, MAX_ERRORS, import_bytes, import_csv, list_status
+from appliance.lists.csv_format import COLUMNS, MAX_ERRORS
+from appliance.lists.csv_import import import_bytes, import_csv
+from appliance.lists.status import list_status
 
 PERSONS_HEADER = ",".join(COLUMNS["persons"])
 DOCUMENTS_HEADER = ",".join(COLUMNS["documents"])

@@ -22,14 +22,8 @@ from appliance.errors import BundleError
 from appliance.inference import documents as documents_index
 from appliance.lists import bundle as bundle_format
 from appliance.lists import indexes
-from appliance.lists.csv_import import (
-    COLUMNS,
-    MAX_ERRORS,
-    _delete_entries,
-    _name_rows,
-    check_entry,
-    parse_aliases,
-)
+from appliance.lists.csv_format import MAX_ERRORS, check_record, name_rows
+from appliance.lists.csv_import import delete_entries
 from appliance.storage import audit
 from appliance.storage.store import Store
 
@@ -165,28 +159,9 @@ def _current_version(store: Store, list_name: str) -> str | None:
     return row[0] if row else None
 
 
-def _as_entry(kind: str, record: dict[str, Any], columns: tuple[str, ...]) -> tuple[dict[str, str], list[str]]:
-    """The record as a CSV-like entry (strings), and problems with its shape."""
-    problems = []
-    unknown = sorted(set(record) - set(columns) - {"op", "face"})
-    if unknown:
-        problems.append("unknown field(s) " + ", ".join(unknown))
-    entry = {}
-    for column in columns:
-        value = record.get(column, "")
-        if value is None:
-            value = ""
-        if not isinstance(value, str):
-            problems.append(f"field {column}: not a string")
-            value = ""
-        entry[column] = value.strip()
-    return entry, problems
-
-
 # -- Documents ----------------------------------------------------------------------------
 
 def _document_changes(decoded: bundle_format.Bundle, problems: _Problems) -> Iterator[tuple[str, documents_index.Record]]:
-    columns = COLUMNS["documents"]
     for line, record, raw in decoded.records():
         if record is None:
             problems.add(line, f"not a JSON object: {raw!r}")
@@ -198,10 +173,9 @@ def _document_changes(decoded: bundle_format.Bundle, problems: _Problems) -> Ite
         if op not in ("add", "remove"):
             problems.add(line, f"op {op!r} is not add or remove")
             continue
-        entry, shape = _as_entry("documents", record, columns)
+        entry, found = check_record("documents", record, extra=("op", "face"))
         if "face" in record:
-            shape.append("documents have no face")
-        found = shape + check_entry("documents", entry)
+            found.append("documents have no face")
         for problem in found:
             problems.add(line, problem)
         if not found:
@@ -279,7 +253,6 @@ def _build_persons(store: Store, decoded: bundle_format.Bundle, current: dict[st
     """Build a persons version; returns (entries, the SQLite change, the embedder of its faces
     or None when it has none or their model is unknown)."""
     problems = _Problems()
-    columns = COLUMNS["persons"]
     order: dict[str, dict[str, Any]] = {}
     faces: dict[str, np.ndarray] = {}
     dropped: set[str] = set()
@@ -319,8 +292,7 @@ def _build_persons(store: Store, decoded: bundle_format.Bundle, current: dict[st
             faces.pop(entry_id, None)
             dropped.add(entry_id)
             continue
-        entry, found = _as_entry("persons", record, columns)
-        found += check_entry("persons", entry)
+        entry, found = check_record("persons", record, extra=("op", "face"))
         vector = None
         if record.get("face") is not None:
             vector, problem = _face(record["face"], dim)
@@ -375,7 +347,7 @@ def _entries(store: Store, list_name: str) -> list[dict[str, Any]]:
 def _write_persons(store: Store, list_name: str, change: _PersonsChange) -> None:
     """Inside the caller's transaction: make watchlist_persons/_names match the new version."""
     if change.full:
-        _delete_entries(store, list_name)
+        delete_entries(store, list_name)
         rows = change.entries
     else:
         for entry_id in change.dropped:
@@ -384,8 +356,7 @@ def _write_persons(store: Store, list_name: str, change: _PersonsChange) -> None
         rows = change.added
     if rows:
         store.db["watchlist_persons"].insert_all(({"list": list_name, **row} for row in rows), batch_size=1000)
-        names = [name for row in rows for name in _name_rows(row["entry_id"], row["surname"], row["given_names"],
-                                                             parse_aliases(row["aliases"]))]
+        names = [name for row in rows for name in name_rows(row)]
         if names:
             store.db["watchlist_person_names"].insert_all(({"list": list_name, **name} for name in names),
                                                           batch_size=1000)

@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from appliance.domain.fields import parse_aliases
 from appliance.errors import ListIndexError
 from appliance.inference import documents as documents_index
 from appliance.inference import faces as faces_index
@@ -66,12 +67,6 @@ def _write_json(path: Path, data: dict) -> None:
 
 # -- Building -------------------------------------------------------------------------------
 
-def _alias_pairs(text: str) -> list[tuple[str, str]]:
-    from appliance.lists.csv_import import parse_aliases
-
-    return parse_aliases(text)
-
-
 def build_persons(directory: Path, entries: list[dict[str, Any]],
                   faces: tuple[np.ndarray, np.ndarray] | None = None,
                   progress: Callable[[int], None] | None = None) -> dict:
@@ -85,7 +80,7 @@ def build_persons(directory: Path, entries: list[dict[str, Any]],
             years[number] = int(entry["birth_date"][:4])
         rows.append(names_index.NameRow(number, False, entry["surname"], entry.get("given_names", "")))
         rows.extend(names_index.NameRow(number, True, surname, given)
-                    for surname, given in _alias_pairs(entry.get("aliases", "")))
+                    for surname, given in parse_aliases(entry.get("aliases", "")))
     names_index.build(directory / "names", rows, years, progress)
     blob = "".join(entry["entry_id"] + "\n" for entry in entries).encode("utf-8")
     with open(directory / "entry_ids.txt", "wb") as handle:

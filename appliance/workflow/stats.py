@@ -8,8 +8,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from appliance.domain import clock
+from appliance.domain.dates import parse_partial_date
 from appliance.errors import WorkflowError
-from appliance.lists.csv_import import parse_partial_date
 from appliance.storage.store import Store
 
 # Bands used in IOM/MIDAS-style border statistics; "unknown" when no birth date was read.
