@@ -85,6 +85,12 @@ class HQDatabase:
         with self.lock:
             self.conn.close()
 
+    def __enter__(self) -> HQDatabase:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
     # --- plumbing -----------------------------------------------------------------------
 
     def _sql(self, statement: str) -> str:

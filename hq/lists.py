@@ -1,6 +1,6 @@
 """HQ's list publisher: signed full and delta list bundles from HQ's exports, and the signing key.
 
-Exports are the kiosk's CSV interchange format (``appliance.lists.csv_import``) or NDJSON with
+Exports are the kiosk's CSV interchange format (``appliance.lists.csv_format``) or NDJSON with
 the same fields (persons may add ``face``: an embedding as a list of numbers). Every
 record is validated with the kiosk's own rules before anything is signed, so a bundle
 HQ publishes is never refused for its records. A delta is computed from the previous
@@ -19,9 +19,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from appliance.domain import clock
-from appliance.errors import BundleError, ImportFileError
+from appliance.errors import BundleError, ImportFileError, InferenceError
+from appliance.inference import litert
 from appliance.lists import bundle as bundle_format
-from appliance.lists.csv_import import COLUMNS, check_entry, parse
+from appliance.lists.csv_format import COLUMNS, check_entry, parse
 
 ENV_KEY_FILE = "KIOSK_HQ_LIST_KEY"
 
@@ -194,9 +195,6 @@ def face_model_id(path: Path) -> str:
     Raises BundleError when the file cannot be read or is not a TFLite model (a photo or
     the detector given by mistake would name a model no kiosk runs).
     """
-    from appliance.errors import InferenceError
-    from appliance.inference import litert
-
     try:
         with open(path, "rb") as handle:
             head = handle.read(8)

@@ -292,9 +292,20 @@ class Store:
         )
         return value
 
+    def journal_mode(self) -> str:
+        """SQLite's journal mode of the open file ("wal" once opened here)."""
+        with self.lock:
+            return str(self.conn.execute("PRAGMA journal_mode").fetchone()[0])
+
     def close(self) -> None:
         with self.lock:
             self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
 
 def _statements(script: str) -> list[str]:

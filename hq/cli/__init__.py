@@ -6,52 +6,15 @@ Every command takes ``--config F`` (default ``$KIOSK_HQ_CONFIG``, then
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import signal
 import threading
-from pathlib import Path
-from typing import Any
 
 import click
 
-from appliance.cli.common import ReportingCommand
 from hq import __version__
-
-DEFAULT_CONFIG = Path("/etc/kiosk-hq/hq.toml")
-
-
-class HQCommand(ReportingCommand):
-    """A reporting command (``error: ...``, exit 1) that also accepts --config."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-                     help="HQ config file (default: $KIOSK_HQ_CONFIG or /etc/kiosk-hq/hq.toml).")(self)
-
-
-class HQGroup(click.Group):
-    command_class = HQCommand
-
-
-HQGroup.group_class = HQGroup
-
-
-def load(config_path: str | None):
-    from hq.config import load as load_config
-
-    return load_config(config_path or os.environ.get("KIOSK_HQ_CONFIG") or DEFAULT_CONFIG)
-
-
-def open_db(config):
-    from hq.db import HQDatabase
-
-    return HQDatabase(config.hq.database)
-
-
-def print_json(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+from hq.cli.common import HQGroup, load, open_db, print_json
+from hq.cli.lists import command as lists_command
 
 
 @click.group(cls=HQGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -69,15 +32,11 @@ def ingest(config_path: str | None, log_level: str) -> None:
 
     logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = load(config_path)
-    db = open_db(config)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    worker = Ingest(config, db)
-    try:
-        worker.run(stop)
-    finally:
-        db.close()
+    with open_db(config) as db:
+        Ingest(config, db).run(stop)
 
 
 @cli.command("crossings")
@@ -86,11 +45,8 @@ def ingest(config_path: str | None, log_level: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 def crossings(config_path: str | None, post_id: str | None, kiosk_id: str | None, as_json: bool) -> None:
     """Crossings HQ holds, per kiosk in the kiosk's order."""
-    db = open_db(load(config_path))
-    try:
+    with open_db(load(config_path)) as db:
         rows = db.crossings(post_id, kiosk_id)
-    finally:
-        db.close()
     if as_json:
         print_json(rows)
         return
@@ -107,11 +63,8 @@ def fleet(config_path: str | None, as_json: bool) -> None:
     from hq.fleet import fleet_rows, render_table
 
     config = load(config_path)
-    db = open_db(config)
-    try:
+    with open_db(config) as db:
         rows = fleet_rows(db, config.hq.offline_after_s)
-    finally:
-        db.close()
     if as_json:
         print_json(rows)
     else:
@@ -138,11 +91,8 @@ def enrol(config_path: str | None, post_id: str, kiosk_id: str, public_key: str)
     from appliance.uplink import protocol
 
     protocol.load_public_key(public_key)  # refuse a malformed key before storing it
-    db = open_db(load(config_path))
-    try:
+    with open_db(load(config_path)) as db:
         db.enrol(post_id, kiosk_id, public_key)
-    finally:
-        db.close()
     click.echo(f"enrolled {post_id}/{kiosk_id}")
 
 
@@ -160,10 +110,9 @@ def command(config_path: str | None, post_id: str, kiosk_id: str, name: str, ttl
     click.echo(f"sent {name} to {post_id}/{kiosk_id}")
 
 
+cli.add_command(lists_command)
+
+
 def main() -> None:
     cli(prog_name="kiosk-hq")
 
-
-from hq.cli.lists import command as _lists_command  # noqa: E402  (its own module: list bundles)
-
-cli.add_command(_lists_command)

@@ -10,6 +10,7 @@ import click
 from appliance.cli.common import ReportingCommand
 from appliance.lists import bundle as bundle_format
 from hq import lists
+from hq.cli.common import load, open_db
 
 
 @click.group("lists")
@@ -83,7 +84,6 @@ def publish(export: Path, kind: str, list_name: str, version: str, key_path: str
 @click.option("--json", "as_json", is_flag=True, help="Print what was sent as JSON.")
 def push(bundle: Path, config_path: str | None, kiosks: tuple[str, ...], as_json: bool) -> None:
     """Send a published bundle to the kiosks over MQTT (retained: offline kiosks get it on reconnect)."""
-    from hq.cli import load, open_db
     from hq.list_push import push as push_bundle
 
     targets = None
@@ -95,11 +95,8 @@ def push(bundle: Path, config_path: str | None, kiosks: tuple[str, ...], as_json
                 raise click.BadParameter(f"{item!r} is not POST/KIOSK", param_hint="--kiosk")
             targets.append((post_id, kiosk_id))
     config = load(config_path)
-    db = open_db(config)
-    try:
+    with open_db(config) as db:
         sent = push_bundle(config, db, bundle.read_bytes(), targets)
-    finally:
-        db.close()
     if as_json:
         click.echo(json.dumps(sent, indent=2))
     else:
