@@ -23,6 +23,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from datetime import timedelta
+from importlib import resources
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -32,8 +33,12 @@ from paho.mqtt.enums import CallbackAPIVersion
 from appliance import config as config_module
 from appliance.domain import clock
 from appliance.errors import UplinkError
+from appliance.storage.officers import Officers
 from appliance.storage.store import Store
 from appliance.uplink import outbox, protocol
+from appliance.uplink.client import Uplink
+from appliance.workflow import crossings as workflow
+from hq.db import HQDatabase
 
 SURNAMES = ["OKAFOR", "DIALLO", "TRAORE", "NDAYISHIMIYE", "KONE", "MUSA", "IBRAHIM", "ASANOV", "BAKIROV",
             "OUEDRAOGO", "NIYONZIMA", "SAWADOGO", "COULIBALY", "ABDULLAHI", "MAMADOU", "TOURE"]
@@ -159,8 +164,6 @@ def run_baseline(port: int, crossings: list[dict[str, Any]], topic_name: str) ->
 
 def run_kiosk(port: int, crossings: list[dict[str, Any]], workdir: Path) -> dict[str, float]:
     """The kiosk's uplink draining the outbox to a real HQ ingest process, done at the last receipt."""
-    from appliance.uplink.client import Uplink
-
     relay = CountingRelay(port)
     hq_dir = workdir / "hq"
     hq_dir.mkdir()
@@ -179,53 +182,48 @@ def run_kiosk(port: int, crossings: list[dict[str, Any]], workdir: Path) -> dict
                    "health_interval_s": 3600},
     }, environ={})
     kiosk_public = protocol.generate_key_file(config.kiosk.data_dir / "uplink" / "kiosk_ed25519.key")
-    from hq.db import HQDatabase
-
-    hq_db = HQDatabase(str(hq_dir / "hq.sqlite3"))
-    hq_db.enrol("BENCH", "K1", kiosk_public)
-    hq_db.close()
-    store = Store(config.db_path)
-    hq = subprocess.Popen([sys.executable, "-m", "hq", "ingest", "--config", str(hq_dir / "hq.toml"),
-                           "--log-level", "WARNING"], stderr=subprocess.PIPE)
-    try:
-        _wait_until_ready(hq)
-        uplink = Uplink(config, store)
-        uplink.start()
-        deadline = time.monotonic() + 20
-        while not uplink.connected and time.monotonic() < deadline:
-            time.sleep(0.01)
-        officer_desk = _OfficerDesk(store, config)
-        idle_ms = officer_desk.record_for(seconds=1.0)
-        # The backlog appears at once, as after days offline; the clock starts at its commit,
-        # like the baseline's, which starts once its client is connected.
-        with store.transaction():
-            for crossing in crossings:
-                last_seq = outbox.enqueue(store, "crossing", crossing["id"], crossing)
-        started = time.perf_counter()
-        # Meanwhile the officer goes on recording travellers: draining must not starve that.
-        busy = threading.Thread(target=officer_desk.record_until_stopped, name="bench-officer", daemon=True)
-        busy.start()
-        while _left(store, last_seq) > 0:
-            if hq.poll() is not None:
-                raise UplinkError("HQ ingest died during the benchmark")
-            time.sleep(0.005)
-        elapsed = time.perf_counter() - started
-        officer_desk.stop.set()
-        busy.join(10)
-        while outbox.depth(store) > 0:  # the officer's own crossings follow the backlog
-            if hq.poll() is not None:
-                raise UplinkError("HQ ingest died during the benchmark")
-            time.sleep(0.01)
-        stats = uplink.sender.stats
-        uplink.stop()
-    finally:
-        hq.terminate()
-        hq.wait(10)
-        store.close()
+    with HQDatabase(str(hq_dir / "hq.sqlite3")) as hq_db:
+        hq_db.enrol("BENCH", "K1", kiosk_public)
+    with Store(config.db_path) as store:
+        hq = subprocess.Popen([sys.executable, "-m", "hq", "ingest", "--config", str(hq_dir / "hq.toml"),
+                               "--log-level", "WARNING"], stderr=subprocess.PIPE)
+        try:
+            _wait_until_ready(hq)
+            uplink = Uplink(config, store)
+            uplink.start()
+            deadline = time.monotonic() + 20
+            while not uplink.connected and time.monotonic() < deadline:
+                time.sleep(0.01)
+            officer_desk = _OfficerDesk(store, config)
+            idle_ms = officer_desk.record_for(seconds=1.0)
+            # The backlog appears at once, as after days offline; the clock starts at its commit,
+            # like the baseline's, which starts once its client is connected.
+            with store.transaction():
+                for crossing in crossings:
+                    last_seq = outbox.enqueue(store, "crossing", crossing["id"], crossing)
+            started = time.perf_counter()
+            # Meanwhile the officer goes on recording travellers: draining must not starve that.
+            busy = threading.Thread(target=officer_desk.record_until_stopped, name="bench-officer", daemon=True)
+            busy.start()
+            while _left(store, last_seq) > 0:
+                if hq.poll() is not None:
+                    raise UplinkError("HQ ingest died during the benchmark")
+                time.sleep(0.005)
+            elapsed = time.perf_counter() - started
+            officer_desk.stop.set()
+            busy.join(10)
+            while outbox.depth(store) > 0:  # the officer's own crossings follow the backlog
+                if hq.poll() is not None:
+                    raise UplinkError("HQ ingest died during the benchmark")
+                time.sleep(0.01)
+            stats = uplink.sender.stats
+            uplink.stop()
+        finally:
+            hq.terminate()
+            hq.wait(10)
     relay.close()
-    held = HQDatabase(str(hq_dir / "hq.sqlite3"))
-    at_hq = len(held.crossings())
-    held.close()
+    with HQDatabase(str(hq_dir / "hq.sqlite3")) as held:
+        at_hq = len(held.crossings())
     expected = len(crossings) + len(idle_ms) + len(officer_desk.busy_ms)
     if at_hq != expected:
         raise UplinkError(f"HQ holds {at_hq} crossings, expected {expected}")
@@ -256,25 +254,18 @@ class _OfficerDesk:
     """Records real crossings through the workflow and times each one, as the touchscreen would."""
 
     def __init__(self, store: Store, config: config_module.Config) -> None:
-        from importlib import resources
-
-        from appliance.storage.officers import Officers
-        from appliance.workflow.crossings import CrossingRequest
-
         officers = Officers(store, config.security)
         officers.add("bench", "officer", str(random.SystemRandom().randint(10**7, 10**8 - 1)))
         self.officer = officers.get("bench")
         mrz = resources.files("appliance").joinpath("demo_data/specimens.mrz").read_text().split("\n\n")[1]
-        self.request = CrossingRequest(direction="entry", mrz=mrz.strip())
+        self.request = workflow.CrossingRequest(direction="entry", mrz=mrz.strip())
         self.store, self.config = store, config
         self.stop = threading.Event()
         self.busy_ms: list[float] = []
 
     def _record_one(self) -> float:
-        from appliance.workflow.crossings import record
-
         started = time.perf_counter()
-        record(self.store, self.config, self.officer, self.request)
+        workflow.record(self.store, self.config, self.officer, self.request)
         return (time.perf_counter() - started) * 1000
 
     def record_for(self, seconds: float) -> list[float]:

@@ -21,9 +21,8 @@ def command() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 def verify(as_json: bool) -> None:
     """Check every link of the chain; name each changed or deleted row; exit 1 if any."""
-    store = Store(load_config().db_path)
-    checked, problems = audit_log.verify(store)
-    store.close()
+    with Store(load_config().db_path) as store:
+        checked, problems = audit_log.verify(store)
     if as_json:
         print_json({"rows": checked, "ok": not problems,
                     "problems": [{"seq": p.seq, "message": p.message} for p in problems]})
@@ -41,10 +40,8 @@ def verify(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def tail(count: int, as_json: bool) -> None:
     """Show the newest audit entries."""
-    store = Store(load_config().db_path)
-    with store.lock:
+    with Store(load_config().db_path) as store, store.lock:
         rows = list(store.db.query("SELECT seq, at, actor, action, subject, details FROM audit ORDER BY seq DESC LIMIT ?", [count]))
-    store.close()
     rows.reverse()
     if as_json:
         print_json([{**row, "details": json.loads(row["details"])} for row in rows])

@@ -1,7 +1,7 @@
 """``kiosk bench``: benchmarks that print figures beside a named peer measured in the same run.
 
-Each benchmark is its own module (``bench_uplink``, ``bench_screening``) exporting
-``command``; this group only gathers them. Figures are ratios against the peer because
+Each benchmark's command is its own module (``bench_uplink``, ``bench_screening``) over
+the measuring code in ``appliance.bench``; this group only gathers them. Figures are ratios against the peer because
 the machine that runs them is rarely the board that ships.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import click
 
+from appliance.cli import bench_screening, bench_uplink
 from appliance.cli.common import KioskGroup
 
 
@@ -17,7 +18,5 @@ def command() -> None:
     """Benchmarks, each against a named peer in the same run."""
 
 
-from appliance.cli import bench_uplink  # noqa: E402
-
 command.add_command(bench_uplink.command)
-command.add_command(__import__("appliance.bench.screening", fromlist=["command"]).command)
+command.add_command(bench_screening.command)

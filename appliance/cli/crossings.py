@@ -10,6 +10,7 @@ import click
 
 from appliance.cli.common import KioskGroup, load_config, print_json
 from appliance.domain import clock
+from appliance.domain.models import Crossing
 from appliance.errors import KioskError
 from appliance.storage.officers import Officers
 from appliance.storage.store import Store
@@ -21,13 +22,14 @@ def command() -> None:
     """Record and read crossings."""
 
 
-def _summary(crossing: dict) -> str:
-    name = f"{crossing['surname']}, {crossing['given_names']}".strip(", ")
-    hits = len(crossing["screening"]["hits"])
-    outcome = f" -> {crossing['outcome']}" if crossing.get("outcome") else ""
-    training = " [training]" if crossing["training"] else ""
-    return (f"#{crossing['seq']} {crossing['recorded_at']} {crossing['direction']:<5} {crossing['decision']}{outcome}"
-            f" {crossing['issuing_state']} {crossing['document_number']} {name} hits={hits}{training} {crossing['id']}")
+def _summary(crossing: Crossing) -> str:
+    document = crossing.document
+    name = f"{document.surname}, {document.given_names}".strip(", ")
+    hits = len(crossing.screening.hits)
+    outcome = f" -> {crossing.outcome}" if crossing.outcome else ""
+    training = " [training]" if crossing.training else ""
+    return (f"#{crossing.seq} {crossing.recorded_at} {crossing.direction:<5} {crossing.decision}{outcome}"
+            f" {document.issuing_state} {document.document_number} {name} hits={hits}{training} {crossing.id}")
 
 
 @command.command("record")
@@ -46,21 +48,22 @@ def record(direction: str, mrz_file: str, officer_id: str, decision: str | None,
         text = sys.stdin.read() if mrz_file == "-" else Path(mrz_file).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise KioskError(f"cannot read MRZ file {mrz_file}: {exc}") from None
-    store = Store(config.db_path)
-    officer = Officers(store, config.security).get(officer_id)
-    if not officer.active:
-        raise KioskError(f"officer {officer_id} is disabled")
-    crossing = workflow.record(
-        store, config, officer,
-        workflow.CrossingRequest(direction=direction, mrz=text, decision=decision, note=note),
-    )
+    with Store(config.db_path) as store:
+        officer = Officers(store, config.security).get(officer_id)
+        if not officer.active:
+            raise KioskError(f"officer {officer_id} is disabled")
+        recorded = workflow.record(
+            store, config, officer,
+            workflow.CrossingRequest(direction=direction, mrz=text, decision=decision, note=note),
+        )
     if as_json:
-        print_json(crossing)
+        print_json(recorded.to_dict())
     else:
+        crossing = recorded.crossing
         click.echo(f"recorded {_summary(crossing)}")
-        click.echo(f"  decision: {crossing['decision']} ({crossing['decision_reason']})")
-        for hit in crossing["screening"]["hits"]:
-            click.echo(f"  HIT {hit['list']}/{hit['entry_id']} score {hit['score']:.2f}: {hit['explanation']}")
+        click.echo(f"  decision: {crossing.decision} ({recorded.decision_reason})")
+        for hit in crossing.screening.hits:
+            click.echo(f"  HIT {hit.list}/{hit.entry_id} score {hit.score:.2f}: {hit.explanation}")
 
 
 @command.command("list")
@@ -73,9 +76,10 @@ def list_(day: datetime | None, limit: int, as_json: bool) -> None:
     since = until = None
     if day is not None:
         since, until = clock.day_bounds(day.date(), config.kiosk.timezone)
-    items = workflow.list_crossings(Store(config.db_path), since=since, until=until, limit=limit)
+    with Store(config.db_path) as store:
+        items = workflow.list_crossings(store, since=since, until=until, limit=limit)
     if as_json:
-        print_json(items)
+        print_json([item.to_dict() for item in items])
     else:
         for crossing in items:
             click.echo(_summary(crossing))
@@ -85,7 +89,9 @@ def list_(day: datetime | None, limit: int, as_json: bool) -> None:
 @click.argument("crossing_id")
 def show(crossing_id: str) -> None:
     """Print one crossing as JSON."""
-    print_json(workflow.get(Store(load_config().db_path), crossing_id))
+    with Store(load_config().db_path) as store:
+        crossing = workflow.get(store, crossing_id)
+    print_json(crossing.to_dict())
 
 
 @command.command("resolve")
@@ -96,13 +102,13 @@ def show(crossing_id: str) -> None:
 def resolve(crossing_id: str, supervisor_id: str, outcome: str, note: str) -> None:
     """Record a supervisor's outcome for a referred crossing; the PIN is read from stdin."""
     config = load_config()
-    store = Store(config.db_path)
     pin = sys.stdin.readline().strip()
-    officers = Officers(store, config.security)
-    # The same PIN check and lockout as at the screen; the session is only for this command.
-    session = officers.login(supervisor_id, pin)
-    try:
-        crossing = workflow.resolve(store, session.officer, crossing_id, outcome, note)
-    finally:
-        officers.logout(session.token)
+    with Store(config.db_path) as store:
+        officers = Officers(store, config.security)
+        # The same PIN check and lockout as at the screen; the session is only for this command.
+        session = officers.login(supervisor_id, pin)
+        try:
+            crossing = workflow.resolve(store, session.officer, crossing_id, outcome, note)
+        finally:
+            officers.logout(session.token)
     click.echo(f"resolved {_summary(crossing)}")

@@ -20,17 +20,16 @@ def command() -> None:
 def check(as_json: bool) -> None:
     """Run SQLite's integrity check (and foreign keys); exit 1 if anything is wrong."""
     config = load_config()
-    store = Store(config.db_path)
-    rows = store.integrity_check()
-    ok = rows == ["ok"]
-    report = {
-        "path": str(store.path),
-        "ok": ok,
-        "schema_version": store.schema_version,
-        "journal_mode": store.conn.execute("PRAGMA journal_mode").fetchone()[0],
-        "problems": [] if ok else rows,
-    }
-    store.close()
+    with Store(config.db_path) as store:
+        rows = store.integrity_check()
+        ok = rows == ["ok"]
+        report = {
+            "path": str(store.path),
+            "ok": ok,
+            "schema_version": store.schema_version,
+            "journal_mode": store.journal_mode(),
+            "problems": [] if ok else rows,
+        }
     if as_json:
         print_json(report)
     else:
@@ -43,6 +42,5 @@ def check(as_json: bool) -> None:
 def migrate() -> None:
     """Bring the schema up to date (also done automatically at start-up)."""
     config = load_config()
-    store = Store(config.db_path)
-    click.echo(f"{store.path}: schema version {store.schema_version} (this software: {SCHEMA_VERSION})")
-    store.close()
+    with Store(config.db_path) as store:
+        click.echo(f"{store.path}: schema version {store.schema_version} (this software: {SCHEMA_VERSION})")

@@ -52,14 +52,13 @@ def command(directory: Path | None, host: str, port: int, training: bool, setup_
     config_path.write_text(config_module.to_toml(raw), encoding="utf-8")
     config = config_module.load(config_path)
 
-    store = Store(config.db_path)
     pin = _random_pin(config)
-    Officers(store, config.security).add("demo", "supervisor", pin, actor="demo")
     samples = resources.files("appliance").joinpath("demo_data")
-    for kind in ("persons", "documents"):
-        with resources.as_file(samples.joinpath(f"{kind}.csv")) as path:
-            import_csv(store, kind, path, actor="demo")
-    store.close()
+    with Store(config.db_path) as store:
+        Officers(store, config.security).add("demo", "supervisor", pin, actor="demo")
+        for kind in ("persons", "documents"):
+            with resources.as_file(samples.joinpath(f"{kind}.csv")) as path:
+                import_csv(store, kind, path, actor="demo")
     with resources.as_file(samples.joinpath("specimens.mrz")) as path:
         specimen = path.read_text(encoding="utf-8").strip().split("\n\n")[1]
 

@@ -8,9 +8,9 @@ import click
 
 from appliance.cli.common import KioskGroup, load_config, print_json
 from appliance.errors import BundleError
-from appliance.lists import apply_bundle
+from appliance.lists.apply import apply_bundle
 from appliance.lists.bundle import short_model
-from appliance.lists.csv_import import list_status
+from appliance.lists.status import list_status
 from appliance.storage.store import Store
 
 
@@ -30,11 +30,8 @@ def apply(file: Path, actor: str, as_json: bool) -> None:
         data = file.read_bytes()
     except OSError as exc:
         raise BundleError(f"cannot read bundle {file}: {exc.strerror or exc}") from None
-    store = Store(config.db_path)
-    try:
+    with Store(config.db_path) as store:
         result = apply_bundle(store, config, data, actor=actor)
-    finally:
-        store.close()
     if as_json:
         print_json(result)
         return
@@ -46,11 +43,8 @@ def apply(file: Path, actor: str, as_json: bool) -> None:
 def status(as_json: bool) -> None:
     """Each list in force: version, age, stale flag, entries, where it came from, the model of its faces."""
     config = load_config()
-    store = Store(config.db_path)
-    try:
+    with Store(config.db_path) as store:
         lists = list_status(store, max_age_hours=config.screening.max_list_age_hours)
-    finally:
-        store.close()
     if as_json:
         print_json({"lists": lists, "max_age_hours": config.screening.max_list_age_hours,
                     "stale_policy": config.screening.stale_policy})

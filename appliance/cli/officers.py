@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from typing import Iterator
 
 import click
 
@@ -11,9 +13,12 @@ from appliance.storage.officers import ROLES, Officers
 from appliance.storage.store import Store
 
 
-def _officers() -> Officers:
+@contextlib.contextmanager
+def _officers() -> Iterator[Officers]:
+    """The officer accounts of the configured store, closed when the command is done."""
     config = load_config()
-    return Officers(Store(config.db_path), config.security)
+    with Store(config.db_path) as store:
+        yield Officers(store, config.security)
 
 
 @click.group("officers", cls=KioskGroup)
@@ -33,7 +38,8 @@ def add(officer_id: str, role: str) -> None:
         pin = getpass.getpass("")
     else:
         pin = sys.stdin.readline().strip()
-    officer = _officers().add(officer_id, role, pin)
+    with _officers() as officers:
+        officer = officers.add(officer_id, role, pin)
     click.echo(f"officer {officer.id} added with role {officer.role}")
 
 
@@ -41,7 +47,8 @@ def add(officer_id: str, role: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_(as_json: bool) -> None:
     """List officers with role and lockout state."""
-    officers = _officers().list()
+    with _officers() as accounts:
+        officers = accounts.list()
     if as_json:
         print_json([o.to_dict() for o in officers])
         return
@@ -54,7 +61,8 @@ def list_(as_json: bool) -> None:
 @click.argument("officer_id")
 def unlock(officer_id: str) -> None:
     """Clear OFFICER_ID's lockout after too many wrong PINs."""
-    _officers().unlock(officer_id)
+    with _officers() as officers:
+        officers.unlock(officer_id)
     click.echo(f"officer {officer_id} unlocked")
 
 
@@ -62,7 +70,8 @@ def unlock(officer_id: str) -> None:
 @click.argument("officer_id")
 def disable(officer_id: str) -> None:
     """Disable OFFICER_ID's account and end their sessions."""
-    _officers().set_active(officer_id, False)
+    with _officers() as officers:
+        officers.set_active(officer_id, False)
     click.echo(f"officer {officer_id} disabled")
 
 
@@ -70,5 +79,6 @@ def disable(officer_id: str) -> None:
 @click.argument("officer_id")
 def enable(officer_id: str) -> None:
     """Re-enable OFFICER_ID's account."""
-    _officers().set_active(officer_id, True)
+    with _officers() as officers:
+        officers.set_active(officer_id, True)
     click.echo(f"officer {officer_id} enabled")

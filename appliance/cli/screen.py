@@ -8,16 +8,12 @@ import click
 import numpy as np
 
 from appliance.cli.common import KioskCommand, load_config, print_json
+from appliance.domain.dates import parse_partial_date
+from appliance.domain.fields import SEXES, is_document_number, is_state_code, normalise_document_number
+from appliance.domain.models import Traveller
 from appliance.errors import WorkflowError
-from appliance.lists.csv_import import (
-    SEXES,
-    is_document_number,
-    is_state_code,
-    normalise_document_number,
-    parse_partial_date,
-)
 from appliance.storage.store import Store
-from appliance.workflow.screening import Traveller, screen
+from appliance.workflow.screening import screen
 
 
 def _birth_date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
@@ -85,11 +81,8 @@ def command(surname: str | None, given_names: str | None, birth_date: str | None
                           sex=sex, document_issuer=issuer, document_number=number)
     embedding = _read_face(face_file) if face_file else None
     config = load_config()
-    store = Store(config.db_path)
-    try:
+    with Store(config.db_path) as store:
         result = screen(store, traveller, threshold=threshold, face_embedding=embedding, settings=config.screening)
-    finally:
-        store.close()
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     hits = [{"list": h.list, "entry_id": h.entry_id, "score": h.score, "explanation": h.explanation}

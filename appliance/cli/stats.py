@@ -27,7 +27,8 @@ def daily(first: datetime | None, last: datetime | None, training: bool, as_json
     config = load_config()
     first_day = first.date() if first else clock.local_today(config.kiosk.timezone)
     last_day = last.date() if last else first_day
-    days = post_stats.daily(Store(config.db_path), first_day, last_day, config.kiosk.timezone, training=training)
+    with Store(config.db_path) as store:
+        days = post_stats.daily(store, first_day, last_day, config.kiosk.timezone, training=training)
     if as_json:
         print_json({"timezone": config.kiosk.timezone, "training": training, "days": days})
         return

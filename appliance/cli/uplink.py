@@ -20,11 +20,8 @@ def command() -> None:
 def show_status(as_json: bool) -> None:
     """Connected or not, crossings waiting for HQ's receipt, last receipt."""
     config = load_config()
-    store = Store(config.db_path)
-    try:
+    with Store(config.db_path) as store:
         report = status.snapshot(store)
-    finally:
-        store.close()
     report["broker_url"] = config.uplink.broker_url or None
     if as_json:
         print_json(report)
@@ -58,11 +55,8 @@ def keygen() -> None:
 def health(as_json: bool) -> None:
     """Collect the health telemetry now, as HQ would receive it."""
     config = load_config()
-    store = Store(config.db_path)
-    try:
+    with Store(config.db_path) as store:
         report = telemetry.collect(store, config)
-    finally:
-        store.close()
     if as_json:
         print_json(report)
     else:

@@ -8,7 +8,9 @@ import click
 
 from appliance.cli.common import KioskGroup, load_config, print_json
 from appliance.lists import indexes
-from appliance.lists.csv_import import KINDS, import_csv, list_status
+from appliance.lists.csv_format import KINDS
+from appliance.lists.csv_import import import_csv
+from appliance.lists.status import list_status
 from appliance.storage.store import Store
 
 
@@ -27,12 +29,9 @@ def command() -> None:
 def import_(kind: str, file: Path, list_name: str | None, version: str | None, actor: str, as_json: bool) -> None:
     """Replace a list with the entries of FILE (CSV); a file with any error changes nothing."""
     config = load_config()
-    store = Store(config.db_path)
-    try:
+    with Store(config.db_path) as store:
         result = import_csv(store, kind, file, list_name=list_name, version=version, actor=actor,
                             index_root=indexes.root_for(config))
-    finally:
-        store.close()
     if as_json:
         print_json(result.to_dict())
         return
@@ -45,11 +44,8 @@ def import_(kind: str, file: Path, list_name: str | None, version: str | None, a
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def status(as_json: bool) -> None:
     """Show each list in force: kind, version, import time, age and entries."""
-    store = Store(load_config().db_path)
-    try:
+    with Store(load_config().db_path) as store:
         lists = list_status(store)
-    finally:
-        store.close()
     if as_json:
         print_json(lists)
         return

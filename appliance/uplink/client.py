@@ -25,6 +25,7 @@ from appliance.domain import clock
 from appliance.errors import ProtocolError, UplinkError
 from appliance.storage.store import Store
 from appliance.uplink import mqtt, protocol, status
+from appliance.uplink.telemetry import list_versions
 from appliance.uplink.sender import CaptureBytes, Sender
 
 log = logging.getLogger(__name__)
@@ -237,8 +238,6 @@ class Uplink:
     def _status_payload(self, state: str) -> bytes:
         lists: dict[str, Any] = {}
         try:
-            from appliance.uplink.telemetry import list_versions
-
             lists = {name: info["version"] for name, info in list_versions(self.store).items()}
         except Exception:
             log.exception("could not read list versions for the status message")

@@ -10,13 +10,15 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from appliance import __version__
 from appliance.config import Config
 from appliance.domain import clock
-from appliance.storage import audit
+from appliance.lists.status import list_status
+from appliance.storage import audit, battery_history
 from appliance.storage.store import Store
 from appliance.uplink import outbox, status
 
@@ -68,8 +70,6 @@ def collect(store: Store, config: Config, devices: Any = None, power_policy: Any
 
 def list_versions(store: Store) -> dict[str, dict[str, Any]]:
     """list name -> {version, age_s}: the part of the lists HQ tracks per kiosk."""
-    from appliance.lists.csv_import import list_status
-
     return {entry["name"]: {"version": entry["version"], "age_s": entry["age_seconds"]} for entry in list_status(store)}
 
 
@@ -78,11 +78,7 @@ def battery_summary(store: Store, hours: int = 24) -> dict[str, Any] | None:
 
     None when no history was kept (power policy off, or a fresh kiosk).
     """
-    from datetime import timedelta
-
-    from appliance.hw.power_policy import history
-
-    rows = [row for row in history(store, since=clock.iso(clock.utcnow() - timedelta(hours=hours)), limit=100_000)
+    rows = [row for row in battery_history.read(store, since=clock.iso(clock.utcnow() - timedelta(hours=hours)), limit=100_000)
             if row["percent"] is not None]
     if not rows:
         return None
