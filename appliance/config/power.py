@@ -52,7 +52,8 @@ class PowerGpioSettings(StrictModel):
         description="BCM pin the UPS drives when external power (mains/charger) is lost.",
     )
     low_battery_pin: int | None = Field(
-        default=None, ge=0, le=BCM_PIN_MAX, title="Low battery pin", description="BCM pin the UPS drives when its battery is low."
+        default=None, ge=0, le=BCM_PIN_MAX, title="Low battery pin",
+        description="BCM pin the UPS drives when its battery is low.",
     )
     active_low: bool = Field(
         default=True, title="Active low",
