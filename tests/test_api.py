@@ -7,6 +7,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
+from appliance.web.api.health import health
 from appliance.web.app import create_app
 
 from .conftest import OFFICER_PIN, SUPERVISOR_PIN
@@ -158,3 +159,20 @@ def test_devices_and_reader_with_the_simulators(store, config, officers):
     assert client.post("/api/reader/read", params={"timeout": 1}, headers=auth).status_code == 422
     assert store.conn.execute("SELECT count(*) FROM crossings").fetchone()[0] == 0
     devices.close()
+
+
+def test_every_error_has_one_shape(client):
+    auth = _login(client)
+    refused = client.post("/api/crossings", json={"direction": "upward"}, headers=auth)
+    assert refused.status_code == 422 and set(refused.json()) == {"error", "kind"}
+    assert refused.json()["kind"] == "RequestValidationError" and "direction" in refused.json()["error"]
+    missing = client.get("/api/no-such-route", headers=auth)
+    assert missing.status_code == 404 and missing.json() == {"error": "Not Found", "kind": "NotFound"}
+    no_reader = client.post("/api/reader/read", params={"timeout": 0}, headers=auth)
+    assert no_reader.status_code == 503
+    assert no_reader.json() == {"error": "this kiosk has no MRZ reader configured", "kind": "DeviceError"}
+    assert set(client.get("/api/me").json()) == {"error", "kind"}
+
+
+def test_handlers_are_plain_functions(config):
+    assert health(config)["kiosk_id"] == "K9"

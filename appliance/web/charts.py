@@ -93,7 +93,7 @@ def day_chart(title: str, days: list[dict], entry_label: str, exit_label: str, *
 
 
 def power_chart(title: str, rows: list[dict], *, width: int = 360, height: int = 120) -> Markup:
-    """Battery percent over time as a line (rows from ``power_policy.history``, oldest first)."""
+    """Battery percent over time as a line (rows from ``storage.battery_history.read``, oldest first)."""
     points = [(row["at"], row["percent"]) for row in rows if row.get("percent") is not None]
     latest = f"{points[-1][1]:.0f} %" if points else "-"
     parts = [

@@ -32,15 +32,15 @@ UI_HEADER = "X-Kiosk-UI"
 
 
 def get_config(request: Request) -> Config:
-    return request.app.state.config  # type: ignore[no-any-return]
+    return request.app.state.config
 
 
 def get_store(request: Request) -> Store:
-    return request.app.state.store  # type: ignore[no-any-return]
+    return request.app.state.store
 
 
 def get_officers(request: Request) -> Officers:
-    return request.app.state.officers  # type: ignore[no-any-return]
+    return request.app.state.officers
 
 
 def get_devices(request: Request) -> Any:

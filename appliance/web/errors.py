@@ -24,6 +24,8 @@ from appliance.errors import (
     WorkflowError,
 )
 
+# A device missing or failing, whatever the device: the one status a client retries or works around.
+DEVICE_UNAVAILABLE = 503
 # First match wins, so a subclass comes before its base.
 STATUS: tuple[tuple[type[KioskError], int], ...] = (
     (LockedOut, 423),
@@ -32,7 +34,7 @@ STATUS: tuple[tuple[type[KioskError], int], ...] = (
     (NotFound, 404),
     (MRZError, 422),
     (WorkflowError, 422),
-    (DeviceError, 503),  # a device missing or failing: the one status, whatever the device
+    (DeviceError, DEVICE_UNAVAILABLE),
     (KioskError, 400),
 )
 

@@ -73,7 +73,8 @@ def catalogue(lang: str) -> dict[str, str]:
     return {
         message.id: message.string
         for message in parsed
-        if message.id and isinstance(message.id, str) and message.string and not message.fuzzy
+        if message.id and isinstance(message.id, str) and isinstance(message.string, str) and message.string
+        and not message.fuzzy
     }
 
 

@@ -8,13 +8,11 @@ from fastapi import APIRouter
 
 from appliance.errors import ConfigError
 from appliance.web.deps import Authenticated, ConfigDep, DevicesDep, StoreDep
-from appliance.web.errors import kiosk_error_response
+from appliance.web.errors import DEVICE_UNAVAILABLE, kiosk_error_response
 from appliance.web.models import CaptureBody
 from appliance.workflow import biometrics
 
 router = APIRouter(tags=["captures"])
-
-DEVICE_UNAVAILABLE = 503
 
 
 def _capture(take: Callable[[], dict[str, Any]]) -> Any:
