@@ -33,8 +33,9 @@ def counts(store) -> tuple[int, int, int]:
 
 
 def record(store, config, officer, **request):
+    """The recorded crossing's JSON, as the API answers it."""
     return crossings.record(store, config, officer, crossings.CrossingRequest(direction="entry", mrz=CLEAR_OKAFOR,
-                                                                            **request))
+                                                                            **request)).to_dict()
 
 
 # --- capture and encryption ------------------------------------------------------------------
@@ -134,8 +135,8 @@ def test_crossing_links_captures_and_queues_them(store, config, officers, device
     assert json.loads(rows[1][2]) == {"capture_id": face, "crossing_id": crossing["id"], "kind": "face",
                                       "format": "image/png"}
     assert json.loads(rows[2][2])["format"] == "r30x-char"
-    assert crossings.get(store, crossing["id"])["captures"] == crossing["captures"]
-    assert crossings.list_crossings(store)[0]["captures"] == crossing["captures"]
+    assert crossings.get(store, crossing["id"]).to_dict()["captures"] == crossing["captures"]
+    assert crossings.list_crossings(store)[0].to_dict()["captures"] == crossing["captures"]
     assert biometrics.uplink_reader(store, config)(face)[1] == "image/png"
     assert biometrics.uplink_reader(store, config)("gone") is None
 
@@ -144,7 +145,7 @@ def test_unavailable_reasons_are_recorded(store, config, officers) -> None:
     crossing = record(store, config, officers.get("alice"),
                       unavailable={"photo": "camera broken", "fingerprint": " traveller has no hands "})
     assert crossing["unavailable"] == {"photo": "camera broken", "fingerprint": "traveller has no hands"}
-    assert crossings.get(store, crossing["id"])["unavailable"] == crossing["unavailable"]
+    assert crossings.get(store, crossing["id"]).unavailable == crossing["unavailable"]
     assert json.loads(store.conn.execute("SELECT payload FROM outbox").fetchone()[0])["unavailable"] == \
         crossing["unavailable"]
 

@@ -29,8 +29,10 @@ def _counts(store):
 
 
 def _record(kiosk, mrz=None, officer="alice", **kw):
+    """The recorded crossing's JSON, as the API answers it."""
     store, config, officers = kiosk
-    return crossings.record(store, config, officers.get(officer), CrossingRequest(mrz=mrz, **{"direction": "entry", **kw}))
+    request = CrossingRequest(mrz=mrz, **{"direction": "entry", **kw})
+    return crossings.record(store, config, officers.get(officer), request).to_dict()
 
 
 def test_clear_traveller_is_cleared_and_queued_for_hq(kiosk):
@@ -45,7 +47,27 @@ def test_clear_traveller_is_cleared_and_queued_for_hq(kiosk):
     assert _counts(store) == (before[0] + 1, before[1] + 1, before[2] + 1)
     queued = store.conn.execute("SELECT kind, ref_id FROM outbox").fetchone()
     assert queued == ("crossing", crossing["id"])
-    assert crossings.get(store, crossing["id"])["note"] == "first"
+    assert crossings.get(store, crossing["id"]).note == "first"
+
+
+def test_the_json_of_a_crossing_keeps_its_keys_and_their_order(kiosk):
+    store = kiosk[0]
+    document = ["mrz", "document_format", "document_code", "issuing_state", "document_number", "surname",
+                "given_names", "nationality", "birth_date", "sex", "expiry_date"]
+    outcome = ["outcome", "outcome_by", "outcome_at", "outcome_note"]
+    recorded = _record(kiosk, CLEAR_OKAFOR)
+    # As recorded: in the order the row is written, seq drawn last; then why it was decided.
+    assert list(recorded) == ["id", "post_id", "kiosk_id", "officer_id", "direction", "recorded_at", "training",
+                              "document_source", *document, "document_checks", "screening", "decision", "note",
+                              "unavailable", "seq", *outcome, "captures", "decision_reason"]
+    # As stored: in the crossings table's column order.
+    stored = crossings.get(store, recorded["id"]).to_dict()
+    assert list(stored) == ["id", "seq", "post_id", "kiosk_id", "officer_id", "direction", "recorded_at", "training",
+                            "document_source", *document, "document_checks", "screening", "decision", "note",
+                            *outcome, "unavailable", "captures"]
+    assert {key: value for key, value in recorded.items() if key != "decision_reason"} == stored
+    assert list(stored["screening"]) == ["hits", "lists", "stale", "warnings", "refer"]
+    assert list(stored["document_checks"]) == ["failed_checks", "expired", "problems"]
 
 
 def test_person_hit_is_referred_even_if_officer_clears(kiosk):
@@ -120,7 +142,7 @@ def _typed(kiosk, birth_date, surname="KAMARA", given_names="FATOU", sex="F", no
     document = ManualDocument(document_number="CI8840021", issuing_state="UTO", surname=surname,
                               given_names=given_names, birth_date=birth_date, sex=sex, document_code="I")
     return crossings.record(store, config, officers.get("alice"),
-                            CrossingRequest(direction="entry", document=document), now=now)
+                            CrossingRequest(direction="entry", document=document), now=now).to_dict()
 
 
 # A card printing "XX/XX/1975" or "XX/03/1975"; this year and this month (November 2026)
@@ -131,7 +153,7 @@ def test_a_partial_birth_date_is_recorded_as_typed(kiosk, birth_date):
     before = _counts(store)
     crossing = _typed(kiosk, birth_date)
     assert crossing["birth_date"] == birth_date
-    assert crossings.get(store, crossing["id"])["birth_date"] == birth_date
+    assert crossings.get(store, crossing["id"]).document.birth_date == birth_date
     assert _counts(store) == (before[0] + 1, before[1] + 1, before[2] + 1)
     # Screened like any other traveller: no hit, referred only because it was typed by hand.
     assert crossing["screening"]["hits"] == [] and crossing["decision"] == "referred"
@@ -195,7 +217,7 @@ def test_supervisor_resolves_a_referral_once(kiosk):
     with pytest.raises(Forbidden):
         crossings.resolve(store, officers.get("alice"), referred["id"], "cleared")
     resolved = crossings.resolve(store, officers.get("sam"), referred["id"], "refused", "identity confirmed")
-    assert resolved["outcome"] == "refused" and resolved["outcome_by"] == "sam"
+    assert resolved.outcome == "refused" and resolved.outcome_by == "sam"
     with pytest.raises(WorkflowError, match="already has outcome refused"):
         crossings.resolve(store, officers.get("sam"), referred["id"], "cleared")
     cleared = _record(kiosk, CLEAR_OKAFOR)
@@ -218,7 +240,7 @@ def test_training_records_are_marked_and_never_queued(kiosk):
 def test_sequence_is_monotonic(kiosk):
     seqs = [_record(kiosk, CLEAR_OKAFOR)["seq"] for _ in range(4)]
     assert seqs == [1, 2, 3, 4]
-    assert [c["seq"] for c in crossings.list_crossings(kiosk[0])] == [4, 3, 2, 1]
+    assert [c.seq for c in crossings.list_crossings(kiosk[0])] == [4, 3, 2, 1]
 
 
 def test_daily_statistics(kiosk):
@@ -281,7 +303,7 @@ def face_kiosk(config_path, face_models, store, officers, tmp_path):
 
     from appliance import config as config_module
     from appliance.inference.face_embedder import FaceEmbedder
-    from appliance.lists import apply_bundle
+    from appliance.lists.apply import apply_bundle
     from hq import lists as hq_lists
 
     from .conftest import with_screening
@@ -319,7 +341,7 @@ def _record_with_photo(face_kiosk, photo: bytes, **request):
         camera.close()
     crossing = crossings.record(store, config, officers.get("alice"), CrossingRequest(
         direction="entry", mrz=CLEAR_OKAFOR, capture_ids=(capture["capture_id"],), **request))
-    return crossing, capture["capture_id"]
+    return crossing.to_dict(), capture["capture_id"]
 
 
 def _outbox_kinds(store):
@@ -343,7 +365,7 @@ def test_the_photo_taken_is_screened_by_face(face_kiosk):
                              "detector": litert.sha256(config.screening.face_detector_model)}
     assert face["dim"] == 128 and len(face["face_box"]) == 4 and face["detector_score"] >= 0.5
     assert crossing["screening"]["warnings"] == []
-    assert crossings.get(store, crossing["id"])["screening"]["face"] == face
+    assert crossings.get(store, crossing["id"]).screening.to_dict()["face"] == face
     assert _outbox_kinds(store) == ["crossing", "capture", "alert"]
 
 
@@ -420,14 +442,14 @@ def test_without_an_embedder_the_photo_is_not_embedded(store, config, officers):
     camera = SimulatedCamera()
     capture = biometrics.capture_photo(store, config, type("Devices", (), {"camera": camera})(), officers.get("alice"))
     crossing = crossings.record(store, config, officers.get("alice"), CrossingRequest(
-        direction="entry", mrz=CLEAR_OKAFOR, capture_ids=(capture["capture_id"],)))
+        direction="entry", mrz=CLEAR_OKAFOR, capture_ids=(capture["capture_id"],))).to_dict()
     assert "face" not in crossing["screening"] and crossing["decision"] == "cleared"
 
 
 def _republish_faces(face_kiosk, face_model, version):
     """HQ publishes the list's face again as a full bundle naming ``face_model``."""
     from appliance.inference.face_embedder import FaceEmbedder
-    from appliance.lists import apply_bundle
+    from appliance.lists.apply import apply_bundle
     from hq import lists as hq_lists
 
     from .samples import portrait_png

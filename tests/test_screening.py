@@ -9,8 +9,11 @@ import pytest
 
 from appliance.errors import WorkflowError
 from appliance.domain.names import normalise
-from appliance.workflow.screening import DEFAULT_THRESHOLD, Traveller, screen
-from appliance.lists.csv_import import COLUMNS, import_bytes, import_csv
+from appliance.config import ScreeningSection
+from appliance.domain.models import Traveller
+from appliance.workflow.screening import screen
+from appliance.lists.csv_format import COLUMNS
+from appliance.lists.csv_import import import_bytes, import_csv
 
 PERSONS = f"""\
 {",".join(COLUMNS["persons"])}
@@ -23,6 +26,9 @@ P-6,Νικολαΐδης,Στέφανος,"NIKOLAIDIS, Stefanos",1968-04-22,M,GR
 P-7,SMITH,ALICE,,,F,UTO,UTO,AB-123 456,document fraud
 P-8,BROWN,ED,,,M,UTO,,CD789,no issuer known
 """
+# The config's screening section as shipped: its thresholds are the ones these scores are
+# tested against.
+SETTINGS = ScreeningSection()
 DOCUMENTS = f"""\
 {",".join(COLUMNS["documents"])}
 UTO,I,ZZ9876543,stolen
@@ -67,19 +73,20 @@ def test_normalise(written, expected):
 # -- Documents --------------------------------------------------------------------------
 
 def test_stolen_document_hits_whatever_its_written_form(lists):
-    result = screen(lists, Traveller(document_issuer="uto", document_number="zz 987-654/3", document_type="I"))
+    result = screen(lists, Traveller(document_issuer="uto", document_number="zz 987-654/3", document_type="I"),
+                    SETTINGS)
     hit = only(result, list="documents", entry_id="UTO:ZZ9876543", kind="document", score=1.0)
     assert hit.explanation == "document UTO ZZ9876543 reported stolen, listed as type I"
 
 
 def test_document_type_mismatch_never_hides_a_stolen_document(lists):
-    result = screen(lists, Traveller(document_issuer="UTO", document_number="ZZ9876543", document_type="P"))
+    result = screen(lists, Traveller(document_issuer="UTO", document_number="ZZ9876543", document_type="P"), SETTINGS)
     hit = only(result, entry_id="UTO:ZZ9876543", score=1.0)
     assert "listed as type I, presented as P" in hit.explanation
 
 
 def test_document_reported_twice_is_one_hit_with_both_reports(lists):
-    hit = only(screen(lists, Traveller(document_issuer="UTO", document_number="ZZ1111111")), kind="document")
+    hit = only(screen(lists, Traveller(document_issuer="UTO", document_number="ZZ1111111"), SETTINGS), kind="document")
     assert hit.explanation == ("document UTO ZZ1111111 reported lost, listed as type P; "
                                "document UTO ZZ1111111 reported stolen later")
 
@@ -90,21 +97,21 @@ def test_document_reported_twice_is_one_hit_with_both_reports(lists):
     Traveller(document_number="ZZ9876543"),  # no issuing state: the state is part of the key
 ])
 def test_document_near_misses(lists, traveller):
-    assert screen(lists, traveller).hits == []
+    assert screen(lists, traveller, SETTINGS).hits == []
 
 
 # -- Persons ----------------------------------------------------------------------------
 
 def test_exact_name_and_full_birth_date_scores_1(lists):
     result = screen(lists, Traveller(surname="DOE", given_names="JOHN", birth_date="1980-01-01", sex="M",
-                                     nationality="UTO"))
+                                     nationality="UTO"), SETTINGS)
     hit = only(result, list="persons", entry_id="P-1", kind="person", score=1.0)
     assert hit.explanation.startswith("surname and given names equal, birth date equal")
     assert hit.explanation.endswith("listed for: arrest warrant")
 
 
 def test_mrz_names_match_accented_hyphenated_list_names(lists):
-    result = screen(lists, Traveller(surname="ERIKSSON", given_names="ANNA<MARIA", birth_date="1974-08-12"))
+    result = screen(lists, Traveller(surname="ERIKSSON", given_names="ANNA<MARIA", birth_date="1974-08-12"), SETTINGS)
     only(result, entry_id="P-2", score=1.0)
 
 
@@ -114,21 +121,23 @@ def test_mrz_names_match_accented_hyphenated_list_names(lists):
     (None, 0.8, "traveller's birth date not known (list: 1980)"),
 ])
 def test_partial_list_birth_year(lists, birth_date, score, text):
-    hit = only(screen(lists, Traveller(surname="ROE", given_names="RICHARD", birth_date=birth_date)), score=score)
+    hit = only(screen(lists, Traveller(surname="ROE", given_names="RICHARD", birth_date=birth_date), SETTINGS),
+               score=score)
     assert text in hit.explanation
 
 
 @pytest.mark.parametrize("birth_date, hits", [("1985-03-17", 1), ("1985-03", 1), ("1985", 1), ("1985-04-17", 0),
                                               ("1986", 0)])
 def test_partial_list_birth_month(lists, birth_date, hits):
-    result = screen(lists, Traveller(surname="KOWALCZYK", given_names="MARTA", birth_date=birth_date))
+    result = screen(lists, Traveller(surname="KOWALCZYK", given_names="MARTA", birth_date=birth_date), SETTINGS)
     assert len(result.hits) == hits
     if hits:
         assert result.hits[0].score == 0.9
 
 
 def test_traveller_partial_birth_date_is_compatible_with_a_full_list_date(lists):
-    hit = only(screen(lists, Traveller(surname="DOE", given_names="JOHN", birth_date="1980-01")), entry_id="P-1",
+    hit = only(screen(lists, Traveller(surname="DOE", given_names="JOHN", birth_date="1980-01"), SETTINGS),
+               entry_id="P-1",
                score=0.9)
     # The officer reads that the match rests on the year and month the document gives.
     assert "birth date compatible (list: 1980-01-01, traveller: 1980-01)" in hit.explanation
@@ -136,69 +145,69 @@ def test_traveller_partial_birth_date_is_compatible_with_a_full_list_date(lists)
 
 def test_different_birth_date_is_below_the_threshold_but_can_be_asked_for(lists):
     traveller = Traveller(surname="DOE", given_names="JOHN", birth_date="1975-06-30")
-    assert screen(lists, traveller).hits == []
-    hit = only(screen(lists, traveller, threshold=0.3), entry_id="P-1", score=0.4)
+    assert screen(lists, traveller, SETTINGS).hits == []
+    hit = only(screen(lists, traveller, SETTINGS, threshold=0.3), entry_id="P-1", score=0.4)
     assert "birth date differs (list: 1980-01-01)" in hit.explanation
 
 
 def test_empty_list_birth_date_matches_any_at_a_lower_score(lists):
-    hit = only(screen(lists, Traveller(surname="SMITH", given_names="ALICE", birth_date="1990-05-05")),
+    hit = only(screen(lists, Traveller(surname="SMITH", given_names="ALICE", birth_date="1990-05-05"), SETTINGS),
                entry_id="P-7", score=0.8)
     assert "no birth date on the list" in hit.explanation
 
 
 def test_empty_list_given_names_match_on_surname_alone_at_a_lower_score(lists):
-    hit = only(screen(lists, Traveller(surname="OYELARAN", given_names="ADE", birth_date="1959-09-30")),
+    hit = only(screen(lists, Traveller(surname="OYELARAN", given_names="ADE", birth_date="1959-09-30"), SETTINGS),
                entry_id="P-5", score=0.8)
     assert hit.explanation.startswith("surname equal (no given names on the list)")
     # The same surname with a listed given name that differs is no hit.
-    assert screen(lists, Traveller(surname="DOE", given_names="JANE", birth_date="1980-01-01")).hits == []
+    assert screen(lists, Traveller(surname="DOE", given_names="JANE", birth_date="1980-01-01"), SETTINGS).hits == []
 
 
 def test_swapped_name_parts_match_at_a_lower_score(lists):
-    hit = only(screen(lists, Traveller(surname="JOHN", given_names="DOE", birth_date="1980-01-01")),
+    hit = only(screen(lists, Traveller(surname="JOHN", given_names="DOE", birth_date="1980-01-01"), SETTINGS),
                entry_id="P-1", score=0.85)
     assert hit.explanation.startswith("surname and given names equal but swapped")
 
 
 def test_alias_matches_and_is_named(lists):
-    hit = only(screen(lists, Traveller(surname="ROWE", given_names="DICK", birth_date="1980-05-05")),
+    hit = only(screen(lists, Traveller(surname="ROWE", given_names="DICK", birth_date="1980-05-05"), SETTINGS),
                entry_id="P-3", score=0.9)
     assert hit.explanation.startswith("alias ROWE, DICK: surname and given names equal")
 
 
 def test_non_latin_name_is_found_through_its_latin_alias(lists):
-    only(screen(lists, Traveller(surname="NIKOLAIDIS", given_names="STEFANOS", birth_date="1968-04-22")),
+    only(screen(lists, Traveller(surname="NIKOLAIDIS", given_names="STEFANOS", birth_date="1968-04-22"), SETTINGS),
          entry_id="P-6", score=1.0)
 
 
 def test_conflicting_sex_lowers_the_score(lists):
-    hit = only(screen(lists, Traveller(surname="DOE", given_names="JOHN", birth_date="1980-01-01", sex="F")),
+    hit = only(screen(lists, Traveller(surname="DOE", given_names="JOHN", birth_date="1980-01-01", sex="F"), SETTINGS),
                entry_id="P-1", score=0.8)
     assert "sex differs (list: M)" in hit.explanation
 
 
 def test_persons_listed_document_is_a_hit(lists):
-    hit = only(screen(lists, Traveller(surname="NOBODY", document_issuer="UTO", document_number="AB123456")),
+    hit = only(screen(lists, Traveller(surname="NOBODY", document_issuer="UTO", document_number="AB123456"), SETTINGS),
                list="persons", entry_id="P-7", score=1.0)
     assert hit.explanation.startswith("listed document UTO AB123456 equal")
-    assert screen(lists, Traveller(document_issuer="D", document_number="AB123456")).hits == []
+    assert screen(lists, Traveller(document_issuer="D", document_number="AB123456"), SETTINGS).hits == []
 
 
 def test_persons_listed_document_without_issuer_hits_at_a_lower_score(lists):
-    only(screen(lists, Traveller(document_issuer="D", document_number="CD789")), entry_id="P-8", score=0.8)
+    only(screen(lists, Traveller(document_issuer="D", document_number="CD789"), SETTINGS), entry_id="P-8", score=0.8)
 
 
 def test_name_and_document_of_one_person_make_one_hit(lists):
     hit = only(screen(lists, Traveller(surname="SMITH", given_names="ALICE", document_issuer="UTO",
-                                       document_number="AB123456")), entry_id="P-7", score=1.0)
+                                       document_number="AB123456"), SETTINGS), entry_id="P-7", score=1.0)
     assert "listed document UTO AB123456 equal" in hit.explanation
     assert "surname and given names equal" in hit.explanation
 
 
 def test_unknown_traveller_has_no_hit(lists):
     result = screen(lists, Traveller(surname="OKAFOR", given_names="CHIDI", birth_date="1988-02-11",
-                                     document_issuer="UTO", document_number="XY1234567"))
+                                     document_issuer="UTO", document_number="XY1234567"), SETTINGS)
     assert result.hits == []
     assert result.lists == {"documents": "d-3", "persons": "p-7"}
 
@@ -208,7 +217,7 @@ def test_unknown_traveller_has_no_hit(lists):
 def test_hits_come_best_first_with_every_consulted_list_version(lists):
     import_bytes(lists, "persons", PERSONS.encode(), list_name="national", version="n-1")
     result = screen(lists, Traveller(surname="DOE", given_names="JOHN", birth_date="1980",
-                                     document_issuer="UTO", document_number="ZZ9876543"))
+                                     document_issuer="UTO", document_number="ZZ9876543"), SETTINGS)
     assert [(h.list, h.entry_id, h.score) for h in result.hits] == [
         ("documents", "UTO:ZZ9876543", 1.0), ("national", "P-1", 0.9), ("persons", "P-1", 0.9)]
     assert result.lists == {"documents": "d-3", "national": "n-1", "persons": "p-7"}
@@ -219,21 +228,22 @@ def test_hits_come_best_first_with_every_consulted_list_version(lists):
 
 
 def test_only_the_lists_a_traveller_can_be_checked_against_are_reported(lists):
-    assert screen(lists, Traveller(surname="OKAFOR")).lists == {"persons": "p-7"}
-    assert screen(lists, Traveller()).lists == {}
+    assert screen(lists, Traveller(surname="OKAFOR"), SETTINGS).lists == {"persons": "p-7"}
+    assert screen(lists, Traveller(), SETTINGS).lists == {}
 
 
 def test_no_lists_no_hits(store):
-    result = screen(store, Traveller(surname="DOE", given_names="JOHN", document_issuer="UTO", document_number="X1"))
+    result = screen(store, Traveller(surname="DOE", given_names="JOHN", document_issuer="UTO", document_number="X1"),
+                    SETTINGS)
     assert result.to_dict() == {"hits": [], "lists": {}, "stale": {}, "warnings": [], "refer": None}
 
 
 def test_screening_sees_a_replaced_list_and_its_new_version(lists):
     traveller = Traveller(surname="DOE", given_names="JOHN", birth_date="1980-01-01")
-    assert screen(lists, traveller).hits
+    assert screen(lists, traveller, SETTINGS).hits
     header = ",".join(COLUMNS["persons"])
     import_bytes(lists, "persons", f"{header}\nP-9,ROE,JANE,,,,,,,x\n".encode(), version="p-8")
-    result = screen(lists, traveller)
+    result = screen(lists, traveller, SETTINGS)
     assert result.hits == [] and result.lists["persons"] == "p-8"
 
 
@@ -242,7 +252,7 @@ def test_lookups_use_indexes_not_scans(lists):
     lists.conn.set_trace_callback(statements.append)
     try:
         screen(lists, Traveller(surname="DOE", given_names="JOHN", birth_date="1980-01-01",
-                                document_issuer="UTO", document_number="ZZ9876543"))
+                                document_issuer="UTO", document_number="ZZ9876543"), SETTINGS)
     finally:
         lists.conn.set_trace_callback(None)
     selects = [s for s in statements if s.lstrip().upper().startswith("SELECT") and "watchlist_" in s]
@@ -266,18 +276,18 @@ def test_lookups_use_indexes_not_scans(lists):
 ])
 def test_malformed_traveller_fields_are_refused(lists, traveller, field):
     with pytest.raises(WorkflowError, match=field):
-        screen(lists, traveller)
+        screen(lists, traveller, SETTINGS)
 
 
 def test_threshold_must_be_between_0_and_1(lists):
     with pytest.raises(WorkflowError, match="threshold"):
-        screen(lists, Traveller(surname="DOE"), threshold=1.5)
-    assert DEFAULT_THRESHOLD == 0.7
+        screen(lists, Traveller(surname="DOE"), SETTINGS, threshold=1.5)
+    assert SETTINGS.threshold == 0.7
 
 
 def test_mrz_filler_in_codes_and_sex_is_tolerated(lists):
     result = screen(lists, Traveller(surname="DOE", given_names="JOHN", birth_date="1980-01-01", sex="<",
-                                     nationality="UTO<", document_issuer="D<<", document_number="C01X00T47<"))
+                                     nationality="UTO<", document_issuer="D<<", document_number="C01X00T47<"), SETTINGS)
     # Both score 1.0: on a tie the document hit comes first.
     assert [(h.entry_id, h.score) for h in result.hits] == [("D:C01X00T47", 1.0), ("P-1", 1.0)]
     assert "nationality equal" in result.hits[1].explanation
@@ -290,7 +300,7 @@ def test_demo_lists_hit_the_demo_entries(store):
             import_csv(store, kind, path, actor="test")
     result = screen(store, Traveller(surname="DOE", given_names="JOHN", birth_date="1980-01-01", sex="M",
                                      nationality="UTO", document_issuer="UTO", document_type="I",
-                                     document_number="ZZ9876543"))
+                                     document_number="ZZ9876543"), SETTINGS)
     assert [(h.list, h.entry_id, h.score) for h in result.hits] == [
         ("documents", "UTO:ZZ9876543", 1.0), ("persons", "P-0001", 1.0)]
     assert "reported stolen (demo)" in result.hits[0].explanation

@@ -223,7 +223,7 @@ def test_document_check_takes_a_year_only_birth_date_and_it_is_recorded_as_typed
     assert recorded.status_code == 201, recorded.text
     crossing = recorded.json()
     assert crossing["birth_date"] == "1975" and crossing["document_source"] == "manual"
-    assert get(store, crossing["id"])["birth_date"] == "1975"
+    assert get(store, crossing["id"]).to_dict()["birth_date"] == "1975"
     refused = client.post("/api/crossings", json={"direction": "entry", "document": {**TYPED, "birth_date": "75"}},
                           headers=UI)
     assert refused.status_code == 422 and "(got '75')" in refused.json()["error"]
@@ -285,8 +285,10 @@ def test_mrz_feedback_never_raises_on_junk():
 
 
 def test_supervisor_outcome_needs_a_supervisor_pin_and_changes_nothing_otherwise(client, store, config, officers):
-    hit = record(store, config, officers.get("alice"), CrossingRequest(direction="entry", mrz=PERSON_HIT_DOE))
-    clear = record(store, config, officers.get("alice"), CrossingRequest(direction="entry", mrz=CLEAR_OKAFOR))
+    hit = record(store, config, officers.get("alice"),
+                 CrossingRequest(direction="entry", mrz=PERSON_HIT_DOE)).to_dict()
+    clear = record(store, config, officers.get("alice"),
+                   CrossingRequest(direction="entry", mrz=CLEAR_OKAFOR)).to_dict()
     _login(client)
     url = f"/crossings/{hit['id']}/outcome"
     cases = [
@@ -298,15 +300,15 @@ def test_supervisor_outcome_needs_a_supervisor_pin_and_changes_nothing_otherwise
     for data, status, message in cases:
         page = client.post(url, data=data)
         assert page.status_code == status and message in page.text, (data, page.status_code)
-        assert get(store, hit["id"])["outcome"] is None
+        assert get(store, hit["id"]).to_dict()["outcome"] is None
     page = client.post(f"/crossings/{clear['id']}/outcome",
                        data={"supervisor_id": "sam", "pin": SUPERVISOR_PIN, "outcome": "refused"})
-    assert page.status_code == 409 and get(store, clear["id"])["outcome"] is None
+    assert page.status_code == 409 and get(store, clear["id"]).to_dict()["outcome"] is None
     sessions = _sessions(store)
     done = client.post(url, data={"supervisor_id": "sam", "pin": SUPERVISOR_PIN, "outcome": "refused"},
                        follow_redirects=False)
     assert done.status_code == 303 and done.headers["location"] == f"/crossings/{hit['id']}"
-    stored = get(store, hit["id"])
+    stored = get(store, hit["id"]).to_dict()
     assert (stored["outcome"], stored["outcome_by"]) == ("refused", "sam")
     assert _sessions(store) == sessions  # the supervisor's confirmation leaves no session open
     assert "Outcome: Refused" in client.get(f"/crossings/{hit['id']}").text
@@ -314,8 +316,10 @@ def test_supervisor_outcome_needs_a_supervisor_pin_and_changes_nothing_otherwise
 
 
 def test_result_page_explains_a_hit_and_a_clear(client, store, config, officers):
-    hit = record(store, config, officers.get("alice"), CrossingRequest(direction="exit", mrz=PERSON_HIT_DOE))
-    clear = record(store, config, officers.get("alice"), CrossingRequest(direction="entry", mrz=CLEAR_OKAFOR))
+    hit = record(store, config, officers.get("alice"),
+                 CrossingRequest(direction="exit", mrz=PERSON_HIT_DOE)).to_dict()
+    clear = record(store, config, officers.get("alice"),
+                   CrossingRequest(direction="entry", mrz=CLEAR_OKAFOR)).to_dict()
     _login(client)
     page = client.get(f"/crossings/{hit['id']}?new=1").text
     assert 'class="alert"' in page and "ALERT: watchlist hit" in page and 'data-alarm="1"' in page

@@ -89,7 +89,8 @@ def add_officer(store, config) -> Any:
 
 
 def record_many(store, config, officer, count: int, mrz: str = CLEAR_OKAFOR) -> list[dict[str, Any]]:
-    return [record(store, config, officer, CrossingRequest(direction="entry" if i % 2 == 0 else "exit", mrz=mrz))
+    return [record(store, config, officer,
+                   CrossingRequest(direction="entry" if i % 2 == 0 else "exit", mrz=mrz)).to_dict()
             for i in range(count)]
 
 

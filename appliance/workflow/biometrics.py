@@ -21,6 +21,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from appliance.domain import clock
+from appliance.domain.models import Capture
 from appliance.errors import ConfigError, DeviceError, NotFound, WorkflowError
 from appliance.hw.photo_quality import assess, preview
 from appliance.storage import audit
@@ -151,17 +152,17 @@ def check_unavailable(unavailable: dict[str, str] | None) -> dict[str, str]:
 
 
 def link(store: Store, crossing_id: str, capture_ids: Iterable[str],
-         unavailable: dict[str, str] | None = None) -> list[dict[str, Any]]:
+         unavailable: dict[str, str] | None = None) -> list[Capture]:
     """Attach captures to a crossing; call inside the crossing's ``store.transaction()``.
 
-    Returns [{"id", "kind", "format"}] in the order given. Raises WorkflowError for an
+    Returns the captures in the order given. Raises WorkflowError for an
     unknown id, an id given twice, a capture already linked to a crossing, or a kind
     that is also declared unavailable; the caller's transaction then rolls back.
     """
     ids = list(capture_ids)
     if len(set(ids)) != len(ids):
         raise WorkflowError("capture_ids names the same capture twice")
-    linked = []
+    linked: list[Capture] = []
     for capture_id in ids:
         if not isinstance(capture_id, str):
             raise WorkflowError(f"capture id {capture_id!r} is not a string")
@@ -172,28 +173,29 @@ def link(store: Store, crossing_id: str, capture_ids: Iterable[str],
         kind, fmt, already = row
         if already is not None:
             raise WorkflowError(f"capture {capture_id} already belongs to crossing {already}")
-        linked.append({"id": capture_id, "kind": kind, "format": fmt})
+        linked.append(Capture(id=capture_id, kind=kind, format=fmt))
     for name, kind in UNAVAILABLE_KINDS.items():
-        if unavailable and name in unavailable and any(item["kind"] == kind for item in linked):
+        if unavailable and name in unavailable and any(capture.kind == kind for capture in linked):
             raise WorkflowError(f"{name} is both captured and declared unavailable")
     store.conn.executemany("UPDATE captures SET crossing_id = ? WHERE id = ?",
-                           [(crossing_id, item["id"]) for item in linked])
+                           [(crossing_id, capture.id) for capture in linked])
     return linked
 
 
-def of_crossings(store: Store, crossing_ids: list[str]) -> dict[str, list[dict[str, str]]]:
-    """crossing id -> [{"id", "kind"}] of its captures, in capture order."""
-    found: dict[str, list[dict[str, str]]] = {crossing_id: [] for crossing_id in crossing_ids}
+def of_crossings(store: Store, crossing_ids: list[str]) -> dict[str, list[Capture]]:
+    """crossing id -> its captures, in capture order."""
+    found: dict[str, list[Capture]] = {crossing_id: [] for crossing_id in crossing_ids}
     if not crossing_ids:
         return found
     marks = ",".join("?" * len(crossing_ids))
     with store.lock:
         rows = store.conn.execute(
-            f"SELECT crossing_id, id, kind FROM captures WHERE crossing_id IN ({marks}) ORDER BY created_at, id",
+            f"SELECT crossing_id, id, kind, format FROM captures WHERE crossing_id IN ({marks})"
+            " ORDER BY created_at, id",
             crossing_ids,
         ).fetchall()
-    for crossing_id, capture_id, kind in rows:
-        found[crossing_id].append({"id": capture_id, "kind": kind})
+    for crossing_id, capture_id, kind, fmt in rows:
+        found[crossing_id].append(Capture(id=capture_id, kind=kind, format=fmt))
     return found
 
 

@@ -11,7 +11,7 @@ import json
 import logging
 import re
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any, Literal
 
@@ -19,20 +19,26 @@ from pydantic import BaseModel, ConfigDict
 
 from appliance.config import Config
 from appliance.domain import clock, mrz
+from appliance.domain.dates import PARTIAL_DATE_FORMS, PartialDateError, parse_partial_date
+from appliance.domain.fields import SEXES, is_document_number, is_document_type, is_state_code
+from appliance.domain.models import (
+    Capture,
+    Crossing,
+    Document,
+    DocumentChecks,
+    FaceScreening,
+    Hit,
+    RecordedCrossing,
+    ScreeningResult,
+)
 from appliance.errors import KioskError, NotFound, WorkflowError
 from appliance.inference import face_embedder
-from appliance.lists.csv_import import (
-    SEXES,
-    is_document_number,
-    is_document_type,
-    is_state_code,
-)
 from appliance.storage import audit
 from appliance.storage.officers import Officer, require_role
 from appliance.storage.store import Store
 from appliance.uplink import outbox
 from appliance.workflow import biometrics
-from appliance.workflow.screening import Traveller, screen
+from appliance.workflow.screening import screen
 
 Direction = Literal["entry", "exit"]
 Decision = Literal["cleared", "referred", "refused"]
@@ -42,12 +48,10 @@ OUTCOMES = ("cleared", "refused")
 
 log = logging.getLogger(__name__)
 
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # fullmatch, ASCII digits: as appliance.domain.dates
 # A birth date may be partial: many documents know only the year (or year and month) of
-# birth (ICAO 9303 fills the unknown part; national cards print "XX/XX/1975").
-# ASCII digits only, and fullmatch: "\d" takes other scripts' digits and "$" a final newline.
-_BIRTH_DATE = re.compile(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?")
-BIRTH_DATE_FORMS = "YYYY-MM-DD, YYYY-MM or YYYY"
+# birth (ICAO 9303 fills the unknown part; national cards print "XX/XX/1975"); the one
+# partial-date parser (appliance.domain.dates) reads it.
 MIN_BIRTH_YEAR = 1900
 _NAME = re.compile(r"^[A-Z][A-Z ]*$")
 
@@ -87,15 +91,11 @@ class CrossingRequest:
     face_embedding: tuple[float, ...] | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Document:
-    source: str
-    fields: dict[str, Any]
-    checks: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def problems(self) -> list[str]:
-        return self.checks["problems"]
+    source: Literal["mrz", "manual"]
+    fields: Document
+    checks: DocumentChecks
 
 
 def _from_mrz(text: str, today: date) -> _Document:
@@ -107,24 +107,20 @@ def _from_mrz(text: str, today: date) -> _Document:
         problems.append(f"document expired on {data['expiry_date']}")
     return _Document(
         source="mrz",
-        fields={
-            "mrz": "\n".join(result.lines),
-            "document_format": data["format"],
-            "document_code": data["document_code"],
-            "issuing_state": data["issuing_state"],
-            "document_number": data["document_number"],
-            "surname": data["surname"],
-            "given_names": data["given_names"],
-            "nationality": data["nationality"],
-            "birth_date": data["birth_date"],
-            "sex": data["sex"],
-            "expiry_date": data["expiry_date"],
-        },
-        checks={
-            "failed_checks": data["failed_checks"],
-            "expired": expired,
-            "problems": problems,
-        },
+        fields=Document(
+            mrz="\n".join(result.lines),
+            document_format=data["format"],
+            document_code=data["document_code"],
+            issuing_state=data["issuing_state"],
+            document_number=data["document_number"],
+            surname=data["surname"],
+            given_names=data["given_names"],
+            nationality=data["nationality"],
+            birth_date=data["birth_date"],
+            sex=data["sex"],
+            expiry_date=data["expiry_date"],
+        ),
+        checks=DocumentChecks(failed_checks=data["failed_checks"], expired=expired, problems=problems),
     )
 
 
@@ -143,20 +139,13 @@ def _birth_date(text: str) -> tuple[int, int | None, int | None]:
     Raises ValueError with the workflow's message: the forms accepted, what was typed and,
     for a well-formed value, what is wrong with it.
     """
-    expected = f"birth_date must be {BIRTH_DATE_FORMS} (got {text!r})"
-    match = _BIRTH_DATE.fullmatch(text)
-    if not match:
-        raise ValueError(expected)
-    year, month, day = (int(part) if part else None for part in match.groups())
+    expected = f"birth_date must be {PARTIAL_DATE_FORMS} (got {text!r})"
+    try:
+        year, month, day = parse_partial_date(text)
+    except PartialDateError as exc:
+        raise ValueError(f"{expected}: {exc.reason}" if exc.reason else expected) from None
     if year < MIN_BIRTH_YEAR:
         raise ValueError(f"{expected}: the year must be {MIN_BIRTH_YEAR} or later")
-    if month is not None and not 1 <= month <= 12:
-        raise ValueError(f"{expected}: the month must be 01-12")
-    if day is not None:
-        try:
-            date(year, month, day)
-        except ValueError:
-            raise ValueError(f"{expected}: {year:04d}-{month:02d} has no day {day:02d}") from None
     return year, month, day
 
 
@@ -212,7 +201,7 @@ def _from_manual(doc: ManualDocument, today: date) -> _Document:
     value = fields["expiry_date"]
     if value is not None:
         try:
-            if not _DATE.match(value):
+            if not _DATE.fullmatch(value):
                 raise ValueError
             date.fromisoformat(value)
         except ValueError:
@@ -227,12 +216,11 @@ def _from_manual(doc: ManualDocument, today: date) -> _Document:
         problems.append(f"document expired on {fields['expiry_date']}")
     if not fields["expiry_date"]:
         problems.append("no expiry date given")
-    return _Document(
-        source="manual", fields=fields, checks={"failed_checks": [], "expired": expired, "problems": problems}
-    )
+    return _Document(source="manual", fields=Document(**fields),
+                     checks=DocumentChecks(failed_checks=[], expired=expired, problems=problems))
 
 
-def _decide(requested: str | None, hits: list, problems: list[str], config: Config,
+def _decide(requested: str | None, hits: list[Hit], problems: list[str], config: Config,
             list_referral: str | None = None) -> tuple[str, str]:
     """The decision and the reason an officer is shown for it."""
     if requested is not None and requested not in DECISIONS:
@@ -251,7 +239,7 @@ def _decide(requested: str | None, hits: list, problems: list[str], config: Conf
     return "cleared", "no hit, document checks passed"
 
 
-def _face_embedding(store: Store, config: Config, request: CrossingRequest) -> tuple[Any, dict[str, Any] | None]:
+def _face_embedding(store: Store, config: Config, request: CrossingRequest) -> tuple[Any, FaceScreening | None]:
     """(embedding to screen, the screening's "face" record) of a crossing request.
 
     A client's ``face_embedding`` wins. Otherwise, with an embedder configured and a face
@@ -261,7 +249,7 @@ def _face_embedding(store: Store, config: Config, request: CrossingRequest) -> t
     record says why; nothing else about the crossing changes. Never raises.
     """
     if request.face_embedding is not None:
-        return request.face_embedding, {"source": "request"}
+        return request.face_embedding, FaceScreening(source="request")
     if config.screening.face_embedder_model is None or not request.capture_ids:
         return None, None
     ids = [capture_id for capture_id in request.capture_ids if isinstance(capture_id, str)]
@@ -274,27 +262,40 @@ def _face_embedding(store: Store, config: Config, request: CrossingRequest) -> t
     photos = [capture_id for capture_id in ids if capture_id in faces]
     if not photos:
         return None, None  # unknown ids are refused by biometrics.link, in the transaction
-    face: dict[str, Any] = {"source": "photo", "capture_id": photos[-1]}
+    photo = photos[-1]
     try:
         embedder = face_embedder.for_settings(config.screening)
-        data, _format = biometrics.read(store, config, photos[-1])
+        data, _format = biometrics.read(store, config, photo)
         result = embedder.embed(data)
     except KioskError as exc:
-        face["error"] = str(exc)
-        return None, face
+        return None, FaceScreening(source="photo", capture_id=photo, error=str(exc))
     except Exception as exc:  # a model or OpenCV bug must not stop the crossing being recorded
-        log.exception("embedding face photo %s failed", photos[-1])
-        face["error"] = f"face embedding failed unexpectedly ({type(exc).__name__}: {exc}); see the kiosk log"
-        return None, face
-    face.update(model=embedder.model_ids, dim=int(result.vector.shape[0]),
-                face_box=result.rounded_box(),
-                detector_score=round(result.score, 4) if result.score is not None else None)
-    return result.vector, face
+        log.exception("embedding face photo %s failed", photo)
+        return None, FaceScreening(source="photo", capture_id=photo, error=(
+            f"face embedding failed unexpectedly ({type(exc).__name__}: {exc}); see the kiosk log"))
+    return result.vector, FaceScreening(
+        source="photo", capture_id=photo, model=embedder.model_ids, dim=int(result.vector.shape[0]),
+        face_box=result.rounded_box(), detector_score=round(result.score, 4) if result.score is not None else None)
+
+
+def _with_face(result: ScreeningResult, face: FaceScreening | None) -> ScreeningResult:
+    """The screening as the crossing records it: with its face record, and a warning when
+    the face could not be screened."""
+    if face is None:
+        return result
+    if result.skipped_face_lists:
+        face = replace(face, skipped_lists=result.skipped_face_lists)
+    warnings = result.warnings
+    if face.error is not None:
+        # Shown with the result and sent to HQ: the traveller was not screened by face.
+        warnings = [*warnings, f"face not screened: {face.error}"]
+    return replace(result, face=face, warnings=warnings)
 
 
 def record(store: Store, config: Config, officer: Officer, request: CrossingRequest,
-           now: datetime | None = None) -> dict[str, Any]:
-    """Screen and durably record one crossing; returns the stored crossing.
+           now: datetime | None = None) -> RecordedCrossing:
+    """Screen and durably record one crossing; returns the stored crossing and the reason
+    for its decision.
 
     Raises WorkflowError for a bad direction, decision or manual document, MRZError for a
     text that is not an MRZ, Forbidden for a technician (who does not process travellers).
@@ -310,85 +311,79 @@ def record(store: Store, config: Config, officer: Officer, request: CrossingRequ
     unavailable = biometrics.check_unavailable(request.unavailable)
     now = now or clock.utcnow()
     today = now.date()
-    document = _from_mrz(request.mrz, today) if request.mrz is not None else _from_manual(request.document, today)
-    doc = document.fields
-    traveller = Traveller(
-        surname=doc["surname"] or None,
-        given_names=doc["given_names"] or None,
-        birth_date=doc["birth_date"],
-        nationality=doc["nationality"] or None,
-        sex=doc["sex"],
-        document_issuer=doc["issuing_state"] or None,
-        document_type=doc["document_code"] or None,
-        document_number=doc["document_number"] or None,
-    )
+    if request.mrz is not None:
+        document = _from_mrz(request.mrz, today)
+    else:
+        assert request.document is not None  # exactly one of the two, checked above
+        document = _from_manual(request.document, today)
     embedding, face = _face_embedding(store, config, request)
     # Known only when the kiosk embedded the photo itself; a client's embedding is of unknown model.
-    model = face["model"]["embedder"] if face is not None and "model" in face else None
-    result = screen(store, traveller, settings=config.screening, face_embedding=embedding, face_model=model)
-    screening = result.to_dict()
-    if face is not None:
-        if result.skipped_face_lists:
-            face["skipped_lists"] = result.skipped_face_lists
-        screening["face"] = face
-        if "error" in face:
-            # Shown with the result and sent to HQ: the traveller was not screened by face.
-            screening["warnings"].append(f"face not screened: {face['error']}")
-    decision, reason = _decide(request.decision, screening["hits"], document.problems, config,
-                               screening.get("refer"))
-    row = {
-        "id": str(uuid.uuid4()),
-        "post_id": config.kiosk.post_id,
-        "kiosk_id": config.kiosk.kiosk_id,
-        "officer_id": officer.id,
-        "direction": request.direction,
-        "recorded_at": clock.iso(now),
-        "training": int(config.kiosk.training),
-        "document_source": document.source,
-        **doc,
-        "document_checks": json.dumps(document.checks, ensure_ascii=False),
-        "screening": json.dumps(screening, ensure_ascii=False),
-        "decision": decision,
-        "note": request.note,
-        "unavailable": json.dumps(unavailable, ensure_ascii=False),
-    }
+    model = face.model["embedder"] if face is not None and face.model is not None else None
+    screening = _with_face(screen(store, document.fields.traveller(), config.screening, face_embedding=embedding,
+                                  face_model=model), face)
+    decision, reason = _decide(request.decision, screening.hits, document.checks.problems, config, screening.refer)
+    crossing_id = str(uuid.uuid4())
+    recorded_at = clock.iso(now)
     with store.transaction() as db:
-        row["seq"] = store.next_counter("crossing_seq")
-        db["crossings"].insert(row)
+        seq = store.next_counter("crossing_seq")
+        db["crossings"].insert({
+            "id": crossing_id,
+            "seq": seq,
+            "post_id": config.kiosk.post_id,
+            "kiosk_id": config.kiosk.kiosk_id,
+            "officer_id": officer.id,
+            "direction": request.direction,
+            "recorded_at": recorded_at,
+            "training": int(config.kiosk.training),
+            "document_source": document.source,
+            **document.fields.to_dict(),
+            "document_checks": json.dumps(document.checks.to_dict(), ensure_ascii=False),
+            "screening": json.dumps(screening.to_dict(), ensure_ascii=False),
+            "decision": decision,
+            "note": request.note,
+            "unavailable": json.dumps(unavailable, ensure_ascii=False),
+        })
         # Raises WorkflowError for an unknown or already-used capture: the whole
         # crossing rolls back with it.
-        linked = biometrics.link(store, row["id"], request.capture_ids, unavailable)
-        crossing = _to_dict(row)
-        crossing["captures"] = [{"id": item["id"], "kind": item["kind"]} for item in linked]
-        crossing["decision_reason"] = reason
-        if not config.kiosk.training:
+        linked = biometrics.link(store, crossing_id, request.capture_ids, unavailable)
+        crossing = Crossing(
+            id=crossing_id, seq=seq, post_id=config.kiosk.post_id, kiosk_id=config.kiosk.kiosk_id,
+            officer_id=officer.id, direction=request.direction, recorded_at=recorded_at,
+            training=config.kiosk.training, document_source=document.source, document=document.fields,
+            document_checks=document.checks, screening=screening, decision=decision, note=request.note,
+            outcome=None, outcome_by=None, outcome_at=None, outcome_note=None, unavailable=unavailable,
+            captures=linked,
+        )
+        recorded = RecordedCrossing(crossing=crossing, decision_reason=reason)
+        if not crossing.training:
             # Training records stay on the kiosk: HQ must never count them as crossings.
-            outbox.enqueue(store, "crossing", row["id"], crossing)
-            for item in linked:
+            outbox.enqueue(store, "crossing", crossing_id, recorded.to_dict())
+            for capture in linked:
                 # Only a reference: the uplink reads and sends the bytes later, at the
                 # lowest priority.
-                outbox.enqueue(store, "capture", item["id"], {
-                    "capture_id": item["id"], "crossing_id": row["id"], "kind": item["kind"],
-                    "format": item["format"],
+                outbox.enqueue(store, "capture", capture.id, {
+                    "capture_id": capture.id, "crossing_id": crossing_id, "kind": capture.kind,
+                    "format": capture.format,
                 })
-            if screening["hits"]:
+            if screening.hits:
                 # The alert overtakes any backlog: HQ hears of a hit before older crossings.
-                outbox.enqueue(store, "alert", row["id"], {
-                    "crossing_id": row["id"], "seq": row["seq"], "recorded_at": row["recorded_at"],
-                    "direction": row["direction"], "decision": decision, "hits": screening["hits"],
-                    "surname": row.get("surname"), "document_number": row.get("document_number"),
+                outbox.enqueue(store, "alert", crossing_id, {
+                    "crossing_id": crossing_id, "seq": seq, "recorded_at": recorded_at,
+                    "direction": crossing.direction, "decision": decision,
+                    "hits": [hit.to_dict() for hit in screening.hits],
+                    "surname": crossing.document.surname, "document_number": crossing.document.document_number,
                 })
         audit.append(
-            store, officer.id, "crossing.record", row["id"],
-            {"seq": row["seq"], "direction": row["direction"], "decision": decision,
-             "hits": len(screening["hits"]), "training": bool(row["training"]),
+            store, officer.id, "crossing.record", crossing_id,
+            {"seq": seq, "direction": crossing.direction, "decision": decision,
+             "hits": len(screening.hits), "training": crossing.training,
              "captures": len(linked), "unavailable": sorted(unavailable)},
         )
-    return crossing
+    return recorded
 
 
 def resolve(store: Store, supervisor: Officer, crossing_id: str, outcome: str, note: str = "",
-            now: datetime | None = None) -> dict[str, Any]:
+            now: datetime | None = None) -> Crossing:
     """A supervisor's outcome for a referred crossing.
 
     Raises Forbidden unless the officer is a supervisor, NotFound for an unknown id,
@@ -403,50 +398,52 @@ def resolve(store: Store, supervisor: Officer, crossing_id: str, outcome: str, n
     now = now or clock.utcnow()
     with store.transaction():
         current = get(store, crossing_id)
-        if current["decision"] != "referred":
-            raise WorkflowError(f"crossing {crossing_id} was {current['decision']}, not referred: nothing to resolve")
-        if current["outcome"] is not None:
+        if current.decision != "referred":
+            raise WorkflowError(f"crossing {crossing_id} was {current.decision}, not referred: nothing to resolve")
+        if current.outcome is not None:
             raise WorkflowError(
-                f"crossing {crossing_id} already has outcome {current['outcome']} by {current['outcome_by']}"
+                f"crossing {crossing_id} already has outcome {current.outcome} by {current.outcome_by}"
             )
         store.conn.execute(
             "UPDATE crossings SET outcome = ?, outcome_by = ?, outcome_at = ?, outcome_note = ? WHERE id = ?",
             (outcome, supervisor.id, clock.iso(now), note, crossing_id),
         )
         updated = get(store, crossing_id)
-        if not updated["training"]:
+        if not updated.training:
             outbox.enqueue(store, "crossing_outcome", crossing_id, {
-                "id": crossing_id, "seq": updated["seq"], "outcome": outcome,
-                "outcome_by": supervisor.id, "outcome_at": updated["outcome_at"], "outcome_note": note,
+                "id": crossing_id, "seq": updated.seq, "outcome": outcome,
+                "outcome_by": supervisor.id, "outcome_at": updated.outcome_at, "outcome_note": note,
             })
         audit.append(store, supervisor.id, "crossing.resolve", crossing_id, {"outcome": outcome})
     return updated
 
 
-def _to_dict(row: dict[str, Any]) -> dict[str, Any]:
-    crossing = dict(row)
-    crossing["training"] = bool(crossing["training"])
-    for key in ("document_checks", "screening"):
-        crossing[key] = json.loads(crossing[key])
-    crossing["unavailable"] = json.loads(crossing.get("unavailable") or "{}")
-    for key in ("outcome", "outcome_by", "outcome_at", "outcome_note"):
-        crossing.setdefault(key, None)
-    return crossing
+def _from_row(row: dict[str, Any], captures: list[Capture]) -> Crossing:
+    """A crossing from its row of the crossings table (JSON columns decoded)."""
+    return Crossing(
+        id=row["id"], seq=row["seq"], post_id=row["post_id"], kiosk_id=row["kiosk_id"],
+        officer_id=row["officer_id"], direction=row["direction"], recorded_at=row["recorded_at"],
+        training=bool(row["training"]), document_source=row["document_source"],
+        document=Document(**{name: row[name] for name in Document.__dataclass_fields__}),
+        document_checks=DocumentChecks(**json.loads(row["document_checks"])),
+        screening=ScreeningResult.from_dict(json.loads(row["screening"])),
+        decision=row["decision"], note=row["note"], outcome=row.get("outcome"), outcome_by=row.get("outcome_by"),
+        outcome_at=row.get("outcome_at"), outcome_note=row.get("outcome_note"),
+        unavailable=json.loads(row.get("unavailable") or "{}"), captures=captures,
+    )
 
 
-def get(store: Store, crossing_id: str) -> dict[str, Any]:
+def get(store: Store, crossing_id: str) -> Crossing:
     """One crossing by id. Raises NotFound."""
     with store.lock:
         rows = list(store.db.query("SELECT * FROM crossings WHERE id = ?", [crossing_id]))
     if not rows:
         raise NotFound(f"no crossing {crossing_id!r}")
-    crossing = _to_dict(rows[0])
-    crossing["captures"] = biometrics.of_crossings(store, [crossing_id])[crossing_id]
-    return crossing
+    return _from_row(rows[0], biometrics.of_crossings(store, [crossing_id])[crossing_id])
 
 
 def list_crossings(store: Store, since: str | None = None, until: str | None = None,
-                   limit: int = 100, offset: int = 0, training: bool | None = None) -> list[dict[str, Any]]:
+                   limit: int = 100, offset: int = 0, training: bool | None = None) -> list[Crossing]:
     """Crossings newest first, optionally between two ISO UTC timestamps [since, until)."""
     clauses, params = [], []
     if since:
@@ -460,11 +457,8 @@ def list_crossings(store: Store, since: str | None = None, until: str | None = N
         params.append(int(training))
     where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
     with store.lock:
-        rows = store.db.query(
+        rows = list(store.db.query(
             f"SELECT * FROM crossings {where} ORDER BY seq DESC LIMIT ? OFFSET ?", [*params, limit, offset]
-        )
-        crossings = [_to_dict(row) for row in rows]
-    captures = biometrics.of_crossings(store, [crossing["id"] for crossing in crossings])
-    for crossing in crossings:
-        crossing["captures"] = captures[crossing["id"]]
-    return crossings
+        ))
+    captures = biometrics.of_crossings(store, [row["id"] for row in rows])
+    return [_from_row(row, captures[row["id"]]) for row in rows]

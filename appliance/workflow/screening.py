@@ -34,32 +34,30 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import sqlite3
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Iterator
 
 import numpy as np
 
+from appliance.config import ScreeningSection
 from appliance.domain import clock
-from appliance.domain.names import normalise
-from appliance.errors import KioskError, WorkflowError
-from appliance.lists import indexes
-from appliance.lists.bundle import short_model
-from appliance.lists.csv_import import (
-    DEFAULT_MAX_AGE_HOURS,
+from appliance.domain.dates import parse_partial_date
+from appliance.domain.fields import (
     SEXES,
-    age_text,
     is_document_number,
     is_document_type,
     is_state_code,
     normalise_document_number,
-    parse_partial_date,
 )
+from appliance.domain.models import Hit, ScreeningResult, Traveller
+from appliance.domain.names import normalise
+from appliance.errors import KioskError, WorkflowError
+from appliance.lists import indexes
+from appliance.lists.bundle import short_model
+from appliance.lists.status import age_text
 from appliance.storage.store import Store
-
-DEFAULT_THRESHOLD = 0.7
-DEFAULT_FACE_THRESHOLD = 0.6
 
 DOCUMENT_LISTED = 1.0
 PERSON_DOCUMENT = 1.0
@@ -73,59 +71,6 @@ NAME_MATCHES = 20  # listed names scored in full per persons list (after candida
 FACE_MATCHES = 10
 
 Date = tuple[int, int | None, int | None]
-
-
-@dataclass(frozen=True)
-class Traveller:
-    """What is known of the traveller; every field optional.
-
-    birth_date is ISO, full or partial ("1980-01-01", "1980-01", "1980"); codes are ICAO
-    (a '<' filler from an MRZ is tolerated); names may be MRZ-style or as written, in
-    any script.
-    """
-
-    surname: str | None = None
-    given_names: str | None = None
-    birth_date: str | None = None
-    nationality: str | None = None
-    sex: str | None = None
-    document_issuer: str | None = None
-    document_type: str | None = None
-    document_number: str | None = None
-
-
-@dataclass(frozen=True)
-class Hit:
-    """One list entry the traveller may be: which list and entry, how sure, and why."""
-
-    list: str
-    entry_id: str
-    kind: Literal["document", "person"]
-    score: float
-    explanation: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class ScreeningResult:
-    """Hits at or above the threshold, best first; the version of every list consulted;
-    lists that are stale or could not be consulted; and, when the list policy says so,
-    why every traveller must be referred. ``skipped_face_lists`` ([{"list", "face_model"}])
-    are the persons lists whose faces came from another model than the query's; the crossing
-    records them under ``screening.face`` (``to_dict`` leaves them out: its shape is older)."""
-
-    hits: list[Hit]
-    lists: dict[str, str]
-    stale: dict[str, str] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-    refer: str | None = None
-    skipped_face_lists: list[dict[str, str]] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"hits": [hit.to_dict() for hit in self.hits], "lists": dict(self.lists), "stale": dict(self.stale),
-                "warnings": list(self.warnings), "refer": self.refer}
 
 
 @dataclass(frozen=True)
@@ -222,8 +167,8 @@ class _List:
     face_model: str | None
 
 
-def screen(store: Store, traveller: Traveller, threshold: float | None = None, *,
-           face_embedding: Any = None, face_model: str | None = None, settings: Any = None,
+def screen(store: Store, traveller: Traveller, settings: ScreeningSection, threshold: float | None = None, *,
+           face_embedding: Any = None, face_model: str | None = None,
            now: datetime | None = None) -> ScreeningResult:
     """Screen one traveller against every list in force; never needs the network.
 
@@ -233,21 +178,19 @@ def screen(store: Store, traveller: Traveller, threshold: float | None = None, *
     embedding): a persons list whose faces name another model is not searched by face,
     only by name and document, and a warning says so (``skipped_face_lists``; with
     ``face_model_mismatch = "refer"`` the traveller is referred). When either model is
-    unknown the faces are searched as before. ``settings`` is the
-    config's ``screening`` section (thresholds, stale-list age and policy, index
-    directory); without it the defaults apply. ``threshold`` overrides its hit threshold.
+    unknown the faces are searched as before. ``settings`` is the config's ``screening``
+    section (thresholds, stale-list age and policies, index directory); ``threshold``
+    overrides its hit threshold.
     Raises WorkflowError for a malformed traveller field or embedding, or a threshold
     outside [0, 1]. A list whose index cannot be opened is reported (and the traveller
     referred), never silently skipped.
     """
-    threshold = (settings.threshold if settings is not None else DEFAULT_THRESHOLD) if threshold is None else threshold
+    threshold = settings.threshold if threshold is None else threshold
     if not 0.0 <= threshold <= 1.0:
         raise WorkflowError(f"threshold {threshold} is not between 0 and 1")
-    face_threshold = settings.face_threshold if settings is not None else DEFAULT_FACE_THRESHOLD
-    max_age = settings.max_list_age_hours if settings is not None else DEFAULT_MAX_AGE_HOURS
-    policy = settings.stale_policy if settings is not None else "warn"
-    mismatch_policy = settings.face_model_mismatch if settings is not None else "warn"
-    root = Path(settings.index_dir) if settings is not None and settings.index_dir else indexes.default_root(store)
+    face_threshold = settings.face_threshold
+    max_age = settings.max_list_age_hours
+    root = settings.index_dir or indexes.default_root(store)
     query = _prepare(traveller, face_embedding)
     now = now or clock.utcnow()
     _ensure_indexes(store, root)
@@ -297,13 +240,13 @@ def screen(store: Store, traveller: Traveller, threshold: float | None = None, *
         text = "stale list(s): " + ", ".join(f"{name} is {age} old" for name, age in stale.items()) + \
                f" (stale after {limit})"
         warnings.append(text)
-        if policy == "refer" and refer is None:
+        if settings.stale_policy == "refer" and refer is None:
             refer = text + ": the stale-list policy refers every traveller to secondary"
     for item in skipped:
         text = (f"face not screened against list {item['list']}: its faces were embedded by model "
                 f"{short_model(item['face_model'])}, this kiosk's photo by {short_model(face_model)}")
         warnings.append(text)
-        if mismatch_policy == "refer" and refer is None:
+        if settings.face_model_mismatch == "refer" and refer is None:
             refer = text + ": the face-model policy refers the traveller to secondary"
     kept = [hit for hit in hits if hit.score >= threshold]
     kept.sort(key=lambda hit: (-hit.score, hit.kind != "document", hit.list, hit.entry_id))

@@ -66,7 +66,7 @@ class UIKiosk:
     def crossings(self) -> list[dict]:
         from appliance.workflow.crossings import list_crossings
 
-        return list_crossings(self.store, limit=1000)
+        return [crossing.to_dict() for crossing in list_crossings(self.store, limit=1000)]
 
 
 def _free_socket() -> socket.socket:
