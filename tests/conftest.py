@@ -43,9 +43,8 @@ def config(config_path: Path) -> config_module.Config:
 
 @pytest.fixture
 def store(config: config_module.Config):
-    store = Store(config.db_path)
-    yield store
-    store.close()
+    with Store(config.db_path) as store:
+        yield store
 
 
 @pytest.fixture

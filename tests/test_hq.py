@@ -20,18 +20,16 @@ POSTGRES_ADMIN_URL = os.environ.get("KIOSK_TEST_POSTGRES_URL", "postgresql://pos
 @pytest.fixture(params=["sqlite", "postgresql"])
 def hq_db(request, tmp_path):
     if request.param == "sqlite":
-        db = HQDatabase(str(tmp_path / "hq.sqlite3"))
-        yield db
-        db.close()
+        with HQDatabase(str(tmp_path / "hq.sqlite3")) as db:
+            yield db
         return
     import psycopg
 
     name = f"kiosk_hq_test_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {name}")
-    db = HQDatabase(POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
-    yield db
-    db.close()
+    with HQDatabase(POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}") as db:
+        yield db
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
         admin.execute(f"DROP DATABASE {name}")
 
@@ -109,9 +107,8 @@ def test_keygen_enrol_crossings_and_fleet_commands(hq_config_file, tmp_path):
     bad = _hq("enrol", "POST-A", "K2", "not-a-key", config=hq_config_file)
     assert bad.exit_code == 1 and "Ed25519" in bad.stderr
 
-    db = HQDatabase(str(tmp_path / "hq.sqlite3"))
-    db.store_items("POST-A", "K1", [_item(1, surname="OKAFOR")])
-    db.close()
+    with HQDatabase(str(tmp_path / "hq.sqlite3")) as db:
+        db.store_items("POST-A", "K1", [_item(1, surname="OKAFOR")])
     crossings = json.loads(_hq("crossings", "--json", config=hq_config_file).stdout)
     assert [(c["id"], c["surname"]) for c in crossings] == [("c-1", "OKAFOR")]
     fleet = json.loads(_hq("fleet", "--json", config=hq_config_file).stdout)

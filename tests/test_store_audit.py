@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import pytest
 
@@ -17,18 +18,23 @@ def test_durable_pragmas(store):
     assert store.schema_version == SCHEMA_VERSION
 
 
+def test_store_closes_at_the_end_of_its_with_block(config):
+    with Store(config.db_path) as store:
+        assert store.journal_mode() == "wal"
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        store.conn.execute("SELECT 1")
+
+
 def test_migrations_run_once(config):
-    first = Store(config.db_path)
-    first.close()
-    again = Store(config.db_path)
-    assert again.migrate() == 0
-    again.close()
+    with Store(config.db_path):
+        pass
+    with Store(config.db_path) as again:
+        assert again.migrate() == 0
 
 
 def test_newer_schema_is_refused(config):
-    store = Store(config.db_path)
-    store.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
-    store.close()
+    with Store(config.db_path) as store:
+        store.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
     with pytest.raises(StoreError, match="newer than this software"):
         Store(config.db_path)
 
@@ -109,12 +115,11 @@ def test_cli_verify_and_db_check(store, run_cli):
 
 
 def test_db_check_reports_corruption(config, run_cli):
-    store = Store(config.db_path)
-    _chain(store, 200)
-    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    root = store.conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'audit'").fetchone()[0]
-    page_size = store.conn.execute("PRAGMA page_size").fetchone()[0]
-    store.close()
+    with Store(config.db_path) as store:
+        _chain(store, 200)
+        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        root = store.conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'audit'").fetchone()[0]
+        page_size = store.conn.execute("PRAGMA page_size").fetchone()[0]
     # Scribble over the cell pointers of the audit table's root page, as a failing SD card might.
     data = bytearray(config.db_path.read_bytes())
     start = (root - 1) * page_size + 12

@@ -194,6 +194,13 @@ BAD_FILES = [
                  ["line 2: field birth_date: '2001-02-30' is not a valid date"], id="impossible-date"),
     pytest.param("persons", f"{P}\nP-1,DOE,JOHN,,1980-13,,,,,x\n",
                  ["line 2: field birth_date: '1980-13' is not a valid date"], id="impossible-month"),
+    # "\d" would take these for digits; a stored date is ASCII, as the MRZ and typed documents are.
+    pytest.param("persons", f"{P}\nP-1,DOE,JOHN,,\uff11\uff19\uff18\uff10-\uff10\uff11-\uff10\uff11,,,,,x\n",
+                 ["line 2: field birth_date: '\uff11\uff19\uff18\uff10-\uff10\uff11-\uff10\uff11' is not "
+                  "YYYY-MM-DD, YYYY-MM or YYYY (write the digits 0-9)"], id="full-width-digits"),
+    pytest.param("persons", f"{P}\n{GOOD_PERSON}\nP-2,ROE,RICHARD,,\u0661\u0669\u0668\u0660,,,,,x\n",
+                 ["line 3: field birth_date: '\u0661\u0669\u0668\u0660' is not YYYY-MM-DD, YYYY-MM or YYYY "
+                  "(write the digits 0-9)"], id="arabic-indic-digits"),
     pytest.param("persons", f"{P}\nP-1,DOE,JOHN,,,male,,,,x\n", ["line 2: field sex: 'male' is not M, F, X or empty"],
                  id="bad-sex"),
     pytest.param("persons", f"{P}\nP-1,DOE,JOHN,,,,Utopia,,,x\n",
@@ -336,11 +343,8 @@ def test_cli_import_json_list_and_actor(cli, tmp_path):
     assert {k: summary[k] for k in ("list", "kind", "version", "entries", "replaced_version")} == {
         "list": "sltd", "kind": "documents", "version": "7", "entries": 2, "replaced_version": None}
     assert set(summary) == {"list", "kind", "version", "imported_at", "sha256", "entries", "replaced_version"}
-    store = Store(cli.db_path)
-    try:
+    with Store(cli.db_path) as store:
         assert store.conn.execute("SELECT actor, subject FROM audit").fetchall() == [("tech-1", "sltd")]
-    finally:
-        store.close()
 
 
 def test_cli_bad_file_exits_1_with_the_line_and_changes_nothing(cli, tmp_path):
