@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 
 import pytest
 from gpiozero import Device
@@ -12,6 +11,8 @@ from gpiozero.pins.mock import MockFactory
 from appliance.config import HardwareSection, IndicatorPins
 from appliance.errors import DeviceError
 from appliance.hw.indicators import Indicators, SimulatedIndicators
+
+from .waiting import wait_until
 
 
 @pytest.fixture
@@ -34,7 +35,7 @@ def test_states_light_one_led_each(pins) -> None:
     indicators.set_state("busy")
     assert (ready.state, busy.state, alert.state) == (False, True, False)
     indicators.set_state("alert")
-    time.sleep(0.6)
+    wait_until(lambda: len(alert.states) >= 3, what="the alert LED to blink on and off")
     assert [s.state for s in alert.states[:3]] == [False, True, False], "the alert LED blinks"
     assert indicators.events == ["state ready", "state busy", "state alert"]
     with pytest.raises(ValueError, match="not one of"):
@@ -63,7 +64,8 @@ def test_supervisor_button_calls_back_and_survives_a_failing_callback(pins, capl
     with caplog.at_level(logging.ERROR):
         button.drive_low()
         button.drive_high()
-        time.sleep(0.1)
+        # gpiozero calls back on its own thread.
+        wait_until(lambda: calls, what="the supervisor callback")
     assert calls == ["called"] and indicators.supervisor_calls == 1
     assert "supervisor button callback failed" in caplog.text
     indicators.close()
@@ -86,7 +88,7 @@ def test_simulated_back_end_uses_its_own_mock_pins() -> None:
     indicators.pattern("selftest", background=False)
     assert [s.state for s in indicators.pin("buzzer").states] == [False, True, False]
     indicators.press_supervisor_button()
-    time.sleep(0.05)
+    wait_until(lambda: indicators.supervisor_calls, what="the button press")
     assert indicators.supervisor_calls == 1
     assert indicators.pin("ready_led").state is True
     indicators.close()

@@ -203,7 +203,9 @@ def quiet_pymodbus(caplog):
 
 
 def modbus(port: str, **settings) -> ModbusPowerSource:
-    defaults = dict(port=port, unit=3, timeout_s=0.3, baudrate=115200)
+    # A generous answer timeout: the slave's thread may be starved on a loaded machine; the
+    # tests of silence set a short one.
+    defaults = dict(port=port, unit=3, timeout_s=2.0, baudrate=115200)
     return ModbusPowerSource.from_config(
         HardwareSection(power="modbus", power_modbus=PowerModbusSettings(**{**defaults, **settings})))
 
@@ -242,7 +244,7 @@ def test_modbus_exception_replies_name_the_registers(charger: SolarChargerSimula
 
 def test_modbus_wrong_unit_or_silence_is_a_clear_error(charger: SolarChargerSimulator) -> None:
     with pytest.raises(DeviceError, match="unit 9"):
-        modbus(charger.path, unit=9)
+        modbus(charger.path, unit=9, timeout_s=0.3)
 
 
 def test_modbus_controller_unplugged_then_back(tmp_path: Path, charger: SolarChargerSimulator) -> None:

@@ -19,6 +19,8 @@ from appliance.hw.power_policy import PowerPolicy
 from appliance.service.power_records import StorePowerRecords
 from appliance.storage import battery_history
 
+from .waiting import wait_until
+
 
 @pytest.fixture
 def marker(tmp_path: Path) -> Path:
@@ -176,9 +178,7 @@ def test_the_thread_polls_and_stops(store, battery, marker) -> None:
     policy = PowerPolicy(settings_for(marker, poll_interval_s=0.05), battery, StorePowerRecords(store))
     policy.start()
     battery.set(percent=30)
-    deadline = time.monotonic() + 5
-    while policy.level != "warn" and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: policy.level == "warn", what="the policy's thread to read 30%")
     policy.stop()
     assert policy.level == "warn"
     assert policy._thread.name == "power-policy" and not policy._thread.is_alive()
@@ -195,9 +195,7 @@ def test_the_service_starts_the_policy_and_exposes_it(config) -> None:
     try:
         policy = service.app.state.power_policy
         assert policy is service.power_policy
-        deadline = time.monotonic() + 5
-        while policy.snapshot()["percent"] is None and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: policy.snapshot()["percent"] is not None, what="the first reading")
         assert policy.snapshot() == {"level": "normal", "percent": 100, "charging": False,
                                      "message": "power ok (100%)"}
     finally:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import typing
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from appliance.workflow import selftest
 from appliance.config import HardwareSection
 from appliance.hw import BACKENDS, KINDS, NOT_FITTED, backend_class
 from appliance.hw.fingerprint_simulated import R30xSimulator
+from appliance.hw.mrz_reader_serial import SerialMRZReader
 from appliance.hw.pty_peer import PtyPeer
 
 KEYS = ["device", "backend", "port", "ok", "result", "hint"]
@@ -76,15 +76,24 @@ def test_a_connected_serial_reader_and_r30x_module_pass(config_path, tmp_path) -
         module.close()
 
 
-def test_a_noisy_reader_and_silent_module_fail(config_path, tmp_path) -> None:
+def test_a_noisy_reader_and_silent_module_fail(config_path, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     reader, module = PtyPeer(tmp_path / "ttyMRZ"), R30xSimulator(tmp_path / "ttyFP")
     module.fault(*["silent"] * 3)
+    # pyserial flushes input on open, so the noise is sent right after the self-test opened the
+    # port (a timer would race the open, or the half-second read, on a loaded machine).
+    open_reader = SerialMRZReader.from_config.__func__
+
+    def open_then_noise(cls: type[SerialMRZReader], hardware: HardwareSection) -> SerialMRZReader:
+        opened = open_reader(cls, hardware)
+        reader.write(b"\xff\xfe noise at the wrong baud rate\r\n")
+        return opened
+
+    monkeypatch.setattr(SerialMRZReader, "from_config", classmethod(open_then_noise))
     try:
         with_hardware(config_path, f'mrz_reader = "serial"\nfingerprint = "r30x"\n'
                                    f'[hardware.mrz_serial]\nport = "{reader.path}"\n'
                                    f'[hardware.fingerprint_r30x]\nport = "{module.path}"\nresponse_timeout_s = 0.2\n')
         config = config_module.load(config_path, environ={})
-        threading.Timer(0.2, reader.write, args=(b"\xff\xfe noise at the wrong baud rate\r\n",)).start()
         rows = {row["device"]: row for row in selftest.run(config)}
         assert not rows["mrz_reader"]["ok"] and "non-ASCII" in rows["mrz_reader"]["result"]
         assert not rows["fingerprint"]["ok"] and "did not answer VfyPwd" in rows["fingerprint"]["result"]
