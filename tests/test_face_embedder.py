@@ -58,8 +58,17 @@ def test_tflite_runtime_is_the_fallback_and_no_runtime_is_a_clear_error(monkeypa
 def test_load_gives_an_allocated_interpreter(face_models):
     interpreter = litert.load(face_models["embedder"], threads=2)
     [detail] = interpreter.get_input_details()
-    interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], np.float32))
-    interpreter.invoke()  # allocated: runs without another call
+    [output] = interpreter.get_output_details()
+    assert list(detail["shape"]) == [1, 112, 112, 3] and list(output["shape"]) == [1, 128]
+    embeddings = []
+    for image in (np.zeros(detail["shape"], np.float32), np.random.default_rng(1).random(detail["shape"], np.float32)):
+        interpreter.set_tensor(detail["index"], image)
+        interpreter.invoke()  # allocated: runs without another call
+        embeddings.append(interpreter.get_tensor(output["index"]).reshape(-1))
+    # The reference embedder's output is L2-normalised; two different images give two
+    # embeddings, so the interpreter computed them rather than returning a stale buffer.
+    assert all(np.isfinite(vector).all() and abs(float(np.linalg.norm(vector)) - 1.0) < 1e-5 for vector in embeddings)
+    assert float(embeddings[0] @ embeddings[1]) < 0.99
 
 
 def test_missing_and_non_model_files_each_have_their_own_error(tmp_path, face_models):
