@@ -13,6 +13,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from appliance.workflow.crossings import get
+
 from .conftest import OFFICER_PIN, SUPERVISOR_PIN
 from .samples import CLEAR_OKAFOR, PERSON_HIT_DOE
 from .ui.fixtures import (LARGE, LOCKME_PIN, SMALL, TECH_PIN, browser, check_screen, login, page,  # noqa: F401
@@ -22,9 +24,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
 def _crossing(ui_kiosk, crossing_id: str) -> dict:
-    from appliance.workflow.crossings import get
-
-    return get(ui_kiosk.store, crossing_id)
+    """The stored crossing's JSON, as the API answers it."""
+    return get(ui_kiosk.store, crossing_id).to_dict()
 
 
 def _recorded_id(page) -> str:
