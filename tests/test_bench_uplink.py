@@ -1,4 +1,4 @@
-"""`kiosk bench uplink` runs end to end (tiny backlog): HQ receives every crossing once, and the figures are measured."""
+"""`kiosk bench uplink` end to end on a tiny backlog: HQ receives every crossing once; the figures are measured."""
 
 from __future__ import annotations
 
