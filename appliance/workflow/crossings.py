@@ -163,42 +163,40 @@ def _from_manual(doc: ManualDocument, today: date) -> _Document:
     def clean(value: str | None) -> str:
         return " ".join((value or "").upper().replace("<", " ").split())
 
-    fields = {
-        "mrz": None,
-        "document_format": None,
-        "document_code": clean(doc.document_code).replace(" ", ""),
-        "issuing_state": clean(doc.issuing_state),
-        "document_number": clean(doc.document_number).replace(" ", ""),
-        "surname": clean(doc.surname),
-        "given_names": clean(doc.given_names),
-        "nationality": clean(doc.nationality),
-        "birth_date": doc.birth_date or None,
-        "sex": clean(doc.sex) or "X",
-        "expiry_date": doc.expiry_date or None,
-    }
+    code = clean(doc.document_code).replace(" ", "")
+    state = clean(doc.issuing_state)
+    number = clean(doc.document_number).replace(" ", "")
+    surname = clean(doc.surname)
+    given_names = clean(doc.given_names)
+    nationality = clean(doc.nationality)
+    birth_date = doc.birth_date or None
+    sex = clean(doc.sex) or "X"
+    expiry_date = doc.expiry_date or None
+    fields = Document(mrz=None, document_format=None, document_code=code, issuing_state=state,
+                      document_number=number, surname=surname, given_names=given_names, nationality=nationality,
+                      birth_date=birth_date, sex=sex, expiry_date=expiry_date)
     errors = []
-    number = fields["document_number"]
     if not (is_document_number(number) and len(number) <= 20):
         errors.append("document_number must be 1-20 letters or digits")
-    if not is_state_code(fields["issuing_state"]):
+    if not is_state_code(state):
         errors.append("issuing_state must be a 1-3 letter ICAO code")
-    if fields["nationality"] and not is_state_code(fields["nationality"]):
+    if nationality and not is_state_code(nationality):
         errors.append("nationality must be a 1-3 letter ICAO code")
-    if not is_document_type(fields["document_code"]):
+    if not is_document_type(code):
         errors.append("document_code must be 1-2 letters (P, I, ID, V...)")
-    if not _NAME.match(fields["surname"]):
+    if not _NAME.match(surname):
         errors.append("surname must contain letters A-Z (as printed in the MRZ)")
-    if fields["given_names"] and not _NAME.match(fields["given_names"]):
+    if given_names and not _NAME.match(given_names):
         errors.append("given_names must contain letters A-Z (as printed in the MRZ)")
-    if fields["sex"] not in SEXES:
+    if sex not in SEXES:
         errors.append("sex must be M, F or X")
     birth = None
-    if fields["birth_date"] is not None:
+    if birth_date is not None:
         try:
-            birth = _birth_date(fields["birth_date"])
+            birth = _birth_date(birth_date)
         except ValueError as exc:
             errors.append(str(exc))
-    value = fields["expiry_date"]
+    value = expiry_date
     if value is not None:
         try:
             if not _DATE.fullmatch(value):
@@ -209,14 +207,14 @@ def _from_manual(doc: ManualDocument, today: date) -> _Document:
     if errors:
         raise WorkflowError("manual document entry: " + "; ".join(errors))
     if birth is not None and _in_future(birth, today):
-        raise WorkflowError(f"manual document entry: birth_date {fields['birth_date']} is in the future")
-    expired = bool(fields["expiry_date"]) and date.fromisoformat(fields["expiry_date"]) < today
+        raise WorkflowError(f"manual document entry: birth_date {birth_date} is in the future")
+    expired = expiry_date is not None and date.fromisoformat(expiry_date) < today
     problems = ["typed by hand: no check digits to verify"]
     if expired:
-        problems.append(f"document expired on {fields['expiry_date']}")
-    if not fields["expiry_date"]:
+        problems.append(f"document expired on {expiry_date}")
+    if not expiry_date:
         problems.append("no expiry date given")
-    return _Document(source="manual", fields=Document(**fields),
+    return _Document(source="manual", fields=fields,
                      checks=DocumentChecks(failed_checks=[], expired=expired, problems=problems))
 
 
@@ -265,6 +263,8 @@ def _face_embedding(store: Store, config: Config, request: CrossingRequest) -> t
     photo = photos[-1]
     try:
         embedder = face_embedder.for_settings(config.screening)
+        if embedder is None:  # no model configured: checked above
+            return None, None
         data, _format = biometrics.read(store, config, photo)
         result = embedder.embed(data)
     except KioskError as exc:
@@ -326,7 +326,7 @@ def record(store: Store, config: Config, officer: Officer, request: CrossingRequ
     recorded_at = clock.iso(now)
     with store.transaction() as db:
         seq = store.next_counter("crossing_seq")
-        db["crossings"].insert({
+        db.table("crossings").insert({
             "id": crossing_id,
             "seq": seq,
             "post_id": config.kiosk.post_id,
@@ -445,7 +445,8 @@ def get(store: Store, crossing_id: str) -> Crossing:
 def list_crossings(store: Store, since: str | None = None, until: str | None = None,
                    limit: int = 100, offset: int = 0, training: bool | None = None) -> list[Crossing]:
     """Crossings newest first, optionally between two ISO UTC timestamps [since, until)."""
-    clauses, params = [], []
+    clauses: list[str] = []
+    params: list[str | int] = []
     if since:
         clauses.append("recorded_at >= ?")
         params.append(since)

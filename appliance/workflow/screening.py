@@ -116,10 +116,10 @@ def _prepare(traveller: Traveller, face_embedding: Any) -> _Query:
             birth_date = parse_partial_date(traveller.birth_date.strip())
         except ValueError as exc:
             problems.append(f"birth_date: {exc}")
-    codes = {}
+    codes: dict[str, str | None] = {}
     for name in ("nationality", "document_issuer"):
-        codes[name] = _code(getattr(traveller, name))
-        if codes[name] and not is_state_code(codes[name]):
+        code = codes[name] = _code(getattr(traveller, name))
+        if code and not is_state_code(code):
             problems.append(f"{name}: {getattr(traveller, name)!r} is not an ICAO code of 1-3 letters A-Z")
     sex = _code(traveller.sex)
     if sex and sex not in SEXES:
@@ -242,9 +242,9 @@ def screen(store: Store, traveller: Traveller, settings: ScreeningSection, thres
         warnings.append(text)
         if settings.stale_policy == "refer" and refer is None:
             refer = text + ": the stale-list policy refers every traveller to secondary"
-    for item in skipped:
-        text = (f"face not screened against list {item['list']}: its faces were embedded by model "
-                f"{short_model(item['face_model'])}, this kiosk's photo by {short_model(face_model)}")
+    for skipped_list in skipped:
+        text = (f"face not screened against list {skipped_list['list']}: its faces were embedded by model "
+                f"{short_model(skipped_list['face_model'])}, this kiosk's photo by {short_model(face_model)}")
         warnings.append(text)
         if settings.face_model_mismatch == "refer" and refer is None:
             refer = text + ": the face-model policy refers the traveller to secondary"
