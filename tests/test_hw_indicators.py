@@ -10,7 +10,8 @@ from gpiozero.pins.mock import MockFactory
 
 from appliance.config import HardwareSection, IndicatorPins
 from appliance.errors import DeviceError
-from appliance.hw.indicators import Indicators, SimulatedIndicators
+from appliance.hw.indicators import Indicators
+from appliance.hw.indicators_simulated import SimulatedIndicators
 
 from .waiting import wait_until
 

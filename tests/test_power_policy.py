@@ -13,7 +13,7 @@ import pytest
 from appliance.storage import audit
 from appliance.config import HardwareSection, PowerPolicySettings
 from appliance.errors import DeviceError
-from appliance.hw.indicators import SimulatedIndicators
+from appliance.hw.indicators_simulated import SimulatedIndicators
 from appliance.hw.power_simulated import SimulatedPowerSource
 from appliance.hw.power_policy import PowerPolicy
 from appliance.service.power_records import StorePowerRecords

@@ -56,7 +56,7 @@ BACKENDS: dict[str, dict[str, str]] = {
         "r30x": "appliance.hw.fingerprint_r30x:R30xScanner",
     },
     "indicators": {
-        "simulated": "appliance.hw.indicators:SimulatedIndicators",
+        "simulated": "appliance.hw.indicators_simulated:SimulatedIndicators",
         "gpio": "appliance.hw.indicators:Indicators",
     },
 }

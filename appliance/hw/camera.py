@@ -38,8 +38,10 @@ class Camera(Device):
     """A still camera facing the traveller.
 
     A back-end is one module ``appliance/hw/camera_<name>.py`` registered under
-    ``<name>`` in ``appliance.hw.BACKENDS["camera"]``. It must override:
+    ``<name>`` in ``appliance.hw.BACKENDS["camera"]``. It must set ``backend`` and ``hint`` and
+    override (see ``Device``):
 
+    - ``attached_to(hardware)``: the port, bus or file the self-test names;
     - ``from_config(hardware)``: build the camera from the ``[hardware]`` config section;
       raise ``DeviceError`` if the device cannot be opened;
     - ``capture()``: take one photo, encoded as JPEG or PNG.

@@ -25,8 +25,10 @@ class FingerprintScanner(Device):
     """A fingerprint module the traveller presses a finger on.
 
     A back-end is one module ``appliance/hw/fingerprint_<name>.py`` registered under
-    ``<name>`` in ``appliance.hw.BACKENDS["fingerprint"]``. It must override:
+    ``<name>`` in ``appliance.hw.BACKENDS["fingerprint"]``. It must set ``backend`` and ``hint`` and
+    override (see ``Device``):
 
+    - ``attached_to(hardware)``: the port, bus or file the self-test names;
     - ``from_config(hardware)``: open the module and check it answers; raise
       ``DeviceError`` if it cannot be opened or does not answer;
     - ``capture(timeout)``: wait for a finger, read it, return its template.

@@ -1,9 +1,8 @@
 """Status LEDs, the buzzer and the call-supervisor button, all through gpiozero.
 
-Back-ends: "gpio" claims the configured pins from gpiozero's pin factory (lgpio on a Pi,
-or whatever $GPIOZERO_PIN_FACTORY names); "simulated" drives the same gpiozero devices on
-a private MockFactory, so the demo and the tests run the real code and a test can read
-the pins (``pin("buzzer").states``) or press the button (``press_supervisor_button()``).
+``Indicators`` is the seam and the "gpio" back-end: it claims the configured pins from
+gpiozero's pin factory (lgpio on a Pi, or whatever $GPIOZERO_PIN_FACTORY names). The
+"simulated" back-end (``indicators_simulated.py``) drives the same devices on mock pins.
 """
 
 from __future__ import annotations
@@ -11,8 +10,6 @@ from __future__ import annotations
 import logging
 import threading
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
-
-from gpiozero.pins.mock import MockFactory
 
 from appliance.errors import DeviceError
 from appliance.hw.device import Device
@@ -32,8 +29,6 @@ PATTERNS = {
     "power_critical": (1.0, 0.3, 3),
     "selftest": (0.1, 0.1, 1),
 }
-# Pins the simulated back-end uses for parts not given in indicator_pins.
-SIMULATED_PINS = {"ready_led": 17, "busy_led": 27, "alert_led": 22, "buzzer": 18, "supervisor_button": 23}
 
 
 class Indicators(Device):
@@ -153,33 +148,3 @@ class Indicators(Device):
                 part.close()
             except Exception:
                 log.exception("closing %s failed", part)
-
-
-class SimulatedIndicators(Indicators):
-    """The same devices on a private gpiozero MockFactory (no GPIO needed, nothing global changed)."""
-
-    backend: ClassVar[str] = "simulated"
-    hint: ClassVar[str] = "check gpiozero is installed"
-
-    @classmethod
-    def attached_to(cls, hardware: HardwareSection) -> str:
-        return "mock pins"
-
-    @classmethod
-    def from_config(cls, hardware: HardwareSection) -> SimulatedIndicators:
-        configured = hardware.indicator_pins.model_dump()
-        pins = {name: configured[name] if configured[name] is not None else pin
-                for name, pin in SIMULATED_PINS.items()}
-        indicators = cls(pins, pin_factory=MockFactory())
-        indicators.set_state("ready")
-        return indicators
-
-    def pin(self, name: str) -> Any:
-        """The MockPin behind part ``name``: ``.state``, ``.states``, ``.assert_states([...])``."""
-        return self.parts[name].pin
-
-    def press_supervisor_button(self) -> None:
-        """Press and release the button (the Button has its pull-up: pressed is low)."""
-        pin = self.pin("supervisor_button")
-        pin.drive_low()
-        pin.drive_high()

@@ -12,8 +12,10 @@ class MRZReader(Device):
     """A document reader that yields the machine readable zone of each passport put on it.
 
     A back-end is one module ``appliance/hw/mrz_reader_<name>.py`` registered under
-    ``<name>`` in ``appliance.hw.BACKENDS["mrz_reader"]``. It must override:
+    ``<name>`` in ``appliance.hw.BACKENDS["mrz_reader"]``. It must set ``backend`` and ``hint`` and
+    override (see ``Device``):
 
+    - ``attached_to(hardware)``: the port, bus or file the self-test names;
     - ``from_config(hardware)``: build the reader from the ``[hardware]`` config section;
       raise ``DeviceError`` if the device cannot be opened;
     - ``read(timeout)``: block until a document is read or ``timeout`` seconds pass.

@@ -43,8 +43,10 @@ class PowerSource(Device):
     """The kiosk's battery, UPS HAT or solar charge controller.
 
     A back-end is one module ``appliance/hw/power_<name>.py`` registered under
-    ``<name>`` in ``appliance.hw.BACKENDS["power"]``. It must override:
+    ``<name>`` in ``appliance.hw.BACKENDS["power"]``. It must set ``backend`` and ``hint`` and
+    override (see ``Device``):
 
+    - ``attached_to(hardware)``: the port, bus or file the self-test names;
     - ``from_config(hardware)``: build the source from the ``[hardware]`` config section;
       raise ``DeviceError`` if the device cannot be opened;
     - ``read()``: read the current state.

@@ -40,7 +40,8 @@ class SignalledPowerSource(PowerSource):
     def __init__(self, gauge: PowerSource, pins: PowerSource) -> None:
         self.gauge = gauge
         self.pins = pins
-        self.backend = f"{gauge.backend}+{pins.backend}"  # what the status screen and self-test show
+        # The one back-end named per instance ("ina219+gpio"): what the status screen shows.
+        self.backend = f"{gauge.backend}+{pins.backend}"  # type: ignore[misc]
 
     @classmethod
     def from_config(cls, hardware: HardwareSection) -> SignalledPowerSource:  # pragma: no cover
