@@ -125,7 +125,10 @@ class Uplink:
                         self._stop.wait(self.backoff.next())
                         continue
                     self.backoff.reset()
-                rc = self._client.loop(timeout=0.02 if not self.sender.idle() else 0.25)
+                client = self._client
+                # Connected implies a client: only a failed _connect_once (never a connected state) drops it.
+                assert client is not None
+                rc = client.loop(timeout=0.02 if not self.sender.idle() else 0.25)
                 if rc != paho.MQTT_ERR_SUCCESS or not self._connected.is_set():
                     self._lost(f"connection lost ({paho.error_string(rc)})")
                     continue
@@ -206,11 +209,13 @@ class Uplink:
             log.exception("could not record the uplink as disconnected")
 
     def _turn(self) -> None:
+        client = self._client
+        assert client is not None  # _run turns only while connected, and connected implies a client
         now = time.monotonic()
         self._heartbeat()
         if self._rebirth.is_set():
             self._rebirth.clear()
-            self._client.publish(self._topic("status"), self._status_payload("online"), qos=1, retain=True)
+            client.publish(self._topic("status"), self._status_payload("online"), qos=1, retain=True)
         if self.health is not None and (now >= self._next_health or self._health_now.is_set()):
             self._health_now.clear()
             self._next_health = now + self.section.health_interval_s

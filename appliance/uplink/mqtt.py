@@ -13,6 +13,7 @@ import ssl
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 import paho.mqtt.client as paho
@@ -34,7 +35,7 @@ class Broker:
     host: str
     port: int
     tls: bool
-    transport: str  # "tcp" or "websockets"
+    transport: Literal["tcp", "websockets"]
     path: str
 
     @classmethod
@@ -110,7 +111,7 @@ def connect(client: paho.Client, broker: Broker, keepalive: int, persistent: boo
     Raises OSError/ssl errors from the socket; the caller backs off and retries.
     """
     properties = None
-    clean_start: bool | int = paho.MQTT_CLEAN_START_FIRST_ONLY
+    clean_start: paho.CleanStartOption = paho.MQTT_CLEAN_START_FIRST_ONLY
     if client.protocol == MQTTProtocolVersion.MQTTv5:
         clean_start = not persistent
         properties = Properties(PacketTypes.CONNECT)

@@ -61,6 +61,7 @@ def enqueue(store: Store, kind: str, ref_id: str, payload: dict[str, Any]) -> in
         (kind, ref_id, json.dumps(payload, ensure_ascii=False, sort_keys=True), clock.iso(clock.utcnow()),
          priority),
     )
+    assert cursor.lastrowid is not None  # sqlite3 sets it after every successful INSERT
     return cursor.lastrowid
 
 

@@ -101,7 +101,8 @@ class Sender:
                                     self.section.batch_max_items)
             if not rows:
                 continue
-            items, size = [], 0
+            items: list[dict[str, Any]] = []
+            size = 0
             for row in rows:
                 if items and size + row.size > self.section.batch_max_bytes:
                     break
