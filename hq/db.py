@@ -12,10 +12,13 @@ import json
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from appliance.domain import clock
 from appliance.errors import StoreError
+
+if TYPE_CHECKING:  # psycopg is the optional hq-postgres extra, imported only for a PostgreSQL URL
+    import psycopg
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS kiosks (
@@ -56,6 +59,7 @@ class HQDatabase:
     def __init__(self, url: str) -> None:
         self.url = url
         self.lock = threading.RLock()
+        self.conn: psycopg.Connection[Any] | sqlite3.Connection
         if url.startswith(("postgresql://", "postgres://")):
             try:
                 import psycopg

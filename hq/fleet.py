@@ -19,7 +19,7 @@ def fleet_rows(db: HQDatabase, silent_after_s: int) -> list[dict[str, Any]]:
         state = kiosk["state"]
         if state == "online" and quiet_s is not None and quiet_s > silent_after_s:
             state = "silent"
-        list_ages = [info.get("age_s") for info in (health.get("lists") or {}).values()
+        list_ages = [info["age_s"] for info in (health.get("lists") or {}).values()
                      if isinstance(info, dict) and info.get("age_s") is not None]
         rows.append({
             "post_id": kiosk["post_id"],

@@ -60,7 +60,9 @@ class Ingest:
                         stop.wait(self.backoff.next())
                         continue
                     self.backoff.reset()
-                if self.client.loop(timeout=0.2) != paho.MQTT_ERR_SUCCESS:
+                client = self.client
+                assert client is not None  # _connect made it, and nothing unsets it
+                if client.loop(timeout=0.2) != paho.MQTT_ERR_SUCCESS:
                     log.warning("lost the broker %s; reconnecting", self.broker)
                     self.connected.clear()
             except Exception:
@@ -177,7 +179,9 @@ class Ingest:
     def _receipt(self, parts, payload: dict[str, Any]) -> None:
         topic = protocol.topic(parts.post_id, parts.kiosk_id, "receipts")
         payload["at"] = clock.iso(clock.utcnow())
-        self.client.publish(topic, protocol.seal(self.key, topic, "receipt", payload), qos=1)
+        client = self.client
+        assert client is not None  # a receipt answers a message this client delivered
+        client.publish(topic, protocol.seal(self.key, topic, "receipt", payload), qos=1)
 
 
 def _checked_items(payload: dict[str, Any]) -> list[dict[str, Any]]:

@@ -97,7 +97,9 @@ def read_export(kind: str, path: Path) -> list[dict[str, Any]]:
 
 
 def _read_ndjson(kind: str, data: bytes, source: str) -> list[dict[str, Any]]:
-    problems, records, seen = [], [], {}
+    problems: list[str] = []
+    records: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}  # person id -> the line it first appeared on
     for line_number, raw in enumerate(data.decode("utf-8", errors="replace").splitlines(), start=1):
         if not raw.strip():
             continue
@@ -147,10 +149,10 @@ def diff(kind: str, old: Iterable[dict[str, Any]], new: Iterable[dict[str, Any]]
             grouped.setdefault((record["issuing_state"], record["document_number"]), []).append(record)
         return grouped
 
-    before, after = by_document(old), by_document(new)
+    before_documents, after_documents = by_document(old), by_document(new)
     ops = []
-    for key in sorted(set(before) | set(after)):
-        old_records, new_records = before.get(key, []), after.get(key, [])
+    for key in sorted(set(before_documents) | set(after_documents)):
+        old_records, new_records = before_documents.get(key, []), after_documents.get(key, [])
         if old_records == new_records:
             continue
         if all(record in new_records for record in old_records):
