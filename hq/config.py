@@ -13,16 +13,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, field_validator
 
 from appliance.config.common import (
     StrictModel,
-    apply_secret_env,
     check_broker_url,
-    describe_validation_error,
     read_toml,
+    validate,
 )
-from appliance.errors import ConfigError
 
 ENV_PREFIX = "KIOSK_HQ_"
 
@@ -90,10 +88,4 @@ def load(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None)
     """
     source = Path(path)
     raw = read_toml(source)
-    apply_secret_env(raw, HQConfig, ENV_PREFIX, os.environ if environ is None else environ)
-    try:
-        config = HQConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(describe_validation_error(exc, source)) from None
-    config.source = source
-    return config
+    return validate(HQConfig, raw, source, ENV_PREFIX, os.environ if environ is None else environ)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
@@ -107,6 +107,24 @@ def apply_secret_env(raw: dict[str, Any], model: type[BaseModel], prefix: str, e
                 break  # the file has a non-table here: validation names that key
         else:
             table[path[-1]] = value
+
+
+ConfigModel = TypeVar("ConfigModel", bound=BaseModel)
+
+
+def validate(model: type[ConfigModel], raw: dict[str, Any], source: Path | None, prefix: str,
+             environ: Mapping[str, str]) -> ConfigModel:
+    """``raw`` with its secrets from ``environ`` set in, validated as ``model`` and stamped with ``source``.
+
+    Raises ConfigError naming the source and, for an invalid or unknown key, the key.
+    """
+    apply_secret_env(raw, model, prefix, environ)
+    try:
+        config = model.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, source)) from None
+    config.source = source  # type: ignore[attr-defined]  # both config roots declare it, excluded from dumps
+    return config
 
 
 def mask_secrets(data: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:

@@ -7,16 +7,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from appliance.config.common import (
-    apply_secret_env,
-    describe_validation_error,
     mask_secrets,
     read_toml,
+    validate,
 )
 from appliance.config.root import Config
-from appliance.errors import ConfigError
 
 DEFAULT_CONFIG_PATH = Path("/etc/kiosk/kiosk.toml")
 ENV_CONFIG_PATH = "KIOSK_CONFIG"
@@ -50,13 +46,7 @@ def from_mapping(raw: dict[str, Any], source: Path | None = None, environ: Mappi
     Secrets given in ``environ`` (default: the process environment) are set into ``raw`` first.
     Raises ConfigError naming the source and, for an invalid or unknown key, the key.
     """
-    apply_secret_env(raw, Config, ENV_PREFIX, os.environ if environ is None else environ)
-    try:
-        config = Config.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(describe_validation_error(exc, source)) from None
-    config.source = source
-    return config
+    return validate(Config, raw, source, ENV_PREFIX, os.environ if environ is None else environ)
 
 
 def masked(config: Config) -> dict[str, Any]:
