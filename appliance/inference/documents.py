@@ -306,7 +306,7 @@ class DocumentIndex:
 
     def __iter__(self) -> Iterator[Record]:
         """Every record in force (base minus removals, plus additions), in no particular order."""
-        if self._records:
+        if isinstance(self._records, mmap.mmap):  # b"" (no records file content) has nothing to yield
             self._records.seek(0)
             for raw in iter(self._records.readline, b""):
                 record = Record.from_line(raw)

@@ -154,14 +154,14 @@ class NameComparison:
 
 
 def _describe(surname: PartMatch, given: PartMatch | None, swapped: bool, given_note: str) -> str:
+    if given is None:  # never swapped: a swap pairs two compared parts
+        if surname.kind == "equal":
+            return f"surname equal ({given_note})"
+        return f"surname {surname.kind} ({given_note})"
     if swapped:
         if surname.kind == given.kind == "equal":
             return "surname and given names equal but swapped"
         return f"surname and given names swapped: surname {surname.kind}, given names {given.kind}"
-    if given is None:
-        if surname.kind == "equal":
-            return f"surname equal ({given_note})"
-        return f"surname {surname.kind} ({given_note})"
     if surname.kind == given.kind == "equal":
         return "surname and given names equal"
     return f"surname {surname.kind}, given names {given.kind}"
@@ -241,7 +241,7 @@ def build(directory: Path, rows: Iterable[NameRow], entry_years: np.ndarray,
     n_rows = len(row_entry)
     # Posting lists, in token order (CSR): which rows hold each token.
     token_ids = np.asarray(row_tokens, dtype=np.int32)
-    row_of = np.repeat(np.arange(n_rows, dtype=np.int32), np.diff(np.asarray(row_bounds, dtype=np.int64)))
+    row_of = np.repeat(np.arange(n_rows, dtype=np.int32), np.diff(row_bounds))
     order = np.argsort(token_ids, kind="stable")
     postings = row_of[order]
     starts = np.zeros(len(vocab) + 1, dtype=np.int64)
@@ -358,7 +358,7 @@ class NameIndex:
                     similar = self._similar_tokens(token)
                     if not similar:
                         continue
-                    best = max(similar, key=similar.get)
+                    best = max(similar, key=similar.__getitem__)
                     frequency = int(self.starts[best + 1] - self.starts[best])
                     weight = 1.0 + math.log1p(self.rows / (1 + frequency))
                     touched = []

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from appliance.errors import InferenceError
 from appliance.inference.files import fsync_dir
@@ -222,7 +223,7 @@ def detector_bytes() -> bytes:
     windows = [(row, col) for row in range(grid - 1) for col in range(grid - 1)]
     n = len(windows)
     # Difference of each window's mean colour from the image's, per channel: [n * 3, cells * 3].
-    diff = np.zeros((n, 3, grid, grid, 3), dtype=np.float32)
+    diff: npt.NDArray[np.float32] = np.zeros((n, 3, grid, grid, 3), dtype=np.float32)
     for i, (row, col) in enumerate(windows):
         for channel in range(3):
             diff[i, channel, :, :, channel] -= 1.0 / cells
