@@ -111,6 +111,7 @@ def apply_bundle(store: Store, config: Any, data: bytes, *, actor: str = "cli",
                "base_version": decoded.base_version, "published_at": decoded.header["published_at"],
                "records": decoded.header.get("records"), "replaced_version": current["version"] if current else None}
     if already:
+        assert current is not None  # check_chain finds a version already in force only in a list in force
         return {**summary, "entries": current["entries"], "face_model": current["face_model"], "applied": False,
                 "message": already}
     now = now or clock.utcnow()
@@ -193,6 +194,7 @@ def _build_documents(decoded: bundle_format.Bundle, current: dict[str, Any] | No
         return manifest["records"]
     changes = [documents_index.Change(op, record) for op, record in _document_changes(decoded, problems)]
     problems.raise_if_any(decoded)
+    assert current is not None  # check_chain refused a delta to a list not in force
     base = indexes.require(current["index_dir"], decoded.list, current["version"])
     manifest = documents_index.DocumentIndex(base).manifest
     pending = manifest["delta"]["additions"] + manifest["delta"]["removals"] + len(changes)
@@ -262,6 +264,7 @@ def _build_persons(store: Store, decoded: bundle_format.Bundle, current: dict[st
     # The model of the faces in force, kept while a delta adds none.
     face_model = current["face_model"] if decoded.type == "delta" and current else None
     if decoded.type == "delta":
+        assert current is not None  # check_chain refused a delta to a list not in force
         base = indexes.require(current["index_dir"], decoded.list, current["version"])
         order = {entry["entry_id"]: entry for entry in _entries(store, decoded.list)}
         old = indexes.PersonsIndex(base)
@@ -299,6 +302,7 @@ def _build_persons(store: Store, decoded: bundle_format.Bundle, current: dict[st
             if problem:
                 found.append(problem)
             elif dim is None:
+                assert vector is not None  # _face returns a vector whenever it finds no problem
                 dim = len(vector)
         if entry["id"] in first_line:
             found.append(f"field id: {entry['id']!r} is repeated (first on line {first_line[entry['id']]})")
@@ -326,8 +330,8 @@ def _build_persons(store: Store, decoded: bundle_format.Bundle, current: dict[st
     entries = list(order.values())
     number = {entry["entry_id"]: position for position, entry in enumerate(entries)}
     face_rows = np.asarray([number[entry_id] for entry_id in faces], dtype=np.int32)
-    face_vectors = np.stack(list(faces.values())) if faces else None
-    indexes.build_persons(directory, entries, (face_rows, face_vectors) if faces else None)
+    face_arrays = (face_rows, np.stack(list(faces.values()))) if faces else None
+    indexes.build_persons(directory, entries, face_arrays)
     return (len(entries), _PersonsChange(decoded.type == "full", entries, dropped, added),
             face_model if faces else None)
 
@@ -355,8 +359,8 @@ def _write_persons(store: Store, list_name: str, change: _PersonsChange) -> None
                 store.conn.execute(f"DELETE FROM {table} WHERE list = ? AND entry_id = ?", (list_name, entry_id))
         rows = change.added
     if rows:
-        store.db["watchlist_persons"].insert_all(({"list": list_name, **row} for row in rows), batch_size=1000)
+        store.db.table("watchlist_persons").insert_all(({"list": list_name, **row} for row in rows), batch_size=1000)
         names = [name for row in rows for name in name_rows(row)]
         if names:
-            store.db["watchlist_person_names"].insert_all(({"list": list_name, **name} for name in names),
-                                                          batch_size=1000)
+            store.db.table("watchlist_person_names").insert_all(({"list": list_name, **name} for name in names),
+                                                                batch_size=1000)

@@ -117,10 +117,10 @@ def _import_parsed(store: Store, parsed: ParsedList, kind: str, list_name: str, 
             (list_name, kind, version, imported_at, parsed.sha256, len(parsed.entries), str(directory)),
         )
         table = "watchlist_persons" if kind == "persons" else "watchlist_documents"
-        db[table].insert_all(({"list": list_name, **entry} for entry in parsed.entries), batch_size=1000)
+        db.table(table).insert_all(({"list": list_name, **entry} for entry in parsed.entries), batch_size=1000)
         if parsed.names:
-            db["watchlist_person_names"].insert_all(({"list": list_name, **row} for row in parsed.names),
-                                                     batch_size=1000)
+            db.table("watchlist_person_names").insert_all(({"list": list_name, **row} for row in parsed.names),
+                                                          batch_size=1000)
         audit.append(store, actor, "watchlist.import", list_name,
                      {"kind": kind, "version": version, "entries": len(parsed.entries), "sha256": parsed.sha256,
                       "replaced_version": previous[1] if previous else None, "source": Path(source).name})

@@ -128,7 +128,7 @@ class Officers:
         with self.store.transaction() as db:
             if db["officers"].count_where("id = ?", [officer_id]):
                 raise KioskError(f"officer {officer_id!r} already exists")
-            db["officers"].insert(
+            db.table("officers").insert(
                 {
                     "id": officer_id,
                     "role": role,
