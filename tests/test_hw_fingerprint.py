@@ -81,7 +81,7 @@ def test_handshake_capture_and_upload(module: R30xSimulator) -> None:
     assert capture.template == sample_template() and len(capture.template) == 512
     assert (capture.format, capture.ok, capture.hints) == ("r30x-char", True, [])
     assert module.commands == ["VfyPwd", "ReadSysPara", "GenImg", "Img2Tz", "UpChar"]
-    assert scanner.status()["ok"] is True
+    assert scanner.status().ok is True
     scanner.close()
 
 
@@ -93,11 +93,11 @@ def test_waits_for_the_finger(module: R30xSimulator) -> None:
         scanner.capture(timeout=1.0)  # several finger polls (FINGER_POLL_S) even on a loaded machine
     assert time.monotonic() - started >= 1.0
     assert module.commands.count("GenImg") >= 2
-    assert scanner.status()["ok"] is False
+    assert scanner.status().ok is False
 
     module.finger = True
     assert scanner.capture().ok
-    assert scanner.status()["ok"] is True
+    assert scanner.status().ok is True
     scanner.close()
 
 
@@ -197,10 +197,10 @@ def test_the_simulated_back_end_runs_the_real_driver_on_a_pty() -> None:
         assert scanner.port.port.startswith("/dev/pts/")
         assert scanner.capture().template == sample_template()
         assert scanner.simulator.commands[-3:] == ["GenImg", "Img2Tz", "UpChar"]
-        assert "simulated R30x module answering" in scanner.status()["detail"]
+        assert "simulated R30x module answering" in scanner.status().detail
     finally:
         scanner.close()
-    assert scanner.status()["ok"] is False
+    assert scanner.status().ok is False
 
 
 def test_simulator_refuses_unknown_settings(tmp_path: Path) -> None:

@@ -75,7 +75,7 @@ def test_supervisor_button_calls_back_and_survives_a_failing_callback(pins, capl
 def test_no_pins_is_a_valid_kiosk_without_indicators(pins) -> None:
     indicators = gpio_indicators()
     indicators.watchlist_hit()
-    assert indicators.status()["detail"] == "no indicator pins configured"
+    assert indicators.status().detail == "no indicator pins configured"
 
 
 def test_a_pin_used_twice_is_refused_and_nothing_stays_claimed(pins) -> None:

@@ -124,7 +124,7 @@ def reader_for(port: str, **overrides) -> SerialMRZReader:
 def test_reads_a_document_sent_in_torn_pieces(link: Path) -> None:
     with PtyPeer(link) as peer:
         reader = reader_for(str(link))
-        assert reader.status()["ok"] is True
+        assert reader.status().ok is True
         threading.Thread(target=peer.write_slowly, args=(wire(TD3), 7)).start()
         assert reader.read(timeout=3) == doc(TD3)
         assert reader.read(timeout=0.1) is None
@@ -168,7 +168,7 @@ def test_unplug_and_replug_without_restarting(link: Path) -> None:
     with pytest.raises(DeviceError, match="does not exist"):
         reader.read(timeout=0.2)
     status = reader.status()
-    assert status["ok"] is False and "disconnected" in status["detail"]
+    assert status.ok is False and "disconnected" in status.detail
 
     replugged = PtyPeer(link)  # the same by-id path, a new tty behind it
     try:
@@ -179,7 +179,7 @@ def test_unplug_and_replug_without_restarting(link: Path) -> None:
                 return False
 
         wait_until(reconnected, what="the reader to reconnect while waiting for a document")
-        assert reader.status()["ok"] is True
+        assert reader.status().ok is True
         replugged.write(wire(TD2, "\n"))
         assert reader.read(timeout=2) == doc(TD2)
         assert [e.split()[0] for e in reader.events] == ["connected", "disconnected", "frame", "connected"]
@@ -191,7 +191,7 @@ def test_unplug_and_replug_without_restarting(link: Path) -> None:
 def test_reader_absent_at_start_is_picked_up_when_plugged_in(link: Path) -> None:
     reader = reader_for(str(link))
     assert reader.connected is False
-    assert "does not exist" in reader.status()["detail"]
+    assert "does not exist" in reader.status().detail
 
     def plug() -> None:
         time.sleep(0.2)  # plugged in while the kiosk is already waiting for a document
@@ -214,7 +214,8 @@ def test_close_wakes_a_waiting_read(link: Path) -> None:
         threading.Timer(0.1, reader.close).start()
         with pytest.raises(DeviceError, match="closed"):
             reader.read(timeout=5)
-        assert reader.status() == {"kind": "mrz_reader", "backend": "serial", "ok": False, "detail": "closed"}
+        assert reader.status().to_dict() == {
+            "kind": "mrz_reader", "backend": "serial", "ok": False, "detail": "closed"}
 
 
 def test_negative_timeout_and_malformed_url() -> None:

@@ -68,7 +68,7 @@ def test_sysfs_finds_the_battery_and_reads_it(sysfs: Path) -> None:
     (sysfs / "ups-battery" / "capacity_level").write_text("Critical\n")
     reading = source.read()
     assert (reading.battery_percent, reading.charging, reading.on_mains, reading.low_battery) == (4, False, False, True)
-    assert source.status()["detail"].startswith("battery 4%")
+    assert source.status().detail.startswith("battery 4%")
 
 
 def test_sysfs_without_a_battery_names_what_it_found(tmp_path: Path) -> None:
@@ -84,7 +84,7 @@ def test_sysfs_nonsense_and_a_vanished_battery_are_device_errors(sysfs: Path) ->
     (sysfs / "ups-battery" / "capacity").write_text("lots\n")
     with pytest.raises(DeviceError, match="capacity holds 'lots', not a percentage"):
         source.read()
-    assert source.status()["ok"] is False
+    assert source.status().ok is False
     for entry in (sysfs / "ups-battery").iterdir():
         entry.unlink()
     (sysfs / "ups-battery").rmdir()
@@ -130,7 +130,7 @@ def test_ina219_overflow_and_a_silent_chip_are_clear() -> None:
     bus.present = False
     with pytest.raises(DeviceError, match="nothing answers"):
         source.read()
-    assert source.status()["ok"] is False
+    assert source.status().ok is False
     bus.present = True
     assert source.read().voltage == 8.0
 
@@ -167,7 +167,7 @@ def test_gpio_ups_signals(mock_pins) -> None:
     assert source.read().on_mains is False
     low.drive_low()
     assert source.read().low_battery is True
-    assert source.status()["detail"] == "MAINS LOST, BATTERY LOW (mains_lost GPIO5, low_battery GPIO6)"
+    assert source.status().detail == "MAINS LOST, BATTERY LOW (mains_lost GPIO5, low_battery GPIO6)"
     source.close()
     with pytest.raises(DeviceError, match="closed"):
         source.read()
@@ -218,7 +218,7 @@ def test_modbus_reads_the_epever_registers(charger: SolarChargerSimulator) -> No
     charger.set(battery_volts=11.95, charge_amps=0, pv_watts=0, soc=9)
     reading = source.read()
     assert (reading.battery_percent, reading.voltage, reading.solar_watts, reading.charging) == (9, 11.95, 0, False)
-    assert source.status()["detail"].startswith("battery 9% (11.95 V), solar 0 W")
+    assert source.status().detail.startswith("battery 9% (11.95 V), solar 0 W")
     source.close()
 
 
@@ -253,13 +253,13 @@ def test_modbus_controller_unplugged_then_back(tmp_path: Path, charger: SolarCha
     charger.close()
     with pytest.raises(DeviceError, match="charge controller"):
         source.read()
-    assert source.status()["ok"] is False
+    assert source.status().ok is False
 
     back = SolarChargerSimulator(tmp_path / "ttyRS485", unit=3)
     try:
         back.set(battery_volts=12.1, soc=55)
         assert source.read().battery_percent == 55
-        assert source.status()["ok"] is True
+        assert source.status().ok is True
     finally:
         source.close()
         back.close()
@@ -292,7 +292,7 @@ def test_the_pins_flags_lie_over_the_gauge_reading(mock_pins) -> None:
     mock_pins.pin(6).drive_low()  # its supervisor says the battery is low before the gauge's curve does
     assert source.read().low_battery is True
     assert source.backend == "ina219+gpio"
-    assert source.status()["detail"].endswith("pins: MAINS LOST, BATTERY LOW (mains_lost GPIO5, low_battery GPIO6)")
+    assert source.status().detail.endswith("pins: MAINS LOST, BATTERY LOW (mains_lost GPIO5, low_battery GPIO6)")
     source.close()
     with pytest.raises(DeviceError, match="closed"):
         source.read()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 import threading
 import time
@@ -18,6 +19,7 @@ from appliance.config import HardwareSection, SimulatedDevices
 from appliance.errors import DeviceError
 from appliance.hw import BACKENDS, Devices, backend_class, open_devices
 from appliance.hw.camera import PNG_SIGNATURE, Photo, describe_image
+from appliance.hw.device import DeviceStatus
 from appliance.hw.camera_simulated import SimulatedCamera
 from appliance.hw.mrz_reader_simulated import SimulatedMRZReader, load_mrz_file, parse_mrz_file
 from appliance.hw.power_simulated import SimulatedPowerSource
@@ -117,7 +119,7 @@ def test_reader_without_samples_times_out_with_none(tmp_path: Path) -> None:
     assert reader.read(timeout=0.05) is None
     assert time.monotonic() - started >= 0.05
     assert reader.returned == [None]
-    assert "reads only presented documents" in reader.status()["detail"]
+    assert "reads only presented documents" in reader.status().detail
 
 
 def test_present_from_another_thread_wakes_a_waiting_read() -> None:
@@ -135,7 +137,7 @@ def test_closed_reader_refuses_reads_and_wakes_waiters() -> None:
         reader.read(timeout=5)
     with pytest.raises(DeviceError, match="closed"):
         reader.present(PRESENTED)
-    assert reader.status()["ok"] is False
+    assert reader.status().ok is False
 
 
 def test_reader_rejects_a_negative_timeout() -> None:
@@ -214,7 +216,7 @@ def test_fail_next_raises_the_reason_once_and_status_shows_it(camera_dir: Path) 
 
     with pytest.raises(DeviceError, match="lens cable unplugged"):
         camera.capture()
-    assert camera.status() == {
+    assert camera.status().to_dict() == {
         "kind": "camera", "backend": "simulated", "ok": False,
         "detail": "last capture failed: lens cable unplugged",
     }
@@ -222,7 +224,7 @@ def test_fail_next_raises_the_reason_once_and_status_shows_it(camera_dir: Path) 
     assert camera.capture().media_type == "image/png"
     assert camera.failures == ["lens cable unplugged"]
     assert camera.captures == ["a.png"]
-    assert camera.status()["ok"] is True
+    assert camera.status().ok is True
 
 
 def test_camera_dir_without_images_is_refused_at_start(tmp_path: Path) -> None:
@@ -239,7 +241,7 @@ def test_corrupt_image_file_is_a_device_error_naming_it(tmp_path: Path) -> None:
     with pytest.raises(DeviceError, match="broken.jpg.*neither PNG nor JPEG"):
         camera.capture()
     assert camera.captures == []
-    assert camera.status()["ok"] is False
+    assert camera.status().ok is False
 
 
 def test_describe_image_refuses_a_jpeg_without_frame_header() -> None:
@@ -288,7 +290,7 @@ def test_battery_file_scripts_a_discharge(tmp_path: Path) -> None:
 
     assert levels == [80, 55.5, 7]
     assert [r.battery_percent for r in power.readings] == levels
-    assert "battery 7%" in power.status()["detail"]
+    assert "battery 7%" in power.status().detail
 
 
 @pytest.mark.parametrize("content", ["full", "", "120", "-3", "nan"])
@@ -304,11 +306,11 @@ def test_bad_battery_file_is_a_clear_device_error(tmp_path: Path, content: str) 
     assert f"must hold a number 0-100, found {content!r}" in str(raised.value)
     assert power.readings == []
     status = power.status()
-    assert status["ok"] is False and str(level) in status["detail"]
+    assert status.ok is False and str(level) in status.detail
 
     level.write_text("50")
     assert power.read().battery_percent == 50
-    assert power.status()["ok"] is True
+    assert power.status().ok is True
 
 
 def test_missing_battery_file_is_a_device_error(tmp_path: Path) -> None:
@@ -345,16 +347,16 @@ def test_open_devices_picks_the_configured_back_ends(mrz_file: Path, camera_dir:
     status = devices.status()
     assert list(status) == ["mrz_reader", "camera", "power", "fingerprint", "indicators"]
     for kind, entry in status.items():
-        assert entry["kind"] == kind
-        assert entry["backend"] == "simulated"
-        assert entry["ok"] is True, entry
-        assert entry["detail"]
-    assert str(mrz_file) in status["mrz_reader"]["detail"]
-    assert str(camera_dir) in status["camera"]["detail"]
-    assert status["power"]["detail"].startswith("battery 42%")
+        assert entry.kind == kind
+        assert entry.backend == "simulated"
+        assert entry.ok is True, entry
+        assert entry.detail
+    assert str(mrz_file) in status["mrz_reader"].detail
+    assert str(camera_dir) in status["camera"].detail
+    assert status["power"].detail.startswith("battery 42%")
 
     devices.close()
-    assert all(entry["ok"] is False and entry["detail"] == "closed" for entry in devices.status().values())
+    assert all(entry.ok is False and entry.detail == "closed" for entry in devices.status().values())
 
 
 def test_unknown_back_end_names_the_kind_and_the_known_ones(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -414,13 +416,21 @@ def test_failed_open_closes_what_was_already_opened(
 def test_status_reports_a_device_whose_status_raises(mrz_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     devices = open_devices(hardware(mrz_file=mrz_file))
 
-    def broken() -> dict:
+    def broken() -> DeviceStatus:
         raise RuntimeError("i2c bus hung")
 
     monkeypatch.setattr(devices.power, "status", broken)
 
     status = devices.status()
-    assert status["power"] == {
+    assert status["power"].to_dict() == {
         "kind": "power", "backend": "simulated", "ok": False, "detail": "status failed: i2c bus hung",
     }
-    assert status["camera"]["ok"] is True
+    assert status["camera"].ok is True
+
+
+def test_a_status_is_frozen_and_its_json_keeps_the_field_order(camera_dir: Path) -> None:
+    status = SimulatedCamera.from_config(hardware(camera_dir=camera_dir)).status()
+
+    assert list(status.to_dict()) == ["kind", "backend", "ok", "detail"]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        status.ok = False

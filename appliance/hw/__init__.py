@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from appliance.errors import DeviceError
-from appliance.hw.device import Device, close_all
+from appliance.hw.device import Device, DeviceStatus, close_all
 from appliance.hw.power import PowerSource
 from appliance.hw.power_signals import SignalledPowerSource
 
@@ -78,13 +78,13 @@ class Devices:
     fingerprint: FingerprintScanner | None = None
     indicators: Indicators | None = None
 
-    def status(self) -> dict[str, dict[str, Any]]:
-        """kind -> {kind, backend, ok, detail} for every fitted device; never raises.
+    def status(self) -> dict[str, DeviceStatus]:
+        """kind -> the status of every fitted device, in start-up order; never raises.
 
         A device whose own ``status()`` raises is reported as not ok with the error,
         because the status screen is where a technician goes when something is broken.
         """
-        report: dict[str, dict[str, Any]] = {}
+        report: dict[str, DeviceStatus] = {}
         for kind in KINDS:
             device = getattr(self, kind)
             if device is None:
@@ -93,12 +93,8 @@ class Devices:
                 report[kind] = device.status()
             except Exception as exc:
                 log.exception("status() of the %s device raised", kind)
-                report[kind] = {
-                    "kind": kind,
-                    "backend": device.backend,
-                    "ok": False,
-                    "detail": f"status failed: {exc}",
-                }
+                report[kind] = DeviceStatus(kind=kind, backend=device.backend, ok=False,
+                                            detail=f"status failed: {exc}")
         return report
 
     def close(self) -> None:

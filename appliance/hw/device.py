@@ -5,12 +5,31 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from appliance.config import HardwareSection
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DeviceStatus:
+    """One device's health as the API, the diagnostics page and the logs show it.
+
+    Every back-end reports the same four fields (its particulars go into ``detail``),
+    so one class serves all kinds.
+    """
+
+    kind: str
+    backend: str
+    ok: bool
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON of ``GET /api/devices``: kind, backend, ok, detail, in that order."""
+        return {"kind": self.kind, "backend": self.backend, "ok": self.ok, "detail": self.detail}
 
 
 class Device(ABC):
@@ -44,10 +63,10 @@ class Device(ABC):
         """(ok, one-line detail) for the status screen; never raises."""
         return True, ""
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> DeviceStatus:
         """kind, backend, ok and detail of this device, as the API and the logs show it."""
         ok, detail = self.health()
-        return {"kind": self.kind, "backend": self.backend, "ok": ok, "detail": detail}
+        return DeviceStatus(kind=self.kind, backend=self.backend, ok=ok, detail=detail)
 
     def close(self) -> None:
         """Release the device; using it afterwards raises DeviceError. Safe to call twice."""

@@ -88,7 +88,7 @@ class KioskService:
     def init_devices(self) -> None:
         self.devices = open_devices(self.config.hardware)
         for name, status in self.devices.status().items():
-            log.info("device %s: %s", name, status)
+            log.info("device %s: %s", name, status.to_dict())
         if self.devices.indicators is not None:
             self.devices.indicators.on_supervisor_call(self._supervisor_called)
 

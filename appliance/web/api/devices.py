@@ -17,7 +17,7 @@ router = APIRouter(tags=["devices"])
 def device_status(officer: Authenticated, devices: DevicesDep) -> dict[str, Any]:
     if devices is None:
         return {"devices": {}}
-    return {"devices": devices.status()}
+    return {"devices": {kind: status.to_dict() for kind, status in devices.status().items()}}
 
 
 @router.post("/api/reader/read")

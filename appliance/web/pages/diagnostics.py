@@ -43,7 +43,8 @@ def _run_selftest(config: Config) -> dict[str, Any]:
 
 
 def _device_status(devices: Any) -> dict[str, Any]:
-    device_status = devices.status() if devices is not None else {}
+    device_status: dict[str, Any] = (
+        {kind: status.to_dict() for kind, status in devices.status().items()} if devices is not None else {})
     for kind in ("fingerprint", "indicators"):
         # Optional devices: absent (None) until a back-end is configured.
         if devices is not None and kind not in device_status:
@@ -52,7 +53,7 @@ def _device_status(devices: Any) -> dict[str, Any]:
                 device_status[kind] = None
             else:
                 try:
-                    device_status[kind] = device.status()
+                    device_status[kind] = device.status().to_dict()
                 except Exception as exc:
                     device_status[kind] = {"kind": kind, "backend": "?", "ok": False, "detail": str(exc)}
     return device_status
