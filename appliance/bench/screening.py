@@ -224,7 +224,8 @@ def _kernel_name() -> str:
         import simsimd
 
         caps = [name for name, on in simsimd.get_capabilities().items() if on and name != "serial"]
-        return f"simsimd {simsimd.__version__} ({', '.join(caps)})"
+        # simsimd's bundled __init__.pyi omits the __version__ the module has.
+        return f"simsimd {simsimd.__version__} ({', '.join(caps)})"  # type: ignore[attr-defined]
     except ImportError:  # pragma: no cover
         return "numpy int32 (simsimd missing)"
 
@@ -287,7 +288,7 @@ def bench_documents(count: int, lookups: int, seed: int, work: Path, quiet: bool
     # Resident heap a fresh process gains opening the index: the filter and the fences.
     # Below a few MB the allocator's granularity hides it, so it never counts less than the filter.
     ram = max(measured - fixed, filter_bytes)
-    result = {
+    result: dict[str, Any] = {
         "records": count, "lookups": len(probes), "build_s": round(build_s, 1),
         "lookup": {"p50_us": float(np.median(ours) * 1e6), "p99_us": float(np.percentile(ours, 99) * 1e6)},
         "set_lookup": {"p50_us": float(np.median(peer) * 1e6), "p99_us": float(np.percentile(peer, 99) * 1e6)},
@@ -425,7 +426,7 @@ def bench_names(count: int, queries: int, baseline_queries: int, seed: int, work
         peer_times.append(time.perf_counter() - start)
         peer_found.append(any(same_name(position, targets[i]) for _, _, position in best))
     by_kind = {kind: float(np.mean([f for f, k in zip(found, kinds) if k == kind])) for kind in PERTURBATIONS}
-    result = {
+    result: dict[str, Any] = {
         "names": count, "queries": queries, "build_s": round(build_s, 1),
         "recall_at_10": float(np.mean(found)), "recall_by_perturbation": by_kind,
         "latency": _percentiles(ours),

@@ -162,7 +162,7 @@ def run_baseline(port: int, crossings: list[dict[str, Any]], topic_name: str) ->
             "bytes_per_crossing": relay.bytes / len(crossings)}
 
 
-def run_kiosk(port: int, crossings: list[dict[str, Any]], workdir: Path) -> dict[str, float]:
+def run_kiosk(port: int, crossings: list[dict[str, Any]], workdir: Path) -> dict[str, Any]:
     """The kiosk's uplink draining the outbox to a real HQ ingest process, done at the last receipt."""
     relay = CountingRelay(port)
     hq_dir = workdir / "hq"
@@ -239,7 +239,7 @@ def _left(store: Store, last_seq: int) -> int:
         return store.conn.execute("SELECT count(*) FROM outbox WHERE seq <= ?", (last_seq,)).fetchone()[0]
 
 
-def _quantiles(samples: list[float]) -> dict[str, float | int]:
+def _quantiles(samples: list[float]) -> dict[str, float | int | None]:
     ordered = sorted(samples)
     if not ordered:
         return {"n": 0, "p50": None, "p99": None}
@@ -285,11 +285,14 @@ class _OfficerDesk:
 
 def _wait_until_ready(process: subprocess.Popen, timeout: float = 30.0) -> None:
     """Wait for HQ's "ingest ready" line; then keep draining its stderr so it never blocks."""
+    stderr = process.stderr
+    if stderr is None:
+        raise UplinkError("HQ ingest was started without stderr=PIPE: its ready line cannot be read")
     lines: list[str] = []
     ready = threading.Event()
 
     def read() -> None:
-        for raw in process.stderr:
+        for raw in stderr:
             line = raw.decode(errors="replace")
             lines.append(line)
             if "ingest ready" in line:
