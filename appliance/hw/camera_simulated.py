@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import deque
+from collections.abc import Sequence
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -124,7 +125,7 @@ class SimulatedCamera(Camera):
         with self._lock:
             self._closed = True
 
-    def _images(self) -> list[Traversable]:
+    def _images(self) -> Sequence[Traversable]:
         if self.directory is None:
             return [resources.files("appliance").joinpath(SAMPLE_RESOURCE)]
         try:

@@ -210,6 +210,9 @@ class R30xScanner(FingerprintScanner):
                 raise DeviceError(f"fingerprint module port {self.settings.port} failed: {exc}") from None
             self.exchanges.append((name, proto.confirmation_text(confirm)))
             return confirm, packet.payload[1:]
+        # Each pass either returned or set ``last``: none ran only if ``retries`` was negative.
+        if last is None:
+            raise ValueError(f"retries must be >= 0, got {retries}")
         raise last
 
     def _next_packet(self, timeout: float, waiting_for: str) -> proto.Packet:

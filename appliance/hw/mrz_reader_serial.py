@@ -104,12 +104,11 @@ class SerialMRZReader(MRZReader):
                             )
                         time.sleep(min(POLL_S, remaining))
                         continue
-                self._read_some()
+                self._read_some(self._port)
                 if not self._results and remaining <= 0:
                     return None
 
-    def _read_some(self) -> None:
-        port = self._port
+    def _read_some(self, port: serial.SerialBase) -> None:
         try:
             # The port's own timeout (POLL_S) bounds this wait; changing it per call would
             # make pyserial reconfigure the UART each time.
@@ -146,10 +145,11 @@ class SerialMRZReader(MRZReader):
         if self.assembler.busy:
             self._results.append(FrameError("MRZ reader disconnected in the middle of a document: read it again"))
         self.assembler.reset()
-        try:
-            self._port.close()
-        except Exception:
-            pass
+        if self._port is not None:
+            try:
+                self._port.close()
+            except Exception:
+                pass  # the port is gone already; closing only frees our handle
         self._port = None
         self._last_error = f"{self.port_name} lost: {explain(self.port_name, exc)}"
         self._next_attempt = time.monotonic()  # the adapter may already be back

@@ -84,7 +84,8 @@ class ModbusPowerSource(LastReadingPowerSource):
         def scaled(name: str) -> float | None:
             return None if name not in registers else round(registers[name] / s.scale, 3)
 
-        volts = scaled("battery_voltage")
+        # The voltage register is always asked for, and _fetch returns every register asked for.
+        volts = round(registers["battery_voltage"] / s.scale, 3)
         amps = scaled("charge_current")
         if "soc" in registers:
             percent = float(registers["soc"])
@@ -129,9 +130,10 @@ class ModbusPowerSource(LastReadingPowerSource):
             ) from None
         if response.isError():
             code = getattr(response, "exception_code", None)
+            meaning = EXCEPTION_CODES.get(code, "unknown") if isinstance(code, int) else "unknown"
             raise DeviceError(
                 f"charge controller {self._where()} refused registers 0x{address:04X}-0x{address + count - 1:04X}: "
-                f"Modbus exception {code} ({EXCEPTION_CODES.get(code, 'unknown')}); check the register map"
+                f"Modbus exception {code} ({meaning}); check the register map"
             )
         if len(response.registers) != count:
             raise DeviceError(f"charge controller {self._where()} returned {len(response.registers)} registers, "

@@ -107,7 +107,7 @@ class PowerPolicy:
             # A pin-only UPS: lost mains is worth a warning, nothing more until "low".
             return "warn" if reading.on_mains is False else "normal"
         thresholds = {"warn": s.warn_percent, "defer": s.defer_percent, "critical": s.critical_percent}
-        worse = max((level for level, limit in thresholds.items() if percent <= limit), key=RANK.get, default="normal")
+        worse = max((level for level, limit in thresholds.items() if percent <= limit), key=RANK.__getitem__, default="normal")
         if RANK[worse] >= RANK[current]:
             return worse
         # Improving: step out of each level only when clear of its threshold plus hysteresis.
