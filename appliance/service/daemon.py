@@ -8,13 +8,15 @@ import signal
 import sys
 import threading
 import time
+from typing import TypeVar
 
 import uvicorn
+from fastapi import FastAPI
 
 from appliance import __version__
 from appliance.config import Config
 from appliance.errors import InferenceError
-from appliance.hw import open_devices
+from appliance.hw import Devices, open_devices
 from appliance.hw.power_policy import PowerPolicy
 from appliance.inference import face_embedder
 from appliance.lists import indexes
@@ -32,6 +34,15 @@ from appliance.web.app import create_app
 from appliance.workflow import biometrics
 
 log = logging.getLogger("kiosk")
+
+T = TypeVar("T")
+
+
+def _made(value: T | None, step: str) -> T:
+    """``value``, which start-up step ``step`` makes; a step run before it is a bug, said as such."""
+    if value is None:
+        raise RuntimeError(f"{step}() must run before this start-up step")
+    return value
 
 
 def setup_logging(level: str = "INFO") -> None:
@@ -51,18 +62,22 @@ def setup_logging(level: str = "INFO") -> None:
 
 
 class KioskService:
-    """Owns the store, the devices and the HTTP server of one running kiosk."""
+    """Owns the store, the devices and the HTTP server of one running kiosk.
+
+    Each part is None until its start-up step made it (and stays None when it is not
+    configured), so ``stop()`` closes only what was opened.
+    """
 
     def __init__(self, config: Config) -> None:
         self.config = config
         self.store: Store | None = None
-        self.devices = None
+        self.devices: Devices | None = None
         self.server: uvicorn.Server | None = None
         self.watchdog: sdnotify.WatchdogPinger | None = None
-        self.uplink = None
-        self.app = None
-        self.housekeeping = None
-        self.power_policy = None
+        self.uplink: Uplink | None = None
+        self.app: FastAPI | None = None
+        self.housekeeping: Housekeeping | None = None
+        self.power_policy: PowerPolicy | None = None
 
     def start(self) -> None:
         self.init_store()
@@ -75,22 +90,22 @@ class KioskService:
         self.start_watchdog()
 
     def init_store(self) -> None:
-        self.store = Store(self.config.db_path)
-        problems = [row for row in self.store.integrity_check() if row != "ok"]
+        self.store = store = Store(self.config.db_path)
+        problems = [row for row in store.integrity_check() if row != "ok"]
         if problems:
             # Keep serving: refusing to start would stop the post. Say it loudly instead.
             log.error("database integrity check found problems: %s", "; ".join(problems[:5]))
-        log.info("store %s ready (schema %d)", self.store.path, self.store.schema_version)
+        log.info("store %s ready (schema %d)", store.path, store.schema_version)
         # List index files: drop builds a power cut interrupted.
-        for removed in indexes.remove_unfinished(self.store, indexes.root_for(self.config)):
+        for removed in indexes.remove_unfinished(store, indexes.root_for(self.config)):
             log.warning("removed unfinished list index build %s", removed)
 
     def init_devices(self) -> None:
-        self.devices = open_devices(self.config.hardware)
-        for name, status in self.devices.status().items():
+        self.devices = devices = open_devices(self.config.hardware)
+        for name, status in devices.status().items():
             log.info("device %s: %s", name, status.to_dict())
-        if self.devices.indicators is not None:
-            self.devices.indicators.on_supervisor_call(self._supervisor_called)
+        if devices.indicators is not None:
+            devices.indicators.on_supervisor_call(self._supervisor_called)
 
     def init_face_models(self) -> None:
         """Load the face embedder now, so the first traveller does not wait for it and a bad
@@ -110,10 +125,10 @@ class KioskService:
 
     def _supervisor_called(self) -> None:
         log.warning("call-supervisor button pressed")
-        audit.record(self.store, "kiosk", "supervisor.call", self.config.kiosk.kiosk_id)
+        audit.record(_made(self.store, "init_store"), "kiosk", "supervisor.call", self.config.kiosk.kiosk_id)
 
     def init_api(self) -> None:
-        app = create_app(self.config, self.store, self.devices)
+        app = create_app(self.config, _made(self.store, "init_store"), self.devices)
         self.app = app
         server_config = uvicorn.Config(
             app, host=self.config.api.host, port=self.config.api.port, log_config=None, access_log=False
@@ -125,38 +140,42 @@ class KioskService:
         if not settings.enabled:
             log.warning("power policy disabled: the kiosk will not shut down before the battery is empty")
             return
-        self.power_policy = PowerPolicy(settings, self.devices.power, StorePowerRecords(self.store),
-                                        self.devices.indicators)
-        self.app.state.power_policy = self.power_policy
-        self.power_policy.start()
+        devices = _made(self.devices, "init_devices")
+        self.power_policy = policy = PowerPolicy(settings, devices.power,
+                                                 StorePowerRecords(_made(self.store, "init_store")),
+                                                 devices.indicators)
+        _made(self.app, "init_api").state.power_policy = policy
+        policy.start()
 
     def start_uplink(self) -> None:
         # Offline is the normal case: with no broker configured the kiosk simply queues.
         if not self.config.uplink.broker_url:
             log.info("no uplink configured; crossings stay queued in the outbox")
             return
+        store = _made(self.store, "init_store")
+        app = _made(self.app, "init_api")
         heavy_work_allowed = self.power_policy.heavy_work_allowed if self.power_policy else None
         lists = ListAssembler(
-            apply=lambda data: apply_bundle(self.store, self.config, data, actor="hq"),
-            current_version=lambda name: telemetry.list_versions(self.store).get(name, {}).get("version"),
-            record=lambda **values: uplink_status.write(self.store, **values),
+            apply=lambda data: apply_bundle(store, self.config, data, actor="hq"),
+            current_version=lambda name: telemetry.list_versions(store).get(name, {}).get("version"),
+            record=lambda **values: uplink_status.write(store, **values),
             heavy_work_allowed=heavy_work_allowed,
         )
-        self.uplink = Uplink(
-            self.config, self.store,
-            health=lambda: telemetry.collect(self.store, self.config, self.devices,
-                                             getattr(self.app.state, "power_policy", None)),
+        self.uplink = uplink = Uplink(
+            self.config, store,
+            health=lambda: telemetry.collect(store, self.config, self.devices,
+                                             getattr(app.state, "power_policy", None)),
             on_list_message=lists.on_message,
             heavy_work_allowed=heavy_work_allowed,
             # Without a biometric key nothing was captured, so there is nothing to read.
-            capture_bytes=(biometrics.uplink_reader(self.store, self.config)
+            capture_bytes=(biometrics.uplink_reader(store, self.config)
                            if self.config.security.biometric_key else None),
         )
-        self.uplink.start()
+        uplink.start()
 
     def start_housekeeping(self) -> None:
-        self.housekeeping = Housekeeping(self.store)
-        self.housekeeping.start()
+        self.housekeeping = housekeeping = Housekeeping(_made(self.store, "init_store"))
+        housekeeping.start()
 
     def start_watchdog(self) -> None:
         self.watchdog = sdnotify.WatchdogPinger(self._healthy)
@@ -173,16 +192,17 @@ class KioskService:
         # it into SystemExit lets the `finally` below run.
         signal.signal(signal.SIGTERM, _exit_cleanly)
         try:
-            self.server.run()
+            _made(self.server, "init_api").run()
         finally:
             sdnotify.notify("STOPPING=1")
             self.stop()
 
     def _announce_ready(self) -> None:
         # uvicorn sets `started` once the socket is bound; only then can systemd start the browser.
-        while not self.server.started and not self.server.should_exit:
+        server = _made(self.server, "init_api")
+        while not server.started and not server.should_exit:
             time.sleep(0.05)
-        if self.server.started:
+        if server.started:
             log.info(
                 "kiosk %s/%s %s listening on http://%s:%d%s",
                 self.config.kiosk.post_id, self.config.kiosk.kiosk_id, __version__,
