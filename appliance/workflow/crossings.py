@@ -292,6 +292,36 @@ def _with_face(result: ScreeningResult, face: FaceScreening | None) -> Screening
     return replace(result, face=face, warnings=warnings)
 
 
+def _check_request(request: CrossingRequest) -> None:
+    """Raises WorkflowError for a request no crossing can be made of (before anything is read)."""
+    if request.direction not in DIRECTIONS:
+        raise WorkflowError(f"direction {request.direction!r} is not one of {', '.join(DIRECTIONS)}")
+    if (request.mrz is None) == (request.document is None):
+        raise WorkflowError("give either the MRZ text or the manually entered document fields, not both or neither")
+    if len(request.note) > 2000:
+        raise WorkflowError("note is longer than 2000 characters")
+
+
+def _queue_for_hq(store: Store, recorded: RecordedCrossing) -> None:
+    """The crossing, its captures and any alert, queued in the crossing's own transaction."""
+    crossing = recorded.crossing
+    outbox.enqueue(store, "crossing", crossing.id, recorded.to_dict())
+    for capture in crossing.captures:
+        # Only a reference: the uplink reads and sends the bytes later, at the lowest priority.
+        outbox.enqueue(store, "capture", capture.id, {
+            "capture_id": capture.id, "crossing_id": crossing.id, "kind": capture.kind,
+            "format": capture.format,
+        })
+    if crossing.screening.hits:
+        # The alert overtakes any backlog: HQ hears of a hit before older crossings.
+        outbox.enqueue(store, "alert", crossing.id, {
+            "crossing_id": crossing.id, "seq": crossing.seq, "recorded_at": crossing.recorded_at,
+            "direction": crossing.direction, "decision": crossing.decision,
+            "hits": [hit.to_dict() for hit in crossing.screening.hits],
+            "surname": crossing.document.surname, "document_number": crossing.document.document_number,
+        })
+
+
 def record(store: Store, config: Config, officer: Officer, request: CrossingRequest,
            now: datetime | None = None) -> RecordedCrossing:
     """Screen and durably record one crossing; returns the stored crossing and the reason
@@ -302,12 +332,7 @@ def record(store: Store, config: Config, officer: Officer, request: CrossingRequ
     Nothing is stored when it raises.
     """
     require_role(officer, "officer", "supervisor")
-    if request.direction not in DIRECTIONS:
-        raise WorkflowError(f"direction {request.direction!r} is not one of {', '.join(DIRECTIONS)}")
-    if (request.mrz is None) == (request.document is None):
-        raise WorkflowError("give either the MRZ text or the manually entered document fields, not both or neither")
-    if len(request.note) > 2000:
-        raise WorkflowError("note is longer than 2000 characters")
+    _check_request(request)
     unavailable = biometrics.check_unavailable(request.unavailable)
     now = now or clock.utcnow()
     today = now.date()
@@ -357,22 +382,7 @@ def record(store: Store, config: Config, officer: Officer, request: CrossingRequ
         recorded = RecordedCrossing(crossing=crossing, decision_reason=reason)
         if not crossing.training:
             # Training records stay on the kiosk: HQ must never count them as crossings.
-            outbox.enqueue(store, "crossing", crossing_id, recorded.to_dict())
-            for capture in linked:
-                # Only a reference: the uplink reads and sends the bytes later, at the
-                # lowest priority.
-                outbox.enqueue(store, "capture", capture.id, {
-                    "capture_id": capture.id, "crossing_id": crossing_id, "kind": capture.kind,
-                    "format": capture.format,
-                })
-            if screening.hits:
-                # The alert overtakes any backlog: HQ hears of a hit before older crossings.
-                outbox.enqueue(store, "alert", crossing_id, {
-                    "crossing_id": crossing_id, "seq": seq, "recorded_at": recorded_at,
-                    "direction": crossing.direction, "decision": decision,
-                    "hits": [hit.to_dict() for hit in screening.hits],
-                    "surname": crossing.document.surname, "document_number": crossing.document.document_number,
-                })
+            _queue_for_hq(store, recorded)
         audit.append(
             store, officer.id, "crossing.record", crossing_id,
             {"seq": seq, "direction": crossing.direction, "decision": decision,
