@@ -19,8 +19,8 @@ from appliance.config import HardwareSection, SimulatedDevices
 from appliance.errors import DeviceError
 from appliance.hw import BACKENDS, Devices, backend_class, open_devices
 from appliance.hw.camera import PNG_SIGNATURE, Photo, describe_image
-from appliance.hw.device import DeviceStatus
 from appliance.hw.camera_simulated import SimulatedCamera
+from appliance.hw.device import DeviceStatus
 from appliance.hw.mrz_reader_simulated import SimulatedMRZReader, load_mrz_file, parse_mrz_file
 from appliance.hw.power_simulated import SimulatedPowerSource
 
