@@ -194,7 +194,6 @@ def screen(store: Store, traveller: Traveller, settings: ScreeningSection, thres
     query = _prepare(traveller, face_embedding)
     now = now or clock.utcnow()
     _ensure_indexes(store, root)
-    warnings: list[str] = []
     unavailable: list[str] = []
     skipped: list[dict[str, str]] = []
     with _snapshot(store) as conn:
@@ -231,12 +230,24 @@ def screen(store: Store, traveller: Traveller, settings: ScreeningSection, thres
             except KioskError as exc:
                 unavailable.append(f"list {item.name} version {item.version} could not be consulted: {exc}")
     stale = {item.name: age_text(item.age_seconds) for item in in_force if item.age_seconds > max_age * 3600}
-    limit = age_text(int(max_age * 3600))
-    refer = None
-    if unavailable:
-        warnings += unavailable
-        refer = unavailable[0] + ": refer to secondary"
+    warnings, refer = _warnings_and_referral(settings, unavailable, stale, skipped, face_model)
+    kept = [hit for hit in hits if hit.score >= threshold]
+    kept.sort(key=lambda hit: (-hit.score, hit.kind != "document", hit.list, hit.entry_id))
+    return ScreeningResult(hits=kept, lists=dict(sorted(consulted.items())), stale=stale, warnings=warnings,
+                           refer=refer, skipped_face_lists=skipped)
+
+
+def _warnings_and_referral(settings: ScreeningSection, unavailable: list[str], stale: dict[str, str],
+                           skipped: list[dict[str, str]], face_model: str | None) -> tuple[list[str], str | None]:
+    """What the officer is told about the lists themselves, and the first reason that refers the traveller.
+
+    A list that could not be consulted always refers; a stale list and a face model that does
+    not match refer when their policy says so.
+    """
+    warnings = list(unavailable)
+    refer = unavailable[0] + ": refer to secondary" if unavailable else None
     if stale:
+        limit = age_text(int(settings.max_list_age_hours * 3600))
         text = "stale list(s): " + ", ".join(f"{name} is {age} old" for name, age in stale.items()) + \
                f" (stale after {limit})"
         warnings.append(text)
@@ -248,10 +259,7 @@ def screen(store: Store, traveller: Traveller, settings: ScreeningSection, thres
         warnings.append(text)
         if settings.face_model_mismatch == "refer" and refer is None:
             refer = text + ": the face-model policy refers the traveller to secondary"
-    kept = [hit for hit in hits if hit.score >= threshold]
-    kept.sort(key=lambda hit: (-hit.score, hit.kind != "document", hit.list, hit.entry_id))
-    return ScreeningResult(hits=kept, lists=dict(sorted(consulted.items())), stale=stale, warnings=warnings,
-                           refer=refer, skipped_face_lists=skipped)
+    return warnings, refer
 
 
 def _has_letters(text: str | None) -> bool:
