@@ -45,10 +45,9 @@ def test_recorded_crossings_survive_kill_9(config_path, config):
     port = free_port()
     with config_path.open("a") as handle:
         handle.write(f"\n[api]\nport = {port}\n")
-    store = Store(config.db_path)
-    Officers(store, config.security).add("alice", "officer", OFFICER_PIN)
-    import_demo_lists(store)
-    store.close()
+    with Store(config.db_path) as store:
+        Officers(store, config.security).add("alice", "officer", OFFICER_PIN)
+        import_demo_lists(store)
 
     base = f"http://127.0.0.1:{port}"
     process = _start(config_path, port)
@@ -69,14 +68,13 @@ def test_recorded_crossings_survive_kill_9(config_path, config):
             process.kill()
             process.wait()
 
-    reopened = Store(config.db_path)
-    assert reopened.integrity_check() == ["ok"]
-    stored = [row[0] for row in reopened.conn.execute("SELECT id FROM crossings ORDER BY seq")]
-    assert stored == answered
-    queued = [row[0] for row in reopened.conn.execute("SELECT ref_id FROM outbox ORDER BY seq")]
-    assert queued == answered
-    assert audit.verify(reopened)[1] == []
-    reopened.close()
+    with Store(config.db_path) as reopened:
+        assert reopened.integrity_check() == ["ok"]
+        stored = [row[0] for row in reopened.conn.execute("SELECT id FROM crossings ORDER BY seq")]
+        assert stored == answered
+        queued = [row[0] for row in reopened.conn.execute("SELECT ref_id FROM outbox ORDER BY seq")]
+        assert queued == answered
+        assert audit.verify(reopened)[1] == []
 
     # And the service comes back up on the same data.
     process = _start(config_path, port)

@@ -38,9 +38,8 @@ def test_kill_9_mid_batch_then_restart(tmp_path, broker):
         tmp_path / "kiosk", broker.url, hq_public, api_port=free_port(),
         extra_uplink="batch_max_items = 2\nmax_inflight_batches = 1\n")
     enrol(hq_config, config, kiosk_public)
-    store = Store(config.db_path)
-    recorded = record_many(store, config, add_officer(store, config), 300)
-    store.close()
+    with Store(config.db_path) as store:
+        recorded = record_many(store, config, add_officer(store, config), 300)
 
     ingest = IngestThread(hq_config).start()
     process = _start(config_path)
@@ -54,11 +53,8 @@ def test_kill_9_mid_batch_then_restart(tmp_path, broker):
         wait_until(lambda: fleet_rows(ingest.db, 60)[0]["state"] == "offline", 20, what="the last will at HQ")
 
         process = _start(config_path)
-        reader = Store(config.db_path)
-        try:
+        with Store(config.db_path) as reader:
             wait_until(lambda: outbox.depth(reader) == 0, 90, what="the rest of the backlog after restart")
-        finally:
-            reader.close()
         wait_until(lambda: fleet_rows(ingest.db, 60)[0]["state"] == "online", 20, what="birth after restart")
     finally:
         if process.poll() is None:

@@ -138,12 +138,9 @@ def test_missing_tls_file_is_a_clear_error(tmp_path, tls_broker, pki):
 
 def test_uplink_refuses_to_start_without_hq_key_or_signing_key(config):
     config.uplink.broker_url = "mqtt://127.0.0.1:1"
-    store = Store(config.db_path)
-    try:
+    with Store(config.db_path) as store:
         with pytest.raises(UplinkError, match="hq_public_key"):
             Uplink(config, store)
         config.uplink.hq_public_key = "A" * 43 + "="
         with pytest.raises(UplinkError, match="kiosk_ed25519.key does not exist"):
             Uplink(config, store)
-    finally:
-        store.close()
