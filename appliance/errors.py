@@ -76,3 +76,7 @@ class ProtocolError(KioskError, ValueError):
 
 class FrameError(DeviceError):
     """A device sent a malformed frame: noise, a torn line, a bad checksum or an unexpected packet."""
+
+
+class ProvisionError(KioskError, ValueError):
+    """A provisioning set is refused (a missing or bad file, or a different set on a provisioned kiosk); nothing changed."""

@@ -10,6 +10,7 @@ response time does not reveal which ids are enrolled.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import re
@@ -35,6 +36,10 @@ _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
 
 class InvalidPin(KioskError, ValueError):
     """A PIN does not meet the PIN rules (digits only, long enough)."""
+
+
+class InvalidPinHash(KioskError, ValueError):
+    """A stored-form PIN hash is not one ``hash_pin`` writes (``scrypt$N$r$p$salt$digest``)."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,32 @@ def check_pin(pin: str, stored: str) -> bool:
     return hmac.compare_digest(candidate, base64.b64decode(digest))
 
 
+def check_pin_hash(pin_hash: str) -> str:
+    """``pin_hash`` unchanged if it has the shape ``hash_pin`` writes, at least this kiosk's scrypt cost.
+
+    A hash made elsewhere (``kiosk officers pinhash`` on a technician's laptop) is checked
+    before it is stored, so a truncated or hand-edited one is refused instead of locking
+    its officer out for good. Raises InvalidPinHash saying what is wrong (never the hash).
+    """
+    parts = pin_hash.split("$")
+    if len(parts) != 6 or parts[0] != "scrypt":
+        raise InvalidPinHash("a PIN hash must be 'scrypt$N$r$p$salt$digest' (as `kiosk officers pinhash` writes)")
+    n, r, p = parts[1:4]
+    if not (n.isdigit() and r.isdigit() and p.isdigit()):
+        raise InvalidPinHash("a PIN hash's scrypt N, r and p must be whole numbers")
+    if int(n) < _SCRYPT_N or int(n) & (int(n) - 1) or int(r) < 1 or int(p) < 1 or int(n) * int(r) > 2**22:
+        raise InvalidPinHash(f"a PIN hash's scrypt cost must be a power of two N >= {_SCRYPT_N}, r >= 1, p >= 1 "
+                             f"(and N*r small enough for the kiosk's memory), not N={n} r={r} p={p}")
+    try:
+        salt, digest = base64.b64decode(parts[4], validate=True), base64.b64decode(parts[5], validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidPinHash("a PIN hash's salt and digest must be base64") from None
+    if len(salt) < 16 or len(digest) < 32:
+        raise InvalidPinHash(f"a PIN hash needs a salt of 16 bytes or more and a digest of 32 or more "
+                             f"(got {len(salt)} and {len(digest)})")
+    return pin_hash
+
+
 # Used for unknown ids so that a failed login costs the same scrypt time either way.
 _DUMMY_HASH = hash_pin("000000")
 
@@ -95,6 +126,16 @@ def validate_pin(pin: str, rules: SecuritySection) -> None:
         raise InvalidPin("a PIN must have at most 32 digits")
     if len(set(pin)) == 1 or pin in "01234567890123456789" or pin in "98765432109876543210":
         raise InvalidPin("a PIN must not be a repeated or consecutive run of digits")
+
+
+def check_officer(officer_id: str, role: str) -> None:
+    """Raises KioskError for an officer id or role the kiosk does not accept."""
+    if not OFFICER_ID_PATTERN.match(officer_id):
+        raise KioskError(
+            f"officer id {officer_id!r} is not valid: use 1-64 letters, digits, '.', '_' or '-'"
+        )
+    if role not in ROLES:
+        raise KioskError(f"role {role!r} is not one of {', '.join(ROLES)}")
 
 
 def _row_to_officer(row: dict) -> Officer:
@@ -117,15 +158,61 @@ class Officers:
 
     def add(self, officer_id: str, role: str, pin: str, actor: str = "cli") -> Officer:
         """Enrol an officer. Raises KioskError for a bad id or role, InvalidPin, or a taken id."""
-        if not OFFICER_ID_PATTERN.match(officer_id):
-            raise KioskError(
-                f"officer id {officer_id!r} is not valid: use 1-64 letters, digits, '.', '_' or '-'"
-            )
-        if role not in ROLES:
-            raise KioskError(f"role {role!r} is not one of {', '.join(ROLES)}")
+        check_officer(officer_id, role)
         validate_pin(pin, self.rules)
-        pin_hash = hash_pin(pin)
+        return self._insert(officer_id, role, hash_pin(pin), actor)
+
+    def add_hashed(self, officer_id: str, role: str, pin_hash: str, actor: str = "cli") -> Officer:
+        """Enrol an officer whose PIN was hashed elsewhere (``kiosk officers pinhash``), in the form ``hash_pin`` writes.
+
+        The PIN itself never reaches the kiosk, so the PIN rules were applied where it was typed.
+        Raises KioskError for a bad id or role, InvalidPinHash, or a taken id.
+        """
+        check_officer(officer_id, role)
+        return self._insert(officer_id, role, check_pin_hash(pin_hash), actor)
+
+    def add_first_supervisor(self, officer_id: str, pin: str, actor: str = "setup") -> Officer:
+        """Enrol the kiosk's first supervisor; refused once any supervisor was ever enrolled.
+
+        The check and the insert are one transaction, so two screens racing cannot both win.
+        Raises KioskError for a bad id, a taken id or an existing supervisor, and InvalidPin.
+        """
+        check_officer(officer_id, "supervisor")
+        validate_pin(pin, self.rules)
+        return self._insert(officer_id, "supervisor", hash_pin(pin), actor, only_first_supervisor=True)
+
+    def has_supervisor(self) -> bool:
+        """Whether a supervisor was ever enrolled (a disabled one counts: setup must not come back)."""
+        with self.store.lock:
+            return bool(self.store.db["officers"].count_where("role = ?", ["supervisor"]))
+
+    def set_pin_hash(self, officer_id: str, pin_hash: str, actor: str = "cli") -> Officer:
+        """Replace an officer's PIN with one hashed elsewhere; clears a lockout and ends their sessions.
+
+        Raises NotFound and InvalidPinHash.
+        """
+        self.get(officer_id)
+        check_pin_hash(pin_hash)
+        with self.store.transaction():
+            self.store.conn.execute(
+                "UPDATE officers SET pin_hash = ?, failed_logins = 0, locked_until = NULL WHERE id = ?",
+                (pin_hash, officer_id),
+            )
+            self.store.conn.execute("DELETE FROM sessions WHERE officer_id = ?", (officer_id,))
+            audit.append(self.store, actor, "officer.pin_reset", officer_id)
+        return self.get(officer_id)
+
+    def pin_hash(self, officer_id: str) -> str:
+        """The stored PIN hash (for provisioning to tell a set it applied already); raises NotFound."""
+        self.get(officer_id)
+        with self.store.lock:
+            return str(self.store.conn.execute("SELECT pin_hash FROM officers WHERE id = ?", (officer_id,)).fetchone()[0])
+
+    def _insert(self, officer_id: str, role: str, pin_hash: str, actor: str,
+                only_first_supervisor: bool = False) -> Officer:
         with self.store.transaction() as db:
+            if only_first_supervisor and db["officers"].count_where("role = ?", ["supervisor"]):
+                raise KioskError("this kiosk already has a supervisor: the first-supervisor setup is closed")
             if db["officers"].count_where("id = ?", [officer_id]):
                 raise KioskError(f"officer {officer_id!r} already exists")
             db.table("officers").insert(
