@@ -33,6 +33,7 @@ from appliance.cli import (
     lists,
     mrz,
     officers,
+    provision,
     run,
     screen,
     selftest,
@@ -42,7 +43,7 @@ from appliance.cli import (
 )  # noqa: E402,E501
 
 for _module in (run, demo, config_cmd, db, audit, officers, mrz, crossings, watchlist, lists, screen, faces, stats,
-                uplink, bench, selftest):
+                uplink, bench, selftest, provision):
     cli.add_command(_module.command)
 
 

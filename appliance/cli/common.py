@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -29,8 +30,8 @@ config_option = click.option(
 )
 
 
-def load_config(ctx: click.Context | None = None) -> config_module.Config:
-    """The config named on the command line (at any level), else from the environment/default."""
+def config_path(ctx: click.Context | None = None) -> Path:
+    """The config file named on the command line (at any level), else from the environment/default."""
     ctx = ctx or click.get_current_context()
     path = None
     while ctx is not None:
@@ -38,7 +39,12 @@ def load_config(ctx: click.Context | None = None) -> config_module.Config:
             path = ctx.obj["config_path"]
             break
         ctx = ctx.parent
-    return config_module.load(path)
+    return config_module.resolve_path(path)
+
+
+def load_config(ctx: click.Context | None = None) -> config_module.Config:
+    """The config named on the command line (at any level), else from the environment/default."""
+    return config_module.load(config_path(ctx))
 
 
 def print_json(data: Any) -> None:

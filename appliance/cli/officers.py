@@ -6,11 +6,16 @@ import contextlib
 import sys
 from typing import Iterator
 
+from pathlib import Path
+
 import click
 
-from appliance.cli.common import KioskGroup, load_config, print_json
+from appliance.cli.common import KioskGroup, ReportingCommand, load_config, print_json
+from appliance.config import SecuritySection
+from appliance.errors import KioskError
 from appliance.storage.officers import ROLES, Officers
 from appliance.storage.store import Store
+from appliance.workflow import provision
 
 
 @contextlib.contextmanager
@@ -82,3 +87,30 @@ def enable(officer_id: str) -> None:
     with _officers() as officers:
         officers.set_active(officer_id, True)
     click.echo(f"officer {officer_id} enabled")
+
+
+@command.command("pinhash", cls=ReportingCommand)
+@click.argument("officer_id")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="File to write (e.g. <boot partition>/kiosk/supervisor.pinhash); default stdout.")
+def pinhash(officer_id: str, output: Path | None) -> None:
+    """Make the supervisor.pinhash file of a provisioning set on a laptop: OFFICER_ID and the hash of a PIN read from stdin.
+
+    Needs no kiosk config. The PIN (typed twice on a terminal, else the first line of stdin)
+    is checked against the default PIN rules and only its scrypt hash is written, so the
+    PIN never travels on the card.
+    """
+    if sys.stdin.isatty():
+        import getpass
+
+        pin = getpass.getpass("PIN (digits, not echoed): ")
+        if getpass.getpass("The same PIN again: ") != pin:
+            raise KioskError("the two PINs differ; nothing was written")
+    else:
+        pin = sys.stdin.readline().strip()
+    text = provision.pinhash_text(officer_id, pin, SecuritySection())
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}: copy it into the provisioning folder as {provision.SET_PINHASH}", err=True)
