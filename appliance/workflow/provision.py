@@ -170,15 +170,16 @@ def read_set(folder: Path, config_path: Path, installed: Config | None = None) -
     """
     source = folder / SET_CONFIG
     if not folder.is_dir():
-        raise ProvisionError(f"provisioning folder {folder} does not exist")
+        raise _refused(folder, [f"the folder {folder} does not exist"])
     if not source.is_file():
-        raise ProvisionError(f"{folder} holds no {SET_CONFIG}: copy the post's kiosk.toml there")
+        done = " (it was applied already: see PROVISIONED.txt)" if (folder / PROVISIONED_NOTE).exists() else ""
+        raise _refused(folder, [f"{folder} holds no {SET_CONFIG}{done}: copy the post's kiosk.toml there"])
     try:
         raw = tomllib.loads(source.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
-        raise ProvisionError(f"cannot read {source}: {exc}") from None
+        raise _refused(folder, [f"cannot read {source}: {exc}"]) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ProvisionError(f"{source} is not valid TOML: {exc}") from None
+        raise _refused(folder, [f"{source} is not valid TOML: {exc}"]) from None
 
     problems: list[str] = []
     toml_has_secrets = _has_secrets(raw)
@@ -218,9 +219,13 @@ def read_set(folder: Path, config_path: Path, installed: Config | None = None) -
         except ProvisionError as exc:
             problems.append(str(exc))
     if problems or config is None:
-        raise ProvisionError(f"the provisioning set in {folder} is refused, nothing was changed:\n  "
-                             + "\n  ".join(problems))
+        raise _refused(folder, problems)
     return ProvisioningSet(folder, raw, config, tuple(files), supervisor, toml_has_secrets)
+
+
+def _refused(folder: Path, problems: list[str]) -> ProvisionError:
+    return ProvisionError(f"the provisioning set in {folder} is refused, nothing was changed:\n  "
+                          + "\n  ".join(problems))
 
 
 def _has_secrets(raw: dict[str, Any]) -> bool:
@@ -618,6 +623,10 @@ def provision(folder: Path, config_path: Path, *, force: bool = False, status_fi
     except ProvisionError as exc:
         _report_refusal(folder, report_path, str(exc), owner)
         raise
+    except KioskError as exc:  # the kiosk's own database or key could not be read to compare with
+        refusal = _refused(folder, [str(exc)])
+        _report_refusal(folder, report_path, str(refusal), owner)
+        raise refusal from None
     state: State = "applied" if steps else "unchanged"
     if not steps:
         steps = ["this set is installed already: nothing changed"]
