@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import html
 import json
 import os
 import shutil
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from fastapi.testclient import TestClient
 
 from appliance import config as config_module
 from appliance.cli import cli
@@ -20,6 +22,8 @@ from appliance.storage import audit
 from appliance.storage.officers import Officers, check_pin
 from appliance.storage.store import Store
 from appliance.uplink import protocol
+from appliance.web.app import create_app
+from appliance.web.qr import qr_svg
 from appliance.workflow import provision
 
 from .provisioning import CA_FILE, CERT_FILE, KEY_FILE, write_provisioning_set
@@ -278,3 +282,70 @@ def test_pinhash_makes_a_file_the_kiosk_accepts_without_a_config(tmp_path, monke
     assert tomllib.loads(output.read_text(encoding="utf-8")).keys() == {"officer_id", "pin_hash"}
     weak = CliRunner().invoke(cli, ["officers", "pinhash", "sam"], input="123456\n")
     assert weak.exit_code == 1 and "consecutive" in weak.stderr
+
+
+# -- The touchscreen: first supervisor and enrolment -------------------------------------------
+
+def _app(kiosk: Kiosk, store: Store) -> TestClient:
+    return TestClient(create_app(kiosk.config(), store))
+
+
+def _officer_count(store: Store) -> int:
+    with store.lock:
+        return store.conn.execute("SELECT count(*) FROM officers").fetchone()[0]
+
+
+def test_first_boot_asks_for_the_first_supervisor_then_the_setup_is_gone_for_good(kiosk):
+    assert kiosk.provision(kiosk.set()).exit_code == 0  # no supervisor.pinhash: the screen asks
+    config = kiosk.config()
+    with Store(config.db_path) as store:
+        client = _app(kiosk, store)
+        assert client.get("/", follow_redirects=False).headers["location"] == "/login"
+        assert client.get("/login", follow_redirects=False).headers["location"] == "/setup"
+        page = client.get("/setup")
+        key = provision.public_key(config)
+        assert page.status_code == 200 and key in page.text and 'class="qr"' in page.text
+        assert str(qr_svg(key, "QR code of the kiosk's public key")) in page.text
+
+        for data, message in [
+            ({"officer_id": "sup 1", "pin": "739264", "pin_again": "739264"}, "An ID has 1 to 64"),
+            ({"officer_id": "sup1", "pin": "739264", "pin_again": "739265"}, "The two PINs differ"),
+            ({"officer_id": "sup1", "pin": "123456", "pin_again": "123456"}, "This PIN is not allowed"),
+            ({"officer_id": "sup1", "pin": "7392", "pin_again": "7392"}, "at least 6 digits"),
+        ]:
+            refused = client.post("/setup", data=data)
+            assert refused.status_code == 422 and message in html.unescape(refused.text), data
+        assert _officer_count(store) == 0
+
+        done = client.post("/setup", data={"officer_id": "sup1", "pin": "739264", "pin_again": "739264"},
+                           follow_redirects=False)
+        assert done.status_code == 303 and done.headers["location"] == "/login?note=setup"
+        officers = Officers(store, config.security)
+        assert officers.get("sup1").role == "supervisor"
+        assert store.db.execute("SELECT actor FROM audit WHERE action = 'officer.add'").fetchall() == [("setup",)]
+
+        # Gone: neither the page nor the form can be used again, even after disabling the supervisor.
+        officers.set_active("sup1", False)
+        assert client.get("/setup", follow_redirects=False).headers["location"] == "/login"
+        again = client.post("/setup", data={"officer_id": "mallory", "pin": "582047", "pin_again": "582047"},
+                            follow_redirects=False)
+        assert again.status_code == 303 and again.headers["location"] == "/login"
+        assert _officer_count(store) == 1
+        assert client.get("/login").status_code == 200
+
+
+def test_the_diagnostics_screen_shows_a_key_made_while_the_kiosk_runs(kiosk):
+    # A kiosk set up by hand, without a signing key, already running its touchscreen.
+    kiosk.config_path.parent.mkdir(parents=True)
+    kiosk.config_path.write_text(f'[kiosk]\npost_id = "POST-1"\nkiosk_id = "K1"\ndata_dir = "{kiosk.data_dir}"\n',
+                                 encoding="utf-8")
+    config = kiosk.config()
+    with Store(config.db_path) as store:
+        Officers(store, config.security).add("sam", "supervisor", "739264")
+        client = _app(kiosk, store)
+        client.post("/login", data={"officer_id": "sam", "pin": "739264"})
+        assert "no signing key yet" in client.get("/diagnostics").text
+        assert kiosk.provision(kiosk.set(tls=False), "--force").exit_code == 0
+        page = client.get("/diagnostics").text
+    key = provision.public_key(kiosk.config())
+    assert f"kiosk-hq enrol POST-1 K1 {key}" in page and 'class="qr"' in page and "applied" in page

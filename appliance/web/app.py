@@ -18,12 +18,12 @@ from appliance.storage.officers import Officers
 from appliance.storage.store import Store
 from appliance.web import errors
 from appliance.web.api import captures, crossings, devices, health, lists, session, statistics
-from appliance.web.pages import crossing, diagnostics, history, home, login, result, status
+from appliance.web.pages import crossing, diagnostics, history, home, login, result, setup, status
 from appliance.web.pages import statistics as statistics_page
 
 API_ROUTERS = (health.router, session.router, crossings.router, captures.router, statistics.router,
                lists.router, devices.router)
-PAGE_ROUTERS = (login.router, home.router, crossing.router, result.router, history.router,
+PAGE_ROUTERS = (login.router, setup.router, home.router, crossing.router, result.router, history.router,
                 statistics_page.router, diagnostics.router, status.router)
 
 

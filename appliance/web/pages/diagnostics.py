@@ -16,6 +16,7 @@ from appliance.storage.store import Store
 from appliance.web import charts
 from appliance.web.deps import ConfigDep, DevicesDep, PageOfficer, StoreDep
 from appliance.web.pages.render import power_status, render, translate
+from appliance.web.pages.setup import enrolment
 from appliance.workflow import selftest, status
 
 log = logging.getLogger(__name__)
@@ -24,15 +25,17 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/diagnostics")
-def diagnostics(request: Request, officer: PageOfficer, store: StoreDep, devices: DevicesDep) -> Response:
-    return render(request, "diagnostics.html", officer, **_diagnostics(request, store, devices, selftest_report=None))
+def diagnostics(request: Request, officer: PageOfficer, config: ConfigDep, store: StoreDep,
+                devices: DevicesDep) -> Response:
+    return render(request, "diagnostics.html", officer, enrolment=enrolment(request, config),
+                  **_diagnostics(request, store, devices, selftest_report=None))
 
 
 @router.post("/diagnostics/selftest")
 def diagnostics_selftest(request: Request, officer: PageOfficer, config: ConfigDep, store: StoreDep,
                          devices: DevicesDep) -> Response:
     report = _diagnostics(request, store, devices, selftest_report=_run_selftest(config))
-    return render(request, "diagnostics.html", officer, **report)
+    return render(request, "diagnostics.html", officer, enrolment=enrolment(request, config), **report)
 
 
 def _run_selftest(config: Config) -> dict[str, Any]:

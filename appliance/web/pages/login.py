@@ -17,12 +17,15 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/login")
-def login_page(request: Request, note: str | None = None, lang: str | None = None) -> Response:
+def login_page(request: Request, officers: OfficersDep, note: str | None = None, lang: str | None = None) -> Response:
     if lang is not None:
         # The language is chosen here, before logging in, and kept for the whole session.
         response = RedirectResponse("/login" + (f"?note={quote(note)}" if note else ""), status_code=303)
         response.set_cookie(LANGUAGE_COOKIE, choose(lang), httponly=True, samesite="strict")
         return response
+    if not officers.has_supervisor():
+        # First boot without a provisioned supervisor: no default PIN, the screen asks for one.
+        return RedirectResponse("/setup", status_code=303)
     return render(request, "login.html", note=note, error=None, officer_id="")
 
 
