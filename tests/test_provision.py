@@ -349,3 +349,11 @@ def test_the_diagnostics_screen_shows_a_key_made_while_the_kiosk_runs(kiosk):
         page = client.get("/diagnostics").text
     key = provision.public_key(kiosk.config())
     assert f"kiosk-hq enrol POST-1 K1 {key}" in page and 'class="qr"' in page and "applied" in page
+
+
+def test_the_config_folder_may_be_a_link_to_a_folder_not_made_yet(kiosk):
+    # As on the image: /etc/kiosk links to /var/lib/kiosk/etc, which the first run makes.
+    (kiosk.root / "etc").symlink_to(kiosk.data_dir / "etc")
+    result = kiosk.provision(kiosk.set())
+    assert result.exit_code == 0, result.output
+    assert (kiosk.data_dir / "etc" / "kiosk.toml").is_file() and kiosk.config().kiosk.kiosk_id == "K1"

@@ -101,12 +101,12 @@ def test_first_boot_sets_the_first_supervisor_and_shows_the_key_for_hq(page, fir
     page.goto("/login?lang=fr")
     expect(page).to_have_url(re.compile(r"/setup$"))
     expect(page.locator("h1")).to_have_text("Mise en service de la borne")
-    check_screen(page, "40-setup-fr")
+    check_screen(page, "first-boot-0-setup-fr")
     page.locator("#lang-en").click()
     expect(page).to_have_url(re.compile(r"/setup$"))
     expect(page.locator("#public-key")).to_have_text(key)
     expect(page.locator("#enrolment-ids")).to_have_text("Post POST-FB, kiosk K3")
-    check_screen(page, "41-setup")
+    check_screen(page, "first-boot-1-setup")
     # The QR code on the screen reads back as the key, as HQ's phone would read it.
     assert _decode_qr(page.locator("#public-key-qr svg").screenshot()) == key
 
@@ -117,7 +117,7 @@ def test_first_boot_sets_the_first_supervisor_and_shows_the_key_for_hq(page, fir
     assert _provision(first_boot["config_path"], bad).exit_code == 1
     page.reload()
     expect(page.locator("#provision-refused")).to_contain_text("uplink.key_file names kiosk.key")
-    check_screen(page, "42-setup-provision-refused")
+    check_screen(page, "first-boot-2-setup-provision-refused")
 
     # Typed on the on-screen keyboards: the PINs differ first, then match.
     page.locator("#officer_id").click()
@@ -126,12 +126,12 @@ def test_first_boot_sets_the_first_supervisor_and_shows_the_key_for_hq(page, fir
     page.locator("#kb-pin button[type=submit]").click()
     expect(page.locator("#setup-error")).to_have_text("The two PINs differ. Type the same PIN twice.")
     expect(page.locator("#officer_id")).to_have_value("sup1")
-    check_screen(page, "43-setup-pins-differ")
+    check_screen(page, "first-boot-3-setup-pins-differ")
     _type_pins(page, FIRST_PIN, FIRST_PIN)
     page.locator("#kb-pin button[type=submit]").click()
     expect(page).to_have_url(re.compile(r"/login\?note=setup$"))
     expect(page.locator("#setup-done")).to_be_visible()
-    check_screen(page, "44-login-after-setup")
+    check_screen(page, "first-boot-4-login-after-setup")
     with first_boot["store"].lock:
         officers = Officers(first_boot["store"], first_boot["config"].security).list()
     assert [(officer.id, officer.role) for officer in officers] == [("sup1", "supervisor")]
@@ -148,7 +148,7 @@ def test_first_boot_sets_the_first_supervisor_and_shows_the_key_for_hq(page, fir
     page.goto("/diagnostics")
     expect(page.locator("#public-key")).to_have_text(key)
     expect(page.locator("#enrol-command")).to_have_text(f"kiosk-hq enrol POST-FB K3 {key}")
-    check_screen(page, "45-diagnostics-enrolment", fits=False)
+    check_screen(page, "first-boot-5-diagnostics-enrolment", fits=False)
     assert _decode_qr(page.locator("#public-key-qr svg").screenshot()) == key
     page.goto("/setup")
     expect(page).to_have_url(re.compile(r"/login$"))

@@ -372,6 +372,9 @@ def _chown(path: Path, owner: Owner) -> None:
 
 
 def _make_dirs(path: Path, owner: Owner, undo: _Undo) -> None:
+    # Through symlinks: on the image /etc/kiosk links to the data partition, and the link
+    # exists before the folder it names.
+    path = path.resolve()
     missing = []
     while not path.exists():
         missing.append(path)
