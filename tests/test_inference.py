@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from appliance.inference import documents, faces, names
+from appliance.inference.fuse_filter import FilterError, FuseFilter
+
+DATA = Path(__file__).parent / "data"
 
 
 # -- Documents ----------------------------------------------------------------------------
@@ -89,6 +96,61 @@ def test_empty_document_index(tmp_path):
         assert index.lookup("UTO", "AB1") == [] and list(index) == []
     finally:
         index.close()
+
+
+def test_index_built_with_pyfusefilter_still_opens():
+    # Built by the code before fuse_filter.py (pyfusefilter's C filter); the file layout is the
+    # same, so a kiosk's lists in force need no rebuild. The C filter's verdicts on 20,000
+    # unlisted keys were recorded with it: the numpy lookup passes exactly the same ones.
+    reference = json.loads((DATA / "documents-index-pyfusefilter.json").read_text())
+    index = documents.DocumentIndex(DATA / "documents-index-pyfusefilter")
+    try:
+        records = [documents.Record(**item) for item in reference["records"]]
+        for record in records:
+            assert record in index.lookup(record.issuing_state, record.document_number)
+        probes = np.array([documents.fingerprint("UTO", f"Q{i}") for i in range(20000)], dtype=np.uint64)
+        passed = np.flatnonzero(index.filter.contains(probes)).tolist()
+        assert passed == reference["probes_the_c_filter_passed"]
+        assert [i for i in range(20000) if int(probes[i]) in index.filter] == passed
+        assert not any(index.lookup("UTO", f"Q{i}") for i in passed)  # the exact check stops them
+    finally:
+        index.close()
+
+
+def test_damaged_filter_is_refused_with_a_rebuild_message(tmp_path):
+    shutil.copytree(DATA / "documents-index-pyfusefilter", tmp_path / "d")
+    data = (tmp_path / "d" / "filter.bin").read_bytes()
+    (tmp_path / "d" / "filter.bin").write_bytes(data[:-1])
+    with pytest.raises(ValueError, match="filter.bin is damaged .*rebuild the index"):
+        documents.DocumentIndex(tmp_path / "d")
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 3, 100, 50_000])
+def test_fuse_filter_finds_every_key_and_few_others(count):
+    rng = np.random.default_rng(count)
+    keys = np.unique(rng.integers(0, 2**64, count, dtype=np.uint64))
+    built = FuseFilter.build(keys)
+    assert built.contains(keys).all() and all(int(key) in built for key in keys[:1000])
+    others = rng.integers(0, 2**64, 100_000, dtype=np.uint64)
+    assert 0.002 < built.contains(others).mean() < 0.006  # 8-bit fingerprints: 1/256
+    again = FuseFilter.from_bytes(built.to_bytes())
+    assert again.to_bytes() == built.to_bytes() == FuseFilter.build(keys).to_bytes()  # reproducible
+    assert np.array_equal(again.contains(others), built.contains(others))
+
+
+def test_fuse_filter_size_per_key():
+    keys = np.unique(np.random.default_rng(3).integers(0, 2**64, 1_000_000, dtype=np.uint64))
+    assert FuseFilter.build(keys).nbytes / len(keys) < 1.14
+
+
+def test_fuse_filter_refuses_repeated_keys_and_bad_files():
+    with pytest.raises(ValueError, match="distinct"):
+        FuseFilter.build(np.array([5, 7, 5], dtype=np.uint64))
+    data = FuseFilter.build(np.arange(1000, dtype=np.uint64)).to_bytes()
+    with pytest.raises(FilterError, match="shorter than"):
+        FuseFilter.from_bytes(data[:10])
+    with pytest.raises(FilterError, match="does not match"):
+        FuseFilter.from_bytes(data + b"\0")
 
 
 # -- Faces --------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Sized for INTERPOL SLTD scale (about 100 M records) on a 4 GB board:
 
-- ``filter.bin``: a binary fuse filter (8-bit fingerprints, pyfusefilter's C core), about
+- ``filter.bin``: a binary fuse filter (8-bit fingerprints, ``fuse_filter.py``), about
   1.13 bytes per record, the only part held in RAM. A miss (almost every traveller) is
   answered here; it has no false negatives and about 0.4 % false positives.
 - ``keys.npy``: the 64-bit fingerprints of every record, sorted, memory-mapped; a filter
@@ -32,7 +32,10 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from appliance.inference.files import fsync_dir, save_npy
+from appliance.inference.fuse_filter import FilterError, FuseFilter
 
+# Format 1 since the first index: filter.bin is the reference C layout, which pyfusefilter
+# wrote before fuse_filter.py did, so an index built then opens as it is.
 FORMAT = 1
 FENCE_STRIDE = 512  # keys per fence: 512 x 8 bytes = one 4 KiB page of keys.npy
 FILES = ("manifest.json", "filter.bin", "keys.npy", "fences.npy", "offsets.npy", "records.tsv")
@@ -71,14 +74,6 @@ def fingerprint(issuing_state: str, document_number: str) -> int:
     """The 64-bit key of (state, number); both already normalised (upper case, A-Z 0-9)."""
     digest = hashlib.blake2b(f"{issuing_state}{_SEPARATOR}{document_number}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little")
-
-
-def _filter_lib():
-    # pyfusefilter's Python wrapper hashes str(item) and builds a Python list per key,
-    # which does not scale to 100 M keys; its C functions take our own 64-bit keys directly.
-    from pyfusefilter._xorfilter import ffi, lib
-
-    return ffi, lib
 
 
 def build(records: Iterable[Record], directory: Path, *, total: int | None = None,
@@ -121,29 +116,12 @@ def build(records: Iterable[Record], directory: Path, *, total: int | None = Non
     save_npy(directory / "fences.npy", keys[::FENCE_STRIDE].copy())
     unique = np.unique(keys)  # the filter wants distinct keys; a document listed twice is one key
     del keys, offsets
-    (directory / "filter.bin").write_bytes(_build_filter(unique))
+    (directory / "filter.bin").write_bytes(FuseFilter.build(unique).to_bytes())
     manifest = {"format": FORMAT, "kind": "documents", "records": count, "keys": int(len(unique)),
                 "delta": {"additions": 0, "removals": 0}}
     _write_manifest(directory, manifest)
     fsync_dir(directory)
     return manifest
-
-
-def _build_filter(unique: np.ndarray) -> bytes:
-    ffi, lib = _filter_lib()
-    handle = ffi.new("binary_fuse8_t *")
-    if not lib.binary_fuse8_allocate(max(len(unique), 1), handle):
-        raise MemoryError(f"cannot allocate a filter for {len(unique)} keys")
-    try:
-        keys = np.ascontiguousarray(unique if len(unique) else np.zeros(1, np.uint64))
-        if len(unique) and not lib.binary_fuse8_populate(ffi.cast("uint64_t *", ffi.from_buffer(keys)),
-                                                         len(unique), handle):
-            raise MemoryError("binary fuse filter construction failed")
-        buffer = ffi.new("char[]", lib.binary_fuse8_serialization_bytes(handle))
-        lib.binary_fuse8_serialize(handle, buffer)
-        return bytes(ffi.buffer(buffer))
-    finally:
-        lib.binary_fuse8_free(handle)
 
 
 def _write_manifest(directory: Path, manifest: dict) -> None:
@@ -221,18 +199,12 @@ class DocumentIndex:
         self.manifest = json.loads((self.directory / "manifest.json").read_text(encoding="utf-8"))
         if self.manifest.get("format") != FORMAT or self.manifest.get("kind") != "documents":
             raise ValueError(f"{self.directory} is not a document index of format {FORMAT}")
-        ffi, lib = _filter_lib()
-        self._lib = lib
-        self._filter = ffi.new("binary_fuse8_t *")
-        # Deserialised from a memory map: the C side keeps its own copy, and reading the file
-        # into a bytes object first would hold a second copy in the heap.
-        with open(self.directory / "filter.bin", "rb") as handle, \
-                mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as raw:
-            buffer = ffi.from_buffer(raw)
-            ok = lib.binary_fuse8_deserialize(self._filter, buffer)
-            del buffer  # the mmap cannot close while a buffer still exports it
-        if not ok:
-            raise ValueError(f"{self.directory}/filter.bin is damaged")
+        # Read into RAM, not mapped: almost every lookup ends in the filter, and a mapped one
+        # would wait on the SD card for each page it has not touched yet.
+        try:
+            self.filter = FuseFilter.load(self.directory / "filter.bin")
+        except FilterError as exc:
+            raise ValueError(f"{self.directory}/filter.bin is damaged ({exc}): rebuild the index") from None
         self._open = True
         self.keys = np.load(self.directory / "keys.npy", mmap_mode="r")
         self.offsets = np.load(self.directory / "offsets.npy", mmap_mode="r")
@@ -272,11 +244,11 @@ class DocumentIndex:
         return int(self.manifest["records"])
 
     def filter_bytes(self) -> int:
-        return int(self._lib.binary_fuse8_size_in_bytes(self._filter))
+        return self.filter.nbytes
 
     def _base(self, issuing_state: str, document_number: str) -> list[Record]:
         key = fingerprint(issuing_state, document_number)
-        if not self._lib.binary_fuse8_contain(key, self._filter):
+        if key not in self.filter:
             return []
         needle = np.uint64(key)
         # The fences say which 4 KiB page of keys.npy holds the key's first copy (the last
@@ -319,7 +291,6 @@ class DocumentIndex:
     def close(self) -> None:
         if self._open:
             self._open = False
-            self._lib.binary_fuse8_free(self._filter)
             if isinstance(self._records, mmap.mmap):
                 self._records.close()
             self._records_file.close()
