@@ -1,0 +1,306 @@
+"""The SD image: built by image-build/build (cached), checked offline, then booted under qemu and power-cut."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from tests.provisioning import write_provisioning_set
+
+REPO = Path(__file__).resolve().parents[1]
+BUILD = REPO / "image-build" / "build"
+POST_ID, KIOSK_ID = "POST-QEMU", "K7"
+SUPERVISOR = ("chief", "739264")
+UNITS = ("kiosk.service", "kiosk-browser.service", "kiosk-firstboot.service", "kiosk-growdata.service")
+# Emulated aarch64 is slow and the machine is shared: generous, and a boot that works returns early.
+BOOT_DEADLINE_S = 600.0
+SECTOR = 512
+
+
+def phase(name: str, started: float) -> None:
+    """Print how long a phase took (pytest -s or the captured output of a failure shows it)."""
+    print(f"[image test] {name}: {time.monotonic() - started:.1f} s", flush=True)
+
+
+def run(*command: str | Path, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(part) for part in command], check=True, text=True, capture_output=True,
+                          **kwargs)  # type: ignore[call-overload]
+
+
+@dataclass(frozen=True)
+class Partition:
+    number: int
+    start: int  # in sectors
+    size: int
+    type: str
+    bootable: bool
+
+    def extract(self, image: Path, target: Path) -> Path:
+        """Copy the partition out of the image (dd at its offset): nothing is mounted."""
+        run("dd", f"if={image}", f"of={target}", "bs=1M", f"skip={self.start * SECTOR}",
+            f"count={self.size * SECTOR}", "iflag=skip_bytes,count_bytes", "conv=sparse", "status=none")
+        return target
+
+
+def partitions(image: Path) -> list[Partition]:
+    table = json.loads(run("sfdisk", "--json", image).stdout)["partitiontable"]
+    assert table["label"] == "dos"
+    return [Partition(number=index + 1, start=p["start"], size=p["size"], type=p["type"],
+                      bootable=bool(p.get("bootable"))) for index, p in enumerate(table["partitions"])]
+
+
+@dataclass(frozen=True)
+class Image:
+    path: Path
+    kernel: Path
+    initrd: Path
+    compressed: Path
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory: pytest.TempPathFactory) -> Image:
+    """The image as image-build/build makes it (a cold build takes minutes; a cached one, about one)."""
+    out = tmp_path_factory.mktemp("image")
+    started = time.monotonic()
+    build = subprocess.run([str(BUILD), "--out", str(out)], text=True, capture_output=True)
+    print(build.stdout, flush=True)
+    assert build.returncode == 0, f"image-build/build failed:\n{build.stdout}\n{build.stderr[-6000:]}"
+    phase("build", started)
+    [raw] = out.glob("kiosk-*.img")
+    return Image(path=raw, kernel=out / "vmlinuz", initrd=out / "initrd.img", compressed=Path(f"{raw}.zst"))
+
+
+def test_image_ships_compressed_with_its_sha256(image: Image) -> None:
+    checksum = Path(f"{image.compressed}.sha256")
+    run("sha256sum", "--check", "--quiet", checksum.name, cwd=checksum.parent)
+    assert image.compressed.stat().st_size < image.path.stat().st_size / 2
+
+
+def test_partition_table_and_file_systems(image: Image, tmp_path: Path) -> None:
+    boot, root, data = partitions(image.path)
+    assert (boot.type, root.type, data.type) == ("c", "83", "83")
+    assert boot.bootable and boot.start % 8192 == 0
+    for part, name, label, kind in ((boot, "boot", "KIOSK-BOOT", "vfat"), (root, "root", "KIOSK-ROOT", "ext4"),
+                                    (data, "data", "KIOSK-DATA", "ext4")):
+        extracted = part.extract(image.path, tmp_path / name)
+        probe = dict(line.split("=", 1) for line in run("blkid", "-p", "-o", "export", extracted).stdout.split())
+        assert (probe["LABEL"], probe["TYPE"]) == (label, kind)
+        if kind == "ext4":
+            run("e2fsck", "-fn", extracted)
+        else:
+            run("fsck.vfat", "-n", extracted)
+    # The Pi's firmware and the image's own kernel and initrd are on the FAT partition.
+    files = run("mdir", "-b", "-i", tmp_path / "boot", "::/").stdout.split()
+    names = {Path(name).name for name in files}
+    assert {"start4.elf", "fixup4.dat", "config.txt", "cmdline.txt", "bcm2711-rpi-4-b.dtb"} <= names, names
+    assert any(name.startswith("vmlinuz-") for name in names) and any(name.startswith("initrd.img-") for name in names)
+
+
+def debugfs(partition: Path, request: str) -> str:
+    return run("debugfs", "-R", request, partition).stdout
+
+
+def test_root_holds_the_kiosk_its_units_and_a_read_only_layout(image: Image, tmp_path: Path) -> None:
+    _, root, data = partitions(image.path)
+    ext4 = root.extract(image.path, tmp_path / "root")
+    for unit in UNITS:
+        assert "Type: regular" in debugfs(ext4, f"stat /etc/systemd/system/{unit}")
+    enabled = {target: debugfs(ext4, f"ls /etc/systemd/system/{target}.wants")
+               for target in ("multi-user.target", "graphical.target", "var-lib-kiosk.mount")}
+    assert "kiosk.service" in enabled["multi-user.target"]
+    assert "kiosk-firstboot.service" in enabled["multi-user.target"]
+    assert "kiosk-browser.service" in enabled["graphical.target"]
+    assert "kiosk-growdata.service" in enabled["var-lib-kiosk.mount"]
+    assert "graphical.target" in debugfs(ext4, "stat /etc/systemd/system/default.target")
+    assert "RuntimeWatchdogSec=15s" in debugfs(ext4, "cat /etc/systemd/system.conf.d/kiosk-watchdog.conf")
+    assert "Storage=volatile" in debugfs(ext4, "cat /etc/systemd/journald.conf.d/kiosk.conf")
+    fstab = debugfs(ext4, "cat /etc/fstab")
+    assert re.search(r"^LABEL=KIOSK-ROOT\s+/\s+ext4\s+ro,", fstab, re.M)
+    assert re.search(r"^LABEL=KIOSK-DATA\s+/var/lib/kiosk\s+ext4\s", fstab, re.M)
+    assert re.search(r"^tmpfs\s+/tmp\s+tmpfs\s", fstab, re.M)
+    assert "Fast link dest: \"/var/lib/kiosk/etc\"" in debugfs(ext4, "stat /etc/kiosk")
+    release = debugfs(ext4, "cat /etc/kiosk-image-release")
+    assert re.search(r"^KIOSK_VERSION=\d+\.\d+", release, re.M) and re.search(r"^KIOSK_COMMIT=\S+", release, re.M)
+    assert "Type: regular" in debugfs(ext4, "stat /opt/kiosk/venv/bin/kiosk")
+    assert "Type: directory" in debugfs(ext4, "stat /opt/kiosk/models")
+    # The data partition's config folder: root writes it, the kiosk reads it.
+    data_ext4 = data.extract(image.path, tmp_path / "data")
+    assert re.search(r"User:\s+901\s+Group:\s+901", debugfs(data_ext4, "stat /"))
+    assert re.search(r"User:\s+0\s+Group:\s+901", debugfs(data_ext4, "stat /etc"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Guest:
+    """The image booted under qemu-system-aarch64 (virt), its serial console in a log file."""
+
+    def __init__(self, image: Image, disk: Path, log: Path, append: str = "") -> None:
+        self.port = free_port()
+        self.log = log
+        cmdline = ("root=LABEL=KIOSK-ROOT ro rootfstype=ext4 rootwait console=ttyAMA0 net.ifnames=0 "
+                   "systemd.show_status=auto " + append)
+        self.process = subprocess.Popen(
+            ["qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a72", "-m", "2048", "-smp", "2",
+             "-kernel", str(image.kernel), "-initrd", str(image.initrd), "-append", cmdline,
+             "-drive", f"file={disk},format=raw,if=none,id=disk,cache=writeback",
+             "-device", "virtio-blk-pci,drive=disk",
+             # restrict=on: the guest reaches nothing but the forwarded port.
+             "-netdev", f"user,id=net,restrict=on,hostfwd=tcp:127.0.0.1:{self.port}-:8080",
+             "-device", "virtio-net-pci,netdev=net,romfile=",
+             "-device", "i6300esb",
+             "-display", "none", "-monitor", "none", "-serial", f"file:{log}", "-no-reboot"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def console(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace") if self.log.exists() else ""
+
+    def _alive(self, what: str) -> None:
+        if self.process.poll() is not None:
+            stderr = self.process.stderr.read().decode() if self.process.stderr else ""
+            raise AssertionError(f"qemu exited ({self.process.returncode}) waiting for {what}: {stderr}\n"
+                                 f"console:\n{self.console()[-6000:]}")
+
+    def request(self, method: str, path: str, body: object = None, token: str | None = None) -> tuple[int, dict]:
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.url + path, data=data, headers=headers, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as answer:
+                return answer.status, json.loads(answer.read() or b"{}")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"{}")
+
+    def wait_for_health(self) -> dict:
+        deadline = time.monotonic() + BOOT_DEADLINE_S
+        while time.monotonic() < deadline:
+            self._alive("/api/health")
+            try:
+                status, health = self.request("GET", "/api/health")
+                if status == 200:
+                    return health
+            except (OSError, ValueError):
+                pass
+            time.sleep(1)
+        raise AssertionError(f"no /api/health after {BOOT_DEADLINE_S:g} s; console:\n{self.console()[-8000:]}")
+
+    def wait_for_console(self, pattern: str) -> re.Match[str]:
+        deadline = time.monotonic() + BOOT_DEADLINE_S
+        while time.monotonic() < deadline:
+            found = re.search(pattern, self.console(), re.M)
+            if found:
+                return found
+            self._alive(pattern)
+            time.sleep(1)
+        raise AssertionError(f"{pattern!r} not on the console; console:\n{self.console()[-8000:]}")
+
+    def power_cut(self) -> None:
+        """SIGKILL: qemu's process dies with the guest's page cache; only what reached the disk stays."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.power_cut()
+
+
+@pytest.fixture
+def guests() -> Iterator[list[Guest]]:
+    started: list[Guest] = []
+    yield started
+    for guest in started:
+        guest.stop()
+
+
+def specimen_mrz() -> str:
+    text = resources.files("appliance").joinpath("demo_data/specimens.mrz").read_text(encoding="utf-8")
+    return text.strip().split("\n\n")[1]
+
+
+def test_boot_provision_record_power_cut_and_boot_again(image: Image, tmp_path: Path,
+                                                        guests: list[Guest]) -> None:
+    # A copy of the image on a card larger than the image: the data partition must grow into it.
+    started = time.monotonic()
+    disk = tmp_path / "card.img"
+    shutil.copyfile(image.path, disk)
+    os.truncate(disk, disk.stat().st_size + 512 * 1024 * 1024)
+    boot_before, _, data_before = partitions(disk)
+
+    # The technician's set, copied onto the FAT partition with mcopy as from a laptop.
+    kit = write_provisioning_set(tmp_path / "kiosk", post_id=POST_ID, kiosk_id=KIOSK_ID, supervisor=SUPERVISOR,
+                                 broker_url="mqtts://127.0.0.1:8883",
+                                 # The API listens beyond loopback so qemu's forwarded port reaches it.
+                                 extra_toml='[api]\nhost = "0.0.0.0"\n')
+    fat = f"{disk}@@{boot_before.start * SECTOR}"
+    run("mcopy", "-o", "-i", fat, *sorted(kit.iterdir()), "::/kiosk/")
+    phase("card prepared and provisioning set copied", started)
+
+    started = time.monotonic()
+    first = Guest(image, disk, tmp_path / "console-1.log")
+    guests.append(first)
+    health = first.wait_for_health()
+    phase("first boot to /api/health (provisioning, READY)", started)
+    assert (health["post_id"], health["kiosk_id"]) == (POST_ID, KIOSK_ID), health
+
+    status, login = first.request("POST", "/api/login", {"officer_id": SUPERVISOR[0], "pin": SUPERVISOR[1]})
+    assert status == 200, login
+    status, crossing = first.request("POST", "/api/crossings", {"direction": "entry", "mrz": specimen_mrz()},
+                                     token=login["token"])
+    assert status == 201, crossing
+    first.power_cut()
+    phase("login, crossing recorded, power cut", started)
+
+    # The first boot grew the data partition to the end of the card and took the secrets off the FAT.
+    _, _, data_after = partitions(disk)
+    assert data_after.start == data_before.start
+    assert (data_after.start + data_after.size) * SECTOR >= disk.stat().st_size - 1024 * 1024
+    boot_files = run("mdir", "-b", "-i", fat, "::/kiosk/").stdout
+    assert "kiosk.key" not in boot_files, boot_files
+
+    started = time.monotonic()
+    second = Guest(image, disk, tmp_path / "console-2.log",
+                   append="systemd.run=/usr/lib/kiosk/console-check "
+                          "systemd.run_success_action=none systemd.run_failure_action=none")
+    guests.append(second)
+    health = second.wait_for_health()
+    phase("second boot to /api/health", started)
+    status, login = second.request("POST", "/api/login", {"officer_id": SUPERVISOR[0], "pin": SUPERVISOR[1]})
+    assert status == 200, login
+    status, found = second.request("GET", f"/api/crossings/{crossing['id']}", token=login["token"])
+    assert status == 200, found
+    assert (found["document_number"], found["direction"]) == (crossing["document_number"], "entry")
+
+    # The kiosk's own checks, run inside the guest and printed on its serial console.
+    second.wait_for_console(r"^KIOSK-CHECK done")
+    console = second.console()
+    checks = dict(re.findall(r"^KIOSK-CHECK (\S+ rc=\d+) ?(.*)$", console, re.M))
+    db_check = next(value for key, value in checks.items() if key.startswith("db-check"))
+    assert "db-check rc=0" in checks, console[-4000:]
+    assert "selftest rc=0" in checks, checks
+    assert json.loads(db_check), db_check
+    assert json.loads(checks["selftest rc=0"]), checks
+    grown = re.search(r"^KIOSK-CHECK data rc=0 (\d+)MiB", console, re.M)
+    assert grown and int(grown.group(1)) > 400, checks
+    print(f"[image test] watchdog: {checks.get('watchdog rc=0')}", flush=True)
+    phase("crossing found after the power cut; db check and selftest inside", started)
+    second.power_cut()
