@@ -49,7 +49,7 @@ def test_tflite_runtime_is_the_fallback_and_no_runtime_is_a_clear_error(monkeypa
         monkeypatch.setattr(litert, "RUNTIMES", (("ai-edge-litert", "no_such_litert.interpreter"),
                                                  ("tflite-runtime", "no_such_tflite_runtime.interpreter")))
         litert._runtime.cache_clear()
-        with pytest.raises(InferenceError, match="no LiteRT/TFLite runtime is installed .*pip install ai-edge-litert"):
+        with pytest.raises(InferenceError, match="no LiteRT/TFLite runtime can be loaded .*pip install ai-edge-litert"):
             litert.load(face_models["embedder"])
     finally:
         litert._runtime.cache_clear()

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from appliance.inference import documents, faces, names
+from appliance.errors import InferenceError
+from appliance.inference import documents, faces, litert, names
 from appliance.inference.fuse_filter import FilterError, FuseFilter
 
 DATA = Path(__file__).parent / "data"
@@ -271,3 +272,24 @@ def test_face_search_keeps_the_interpreter_sound(face_set):
     for i in range(200):
         index.search(vectors[i])
     assert sys.getrefcount(None) >= before
+
+
+# -- Runtime seam -------------------------------------------------------------------------
+
+def test_runtime_whose_library_does_not_load_is_a_clear_error(tmp_path, monkeypatch):
+    # What ai-edge-litert does on a root without libstdc++6: its __init__ dlopens the library
+    # with ctypes, which raises OSError, not ImportError.
+    package = tmp_path / "broken_litert"
+    package.mkdir()
+    (package / "__init__.py").write_text("import ctypes\nctypes.CDLL('libno_such_runtime_library.so.6')\n")
+    (package / "interpreter.py").write_text("Interpreter = None\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(litert, "RUNTIMES", (("ai-edge-litert", "broken_litert.interpreter"),))
+    litert._runtime.cache_clear()
+    try:
+        with pytest.raises(InferenceError, match=r"no LiteRT/TFLite runtime can be loaded .*ai-edge-litert is "
+                                                 r"installed but its library does not load .*libno_such_runtime"
+                                                 r".*install the system's libstdc\+\+6"):
+            litert.runtime_info()
+    finally:
+        litert._runtime.cache_clear()

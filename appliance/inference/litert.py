@@ -36,12 +36,18 @@ def _runtime() -> tuple[str, str, Any]:
         except ImportError as exc:
             failures.append(f"{distribution}: {exc}")
             continue
+        except OSError as exc:
+            # Installed, but its shared library does not load: ai-edge-litert's manylinux wheel
+            # takes libstdc++ from the system, which a minimal root file system may lack.
+            failures.append(f"{distribution} is installed but its library does not load ({exc}; "
+                            "install the system's libstdc++6)")
+            continue
         try:
             version = metadata.version(distribution)
         except metadata.PackageNotFoundError:
             version = getattr(module, "__version__", "unknown")
         return distribution, version, module.Interpreter
-    raise InferenceError("no LiteRT/TFLite runtime is installed (pip install ai-edge-litert; tflite-runtime "
+    raise InferenceError("no LiteRT/TFLite runtime can be loaded (pip install ai-edge-litert; tflite-runtime "
                          "also works with numpy 1): " + "; ".join(failures))
 
 
@@ -59,7 +65,7 @@ def load(path: str | os.PathLike[str], threads: int = 1) -> Any:
 
     ``threads`` (1-4) is how many CPU threads the kernels may use. Raises InferenceError
     when the file is missing, is not a TFLite model, or the runtime cannot build it (an
-    operator it does not have), and when no runtime is installed.
+    operator it does not have), and when no runtime is installed or loads.
     """
     path = Path(path)
     if not 1 <= threads <= MAX_THREADS:
