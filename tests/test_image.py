@@ -137,8 +137,11 @@ def test_root_holds_the_kiosk_its_units_and_a_read_only_layout(image: Image, tmp
     assert re.search(r"^KIOSK_VERSION=\d+\.\d+", release, re.M) and re.search(r"^KIOSK_COMMIT=\S+", release, re.M)
     assert "Type: regular" in debugfs(ext4, "stat /opt/kiosk/venv/bin/kiosk")
     assert "Type: directory" in debugfs(ext4, "stat /opt/kiosk/models")
+    for mount_point in ("/var/lib/kiosk", "/boot/firmware", "/var/lib/systemd"):
+        assert "Type: directory" in debugfs(ext4, f"stat {mount_point}"), mount_point
     # The data partition's config folder: root writes it, the kiosk reads it.
     data_ext4 = data.extract(image.path, tmp_path / "data")
+    assert re.search(r"Mode:\s+0750", debugfs(data_ext4, "stat /"))
     assert re.search(r"User:\s+901\s+Group:\s+901", debugfs(data_ext4, "stat /"))
     assert re.search(r"User:\s+0\s+Group:\s+901", debugfs(data_ext4, "stat /etc"))
 
@@ -156,7 +159,9 @@ class Guest:
         self.port = free_port()
         self.log = log
         cmdline = ("root=LABEL=KIOSK-ROOT ro rootfstype=ext4 rootwait console=ttyAMA0 net.ifnames=0 "
-                   "systemd.show_status=auto " + append)
+                   "systemd.show_status=auto "
+                   # Warnings and errors of every unit on the console too: a failed boot explains itself.
+                   "systemd.journald.forward_to_console=1 systemd.journald.max_level_console=warning " + append)
         self.process = subprocess.Popen(
             ["qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a72", "-m", "2048", "-smp", "2",
              "-kernel", str(image.kernel), "-initrd", str(image.initrd), "-append", cmdline,
