@@ -13,6 +13,8 @@ from appliance import config as config_module
 from appliance.storage.officers import Officers
 from appliance.storage.store import Store
 
+from .ui.chromium import browser  # noqa: F401  (one browser for every test module)
+
 OFFICER_PIN = "482915"
 SUPERVISOR_PIN = "739264"
 

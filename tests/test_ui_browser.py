@@ -17,7 +17,7 @@ from appliance.workflow.crossings import get
 
 from .conftest import OFFICER_PIN, SUPERVISOR_PIN
 from .samples import CLEAR_OKAFOR, PERSON_HIT_DOE
-from .ui.fixtures import (LARGE, LOCKME_PIN, SMALL, TECH_PIN, browser, check_screen, login, page,  # noqa: F401
+from .ui.fixtures import (LARGE, LOCKME_PIN, SMALL, TECH_PIN, check_screen, login, page,  # noqa: F401
                           tap_keys, ui_kiosk)
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")

@@ -28,7 +28,7 @@ from appliance.web.app import create_app
 from appliance.workflow import provision
 
 from .provisioning import KEY_FILE, write_provisioning_set
-from .ui.fixtures import SMALL, _free_socket, browser, check_screen, tap_keys  # noqa: F401
+from .ui.fixtures import SMALL, _free_socket, check_screen, tap_keys  # noqa: F401
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

@@ -29,10 +29,6 @@ from appliance.storage.store import Store
 from ..conftest import OFFICER_PIN, SUPERVISOR_PIN
 from ..samples import import_demo_lists
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--autoplay-policy=no-user-gesture-required"]
 SMALL = {"width": 800, "height": 480}
 LARGE = {"width": 1024, "height": 600}
 LOCKME_PIN = "570318"
@@ -129,18 +125,6 @@ def ui_kiosk(tmp_path_factory) -> Iterator[UIKiosk]:
         sock.close()
         devices.close()
         store.close()
-
-
-@pytest.fixture(scope="session")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (scripts/dev test does)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def _is_error(message) -> bool:
