@@ -94,7 +94,7 @@ class _Builder:
             assert list(array.shape) == shape, (name, array.shape, shape)
             self.buffers.append(_aligned_buffer(schema, array.tobytes()))
             buffer = len(self.buffers) - 1
-        self.tensors.append(schema.TensorT(shape=shape, type=types[dtype], buffer=buffer, name=name,
+        self.tensors.append(_make(schema.TensorT, shape=shape, type=types[dtype], buffer=buffer, name=name,
                                            quantization=quantization))
         return len(self.tensors) - 1
 
@@ -102,7 +102,7 @@ class _Builder:
            options: Any = None) -> None:
         if builtin not in self.opcodes:
             self.opcodes.append(builtin)
-        self.operators.append(self.schema.OperatorT(
+        self.operators.append(_make(self.schema.OperatorT, 
             opcodeIndex=self.opcodes.index(builtin), inputs=inputs, outputs=outputs,
             builtinOptionsType=options_type, builtinOptions=options))
 
@@ -114,15 +114,29 @@ class _Builder:
         for builtin in self.opcodes:
             # Builtin codes above 127 live only in builtinCode; the deprecated int8 field
             # must then say PLACEHOLDER_FOR_GREATER_OP_CODES (127).
-            codes.append(schema.OperatorCodeT(deprecatedBuiltinCode=min(builtin, 127), builtinCode=builtin,
+            codes.append(_make(schema.OperatorCodeT, deprecatedBuiltinCode=min(builtin, 127), builtinCode=builtin,
                                               version=1))
-        subgraph = schema.SubGraphT(tensors=self.tensors, inputs=inputs, outputs=outputs, operators=self.operators,
+        subgraph = _make(schema.SubGraphT, tensors=self.tensors, inputs=inputs, outputs=outputs, operators=self.operators,
                                     name="main")
-        model = schema.ModelT(version=3, operatorCodes=codes, subgraphs=[subgraph], description=description,
+        model = _make(schema.ModelT, version=3, operatorCodes=codes, subgraphs=[subgraph], description=description,
                               buffers=self.buffers)
         builder = flatbuffers.Builder(1024)
         builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
         return bytes(builder.Output())
+
+
+def _make(cls: Any, **fields: Any) -> Any:
+    """An object of the schema's object API with ``fields`` set.
+
+    LiteRT 2.x's generated classes take the fields as keyword arguments, 1.x's (the newest
+    with a manylinux2014 aarch64 wheel) take none: setting them after construction suits both.
+    """
+    made = cls()
+    for name, value in fields.items():
+        if not hasattr(made, name):
+            raise InferenceError(f"this LiteRT's TFLite schema has no field {cls.__name__}.{name}")
+        setattr(made, name, value)
+    return made
 
 
 @lru_cache(maxsize=1)
@@ -147,7 +161,7 @@ def _aligned_buffer_class(schema: Any) -> type:
 
 
 def _aligned_buffer(schema: Any, data: bytes | None) -> Any:
-    return _aligned_buffer_class(schema)(data=data)
+    return _make(_aligned_buffer_class(schema), data=data)
 
 
 def embedder_weights(size: int = EMBEDDER_SIZE, dim: int = EMBEDDER_DIM,
@@ -184,7 +198,7 @@ def embedder_bytes(size: int = EMBEDDER_SIZE, dim: int = EMBEDDER_DIM, quantized
     b = _Builder(schema)
     if quantized_input:
         image = b.tensor("image", [1, size, size, 3], "uint8",
-                         quantization=schema.QuantizationParametersT(scale=[1 / 128], zeroPoint=[128]))
+                         quantization=_make(schema.QuantizationParametersT, scale=[1 / 128], zeroPoint=[128]))
         real = b.tensor("image_real", [1, size, size, 3])
         b.op(ops.DEQUANTIZE, [image], [real])
     else:
@@ -196,13 +210,13 @@ def embedder_bytes(size: int = EMBEDDER_SIZE, dim: int = EMBEDDER_DIM, quantized
     bias_t = b.tensor("projection_bias", [dim], data=bias)
     projected = b.tensor("projected", [1, dim])
     embedding = b.tensor("embedding", [1, dim])
-    b.op(ops.AVERAGE_POOL_2D, [real], [pooled], options.Pool2DOptions, schema.Pool2DOptionsT(
+    b.op(ops.AVERAGE_POOL_2D, [real], [pooled], options.Pool2DOptions, _make(schema.Pool2DOptionsT, 
         padding=schema.Padding.VALID, strideW=EMBEDDER_POOL, strideH=EMBEDDER_POOL,
         filterWidth=EMBEDDER_POOL, filterHeight=EMBEDDER_POOL))
-    b.op(ops.RESHAPE, [pooled, shape], [flat_t], options.ReshapeOptions, schema.ReshapeOptionsT(newShape=[1, flat]))
+    b.op(ops.RESHAPE, [pooled, shape], [flat_t], options.ReshapeOptions, _make(schema.ReshapeOptionsT, newShape=[1, flat]))
     b.op(ops.FULLY_CONNECTED, [flat_t, w, bias_t], [projected], options.FullyConnectedOptions,
-         schema.FullyConnectedOptionsT())
-    b.op(ops.L2_NORMALIZATION, [projected], [embedding], options.L2NormOptions, schema.L2NormOptionsT())
+         _make(schema.FullyConnectedOptionsT))
+    b.op(ops.L2_NORMALIZATION, [projected], [embedding], options.L2NormOptions, _make(schema.L2NormOptionsT))
     return b.pack([image], [embedding], "kiosk reference embedder: crude image embedding, NOT a face recogniser")
 
 
@@ -251,20 +265,20 @@ def detector_bytes() -> bytes:
     box_flat = b.tensor("boxes_flat", [1, n * 4])
     box_shape = b.tensor("boxes_shape", [3], "int32", np.array([1, n, 4]))
     boxes = b.tensor("boxes", [1, n, 4])
-    b.op(ops.AVERAGE_POOL_2D, [image], [pooled], options.Pool2DOptions, schema.Pool2DOptionsT(
+    b.op(ops.AVERAGE_POOL_2D, [image], [pooled], options.Pool2DOptions, _make(schema.Pool2DOptionsT, 
         padding=schema.Padding.VALID, strideW=pool, strideH=pool, filterWidth=pool, filterHeight=pool))
     b.op(ops.RESHAPE, [pooled, shape], [flat], options.ReshapeOptions,
-         schema.ReshapeOptionsT(newShape=[1, cells * 3]))
+         _make(schema.ReshapeOptionsT, newShape=[1, cells * 3]))
     b.op(ops.FULLY_CONNECTED, [flat, diff_w, diff_b], [diffs], options.FullyConnectedOptions,
-         schema.FullyConnectedOptionsT())
+         _make(schema.FullyConnectedOptionsT))
     b.op(ops.ABS, [diffs], [magnitudes])
     b.op(ops.FULLY_CONNECTED, [magnitudes, gain_w, gain_b], [logits], options.FullyConnectedOptions,
-         schema.FullyConnectedOptionsT())
+         _make(schema.FullyConnectedOptionsT))
     b.op(ops.LOGISTIC, [logits], [scores])
     b.op(ops.FULLY_CONNECTED, [flat, box_w, box_b], [box_flat], options.FullyConnectedOptions,
-         schema.FullyConnectedOptionsT())
+         _make(schema.FullyConnectedOptionsT))
     b.op(ops.RESHAPE, [box_flat, box_shape], [boxes], options.ReshapeOptions,
-         schema.ReshapeOptionsT(newShape=[1, n, 4]))
+         _make(schema.ReshapeOptionsT, newShape=[1, n, 4]))
     # Scores first, boxes second: the contract identifies outputs by shape, never by order.
     return b.pack([image], [scores, boxes], "kiosk reference detector: fixed windows scored by colour contrast, "
                                             "NOT a face detector")
