@@ -95,15 +95,15 @@ class _Builder:
             self.buffers.append(_aligned_buffer(schema, array.tobytes()))
             buffer = len(self.buffers) - 1
         self.tensors.append(_make(schema.TensorT, shape=shape, type=types[dtype], buffer=buffer, name=name,
-                                           quantization=quantization))
+                                  quantization=quantization))
         return len(self.tensors) - 1
 
     def op(self, builtin: int, inputs: list[int], outputs: list[int], options_type: int = 0,
            options: Any = None) -> None:
         if builtin not in self.opcodes:
             self.opcodes.append(builtin)
-        self.operators.append(_make(self.schema.OperatorT, 
-            opcodeIndex=self.opcodes.index(builtin), inputs=inputs, outputs=outputs,
+        self.operators.append(_make(
+            self.schema.OperatorT, opcodeIndex=self.opcodes.index(builtin), inputs=inputs, outputs=outputs,
             builtinOptionsType=options_type, builtinOptions=options))
 
     def pack(self, inputs: list[int], outputs: list[int], description: str) -> bytes:
@@ -114,12 +114,12 @@ class _Builder:
         for builtin in self.opcodes:
             # Builtin codes above 127 live only in builtinCode; the deprecated int8 field
             # must then say PLACEHOLDER_FOR_GREATER_OP_CODES (127).
-            codes.append(_make(schema.OperatorCodeT, deprecatedBuiltinCode=min(builtin, 127), builtinCode=builtin,
-                                              version=1))
-        subgraph = _make(schema.SubGraphT, tensors=self.tensors, inputs=inputs, outputs=outputs, operators=self.operators,
-                                    name="main")
+            codes.append(_make(schema.OperatorCodeT, deprecatedBuiltinCode=min(builtin, 127),
+                               builtinCode=builtin, version=1))
+        subgraph = _make(schema.SubGraphT, tensors=self.tensors, inputs=inputs, outputs=outputs,
+                         operators=self.operators, name="main")
         model = _make(schema.ModelT, version=3, operatorCodes=codes, subgraphs=[subgraph], description=description,
-                              buffers=self.buffers)
+                      buffers=self.buffers)
         builder = flatbuffers.Builder(1024)
         builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
         return bytes(builder.Output())
@@ -210,10 +210,11 @@ def embedder_bytes(size: int = EMBEDDER_SIZE, dim: int = EMBEDDER_DIM, quantized
     bias_t = b.tensor("projection_bias", [dim], data=bias)
     projected = b.tensor("projected", [1, dim])
     embedding = b.tensor("embedding", [1, dim])
-    b.op(ops.AVERAGE_POOL_2D, [real], [pooled], options.Pool2DOptions, _make(schema.Pool2DOptionsT, 
-        padding=schema.Padding.VALID, strideW=EMBEDDER_POOL, strideH=EMBEDDER_POOL,
+    b.op(ops.AVERAGE_POOL_2D, [real], [pooled], options.Pool2DOptions, _make(
+        schema.Pool2DOptionsT, padding=schema.Padding.VALID, strideW=EMBEDDER_POOL, strideH=EMBEDDER_POOL,
         filterWidth=EMBEDDER_POOL, filterHeight=EMBEDDER_POOL))
-    b.op(ops.RESHAPE, [pooled, shape], [flat_t], options.ReshapeOptions, _make(schema.ReshapeOptionsT, newShape=[1, flat]))
+    b.op(ops.RESHAPE, [pooled, shape], [flat_t], options.ReshapeOptions,
+         _make(schema.ReshapeOptionsT, newShape=[1, flat]))
     b.op(ops.FULLY_CONNECTED, [flat_t, w, bias_t], [projected], options.FullyConnectedOptions,
          _make(schema.FullyConnectedOptionsT))
     b.op(ops.L2_NORMALIZATION, [projected], [embedding], options.L2NormOptions, _make(schema.L2NormOptionsT))
@@ -265,8 +266,9 @@ def detector_bytes() -> bytes:
     box_flat = b.tensor("boxes_flat", [1, n * 4])
     box_shape = b.tensor("boxes_shape", [3], "int32", np.array([1, n, 4]))
     boxes = b.tensor("boxes", [1, n, 4])
-    b.op(ops.AVERAGE_POOL_2D, [image], [pooled], options.Pool2DOptions, _make(schema.Pool2DOptionsT, 
-        padding=schema.Padding.VALID, strideW=pool, strideH=pool, filterWidth=pool, filterHeight=pool))
+    b.op(ops.AVERAGE_POOL_2D, [image], [pooled], options.Pool2DOptions, _make(
+        schema.Pool2DOptionsT, padding=schema.Padding.VALID, strideW=pool, strideH=pool, filterWidth=pool,
+        filterHeight=pool))
     b.op(ops.RESHAPE, [pooled, shape], [flat], options.ReshapeOptions,
          _make(schema.ReshapeOptionsT, newShape=[1, cells * 3]))
     b.op(ops.FULLY_CONNECTED, [flat, diff_w, diff_b], [diffs], options.FullyConnectedOptions,
