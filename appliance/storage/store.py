@@ -195,6 +195,18 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE lists ADD COLUMN face_model TEXT;
     """,
+    # 6: the supervisor's reason for an outcome (a code of a short list; the free text stays
+    # in outcome_note), and each officer's crossing in progress (document, capture ids,
+    # unavailable reasons: the captures themselves stay encrypted in `captures`), kept
+    # through a reload or a new login and dropped once recorded, cancelled or too old.
+    """
+    ALTER TABLE crossings ADD COLUMN outcome_reason TEXT;
+    CREATE TABLE drafts (
+        officer_id TEXT PRIMARY KEY REFERENCES officers(id),
+        body TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
