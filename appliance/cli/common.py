@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,24 @@ def config_path(ctx: click.Context | None = None) -> Path:
 def load_config(ctx: click.Context | None = None) -> config_module.Config:
     """The config named on the command line (at any level), else from the environment/default."""
     return config_module.load(config_path(ctx))
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Raise KioskError when ``host:port`` cannot be listened on (another kiosk or program has it).
+
+    Checked before anything is printed or started, so a second ``kiosk run`` or ``kiosk demo``
+    says why at once instead of printing a fresh PIN and dying in the web server.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        # As the web server binds: a port in TIME_WAIT after a clean stop is free.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise KioskError(f"port {port} is in use") from None
+            raise KioskError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 def print_json(data: Any) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime
+from datetime import date
 from pathlib import Path
 
 import click
@@ -67,15 +67,15 @@ def record(direction: str, mrz_file: str, officer_id: str, decision: str | None,
 
 
 @command.command("list")
-@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="Only this post-local day.")
+@click.option("--date", "day", metavar="YYYY-MM-DD", help="Only this post-local day.")
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 100_000), help="At most this many.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
-def list_(day: datetime | None, limit: int, as_json: bool) -> None:
+def list_(day: str | None, limit: int, as_json: bool) -> None:
     """List crossings, newest first."""
     config = load_config()
     since = until = None
     if day is not None:
-        since, until = clock.day_bounds(day.date(), config.kiosk.timezone)
+        since, until = clock.day_bounds(_day(day), config.kiosk.timezone)
     with Store(config.db_path) as store:
         items = workflow.list_crossings(store, since=since, until=until, limit=limit)
     if as_json:
@@ -83,6 +83,18 @@ def list_(day: datetime | None, limit: int, as_json: bool) -> None:
     else:
         for crossing in items:
             click.echo(_summary(crossing))
+        if not items:
+            click.echo(f"no crossings on {day}" if day is not None else "no crossings")
+
+
+def _day(text: str) -> date:
+    """A --date value; KioskError (``error: ...``, exit 1) for anything but a real YYYY-MM-DD."""
+    try:
+        if len(text) != 10:
+            raise ValueError
+        return date.fromisoformat(text)
+    except ValueError:
+        raise KioskError(f"--date {text!r} is not a date YYYY-MM-DD") from None
 
 
 @command.command("show")

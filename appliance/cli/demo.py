@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import shutil
 import sys
 import tempfile
 from importlib import resources
@@ -11,7 +12,7 @@ from pathlib import Path
 import click
 
 from appliance import config as config_module
-from appliance.cli.common import KioskCommand
+from appliance.cli.common import KioskCommand, check_port_free
 from appliance.errors import KioskError
 from appliance.lists.csv_import import import_csv
 from appliance.service import daemon as service
@@ -37,11 +38,29 @@ def _random_pin(config: config_module.Config) -> str:
 @click.option("--training/--no-training", default=False, help="Start in training mode.")
 @click.option("--setup-only", is_flag=True, help="Create the demo kiosk but do not start the service.")
 def command(directory: Path | None, host: str, port: int, training: bool, setup_only: bool) -> None:
-    """Create a demo kiosk (config, officer with a random PIN, sample watchlists) and run it."""
+    """Create a demo kiosk (config, officer with a random PIN, sample watchlists) and run it.
+
+    A temporary folder (no --dir) holds the demo's biometric key in plain text: it is
+    removed when the demo stops, unless --setup-only asked for a kiosk to start later.
+    """
+    if directory is not None and (directory / "kiosk.toml").exists():
+        raise KioskError(f"{directory / 'kiosk.toml'} already exists: give an empty --dir or none for a new temporary one")
+    if not setup_only:
+        # Before a PIN is printed: a second demo on the same port must not hand one out.
+        check_port_free(host, port)
+    temporary = directory is None
     directory = directory or Path(tempfile.mkdtemp(prefix="kiosk-demo-"))
+    try:
+        _create_and_run(directory, host, port, training, setup_only, temporary)
+    finally:
+        if temporary and not setup_only:
+            shutil.rmtree(directory, ignore_errors=True)
+            click.echo(f"Demo stopped: removed {directory}", err=True)
+
+
+def _create_and_run(directory: Path, host: str, port: int, training: bool, setup_only: bool,
+                    temporary: bool) -> None:
     config_path = directory / "kiosk.toml"
-    if config_path.exists():
-        raise KioskError(f"{config_path} already exists: give an empty --dir or none for a new temporary one")
     directory.mkdir(parents=True, exist_ok=True)
     raw = {
         "kiosk": {"post_id": "DEMO-POST", "kiosk_id": "K1", "data_dir": str(directory / "data"), "training": training},
@@ -66,7 +85,7 @@ def command(directory: Path | None, host: str, port: int, training: bool, setup_
     installed = Path(sys.executable).parent / "kiosk"
     kiosk = str(installed) if installed.exists() else "kiosk"
     click.echo(f"""
-Demo kiosk created in {directory}
+Demo kiosk created in {directory}{" (removed when the demo stops)" if temporary and not setup_only else ""}
   config:   {config_path}
   UI/API:   http://{host}:{port}/   (API docs: http://{host}:{port}/docs)
   officer:  demo (supervisor)   PIN: {pin}

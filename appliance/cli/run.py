@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from appliance.cli.common import KioskCommand, load_config
+from appliance.cli.common import KioskCommand, check_port_free, load_config
 from appliance.service import daemon as service
 
 
@@ -13,5 +13,7 @@ from appliance.service import daemon as service
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]), help="Logging threshold.")
 def command(log_level: str) -> None:
     """Run the kiosk: API and touchscreen UI, devices, watchdog (systemd runs this)."""
+    config = load_config()
+    check_port_free(config.api.host, config.api.port)
     service.setup_logging(log_level)
-    service.run(load_config())
+    service.run(config)
