@@ -13,11 +13,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from appliance.config.common import (
     StrictModel,
     check_broker_url,
+    check_plaintext_broker,
     read_toml,
     validate,
 )
@@ -49,10 +50,21 @@ class BrokerSection(StrictModel):
         pattern=r"^[A-Za-z0-9_-]+$",
     )
 
+    allow_plaintext: bool = Field(
+        default=False, title="Allow a broker without TLS",
+        description="Accept a plain mqtt:// or ws:// url to a host other than this machine (loopback is always "
+        "accepted); off, such a URL is a config error. Turn on only behind a VPN or another encrypted tunnel.",
+    )
+
     @field_validator("url")
     @classmethod
     def _scheme(cls, value: str) -> str:
         return check_broker_url(value, "url")
+
+    @model_validator(mode="after")
+    def _tls_unless_allowed(self) -> "BrokerSection":
+        check_plaintext_broker(self.url, self.allow_plaintext, "broker.url", "broker.allow_plaintext")
+        return self
 
 
 class HQSection(StrictModel):
@@ -69,11 +81,39 @@ class HQSection(StrictModel):
         default=900, ge=10, title="Silent after",
         description="A kiosk that says it is online but has sent nothing for this long is shown as 'silent'.",
     )
+    history_raw_days: int = Field(
+        default=7, ge=1, le=90, title="Raw health history",
+        description="Days each health message is kept as it came; older ones are folded into hourly averages.",
+    )
+    history_keep_days: int = Field(
+        default=400, ge=7, le=3660, title="Health history kept",
+        description="Days of (hourly) health history and kiosk log kept; older rows are deleted.",
+    )
+
+
+class WebSection(StrictModel):
+    host: str = Field(default="127.0.0.1", title="Listen address", description="Address `kiosk-hq web` listens on.")
+    port: int = Field(default=8090, ge=1, le=65535, title="Port", description="Port `kiosk-hq web` listens on.")
+    session_idle_minutes: int = Field(
+        default=30, ge=1, le=24 * 60, title="Idle logout", description="A console session unused this long ends.",
+    )
+    max_failed_logins: int = Field(
+        default=5, ge=1, le=100, title="Failed logins before lockout",
+        description="Wrong passwords in a row after which an HQ user is locked out.",
+    )
+    lockout_minutes: int = Field(
+        default=15, ge=1, le=24 * 60, title="Lockout", description="How long a locked-out HQ user must wait.",
+    )
+    secure_cookies: bool = Field(
+        default=False, title="Secure cookies",
+        description="Mark the session cookie Secure (set it when the console is served over HTTPS).",
+    )
 
 
 class HQConfig(StrictModel):
     hq: HQSection
     broker: BrokerSection
+    web: WebSection = Field(default_factory=WebSection, title="Console", description="The `kiosk-hq web` console.")
     source: Path | None = Field(default=None, exclude=True, title="File this config was read from")
 
     @property

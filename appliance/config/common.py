@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
@@ -33,6 +35,34 @@ def check_broker_url(value: str, key: str) -> str:
     if not value.startswith(BROKER_SCHEMES):
         raise ValueError(f"{key} {value!r} must start with mqtt://, mqtts://, ws:// or wss://")
     return value
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` names this machine only (``localhost``, 127.0.0.0/8, ``::1``): traffic never leaves it."""
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_plaintext_broker(url: str, allow_plaintext: bool, key: str, flag: str) -> None:
+    """Refuse a broker URL without TLS (mqtt://, ws://) to a host other than loopback, unless ``flag`` allows it.
+
+    A plain connection carries the MQTT password and the crossings' metadata in clear over
+    whatever link the post has, so it must be asked for by name, never fall out of a typo.
+    Raises ValueError naming ``key``, the URL's host and ``flag``.
+    """
+    if not url or allow_plaintext:
+        return
+    parts = urlsplit(url)
+    if parts.scheme in ("mqtts", "wss") or not parts.hostname or is_loopback_host(parts.hostname):
+        return
+    raise ValueError(
+        f"{key} {url!r} is plain {parts.scheme}:// to {parts.hostname}, which is not this machine: use "
+        f"mqtts:// (or wss://), or set {flag} = true to send in clear on purpose"
+    )
 
 
 def read_toml(source: Path, missing_hint: str = "") -> dict[str, Any]:

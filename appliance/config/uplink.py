@@ -7,9 +7,9 @@ import binascii
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
-from appliance.config.common import StrictModel, check_broker_url
+from appliance.config.common import StrictModel, check_broker_url, check_plaintext_broker
 
 
 class UplinkSection(StrictModel):
@@ -17,6 +17,12 @@ class UplinkSection(StrictModel):
         default="",
         title="Broker URL",
         description="MQTT broker of HQ, e.g. mqtts://hq.example:8883; empty while the kiosk has no uplink.",
+    )
+    allow_plaintext: bool = Field(
+        default=False, title="Allow a broker without TLS",
+        description="Accept a plain mqtt:// or ws:// broker_url to a host other than this machine (loopback is "
+        "always accepted). Off: such a URL is a config error, since the password and every message would cross "
+        "the link in clear; turn on only for a broker reached through a VPN or another encrypted tunnel.",
     )
     username: str = Field(default="", title="Username", description="MQTT username, if the broker wants one.")
     password: SecretStr | None = Field(
@@ -111,3 +117,8 @@ class UplinkSection(StrictModel):
     def _mqtt_scheme(cls, value: str) -> str:
         # Empty is allowed: the kiosk then runs offline and queues.
         return check_broker_url(value, "broker_url") if value else value
+
+    @model_validator(mode="after")
+    def _tls_unless_allowed(self) -> "UplinkSection":
+        check_plaintext_broker(self.broker_url, self.allow_plaintext, "uplink.broker_url", "uplink.allow_plaintext")
+        return self
