@@ -59,6 +59,7 @@ class HQDatabase:
     def __init__(self, url: str) -> None:
         self.url = url
         self.lock = threading.RLock()
+        self._ensured: set[tuple[str, ...]] = set()
         self.conn: psycopg.Connection[Any] | sqlite3.Connection
         if url.startswith(("postgresql://", "postgres://")):
             try:
@@ -131,6 +132,28 @@ class HQDatabase:
 
     def transaction(self) -> "_Tx":
         return HQDatabase._Tx(self)
+
+    # The console's modules (history, users, alerts...) each own their tables and SQL and
+    # reach the connection only through these three, so the parameter style and the read
+    # transactions stay this module's business.
+
+    def ensure(self, statements: tuple[str, ...]) -> None:
+        """Create a module's tables once per connection (``CREATE ... IF NOT EXISTS``)."""
+        if statements in self._ensured:
+            return
+        with self.transaction():
+            for statement in statements:
+                self._execute(statement.replace("BYTEA", "BYTEA" if self.postgres else "BLOB"))
+        self._ensured.add(statements)
+
+    def query(self, statement: str, params: Iterable[Any] = ()) -> list[tuple]:
+        """Rows of one read (``?`` placeholders on both back-ends); never inside ``transaction()``, which on
+        PostgreSQL it would end."""
+        return self._rows(statement, params)
+
+    def run(self, statement: str, params: Iterable[Any] = ()) -> int:
+        """One write inside ``with db.transaction():``; returns the rows it changed."""
+        return self._execute(statement, params).rowcount
 
     # --- kiosks -------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -23,6 +24,7 @@ from appliance.domain import clock
 from appliance.errors import ProtocolError
 from appliance.uplink import mqtt, protocol
 from hq.config import HQConfig
+from hq import counters, history
 from hq.db import HQDatabase
 from hq.publisher import Publisher, credentials
 
@@ -45,6 +47,9 @@ class Ingest:
         self.connected = threading.Event()
         self.stored = 0
         self.rejected = 0
+        # What /metrics shows, kept in the database so every worker's counts add up there.
+        self.counts = counters.Counts(db, self.config.client_id)
+        self._next_compaction = 0.0
         self._connack: int | None = None
         self._pending_subacks: set[int] = set()
         self._keys: dict[tuple[str, str], Any] = {}
@@ -65,12 +70,22 @@ class Ingest:
                 if client.loop(timeout=0.2) != paho.MQTT_ERR_SUCCESS:
                     log.warning("lost the broker %s; reconnecting", self.broker)
                     self.connected.clear()
+                self._housekeeping()
             except Exception:
                 log.exception("ingest error; reconnecting")
                 self.connected.clear()
                 stop.wait(self.backoff.next())
         if self.client is not None and self.connected.is_set():
             self.client.disconnect()
+        self.counts.flush()
+
+    def _housekeeping(self) -> None:
+        """Every few seconds the counters reach the database; every hour the health history is compacted."""
+        self.counts.flush_if_due()
+        if time.monotonic() >= self._next_compaction:
+            self._next_compaction = time.monotonic() + 3600
+            history.compact(self.db, raw_days=self.config.hq.history_raw_days,
+                            keep_days=self.config.hq.history_keep_days)
 
     def _connect(self) -> bool:
         if self.client is None or self.client.protocol != self.version:
@@ -126,8 +141,10 @@ class Ingest:
             received = protocol.open_message(message.payload, message.topic, self._kiosk_key(parts))
             handler = getattr(self, f"_handle_{parts.leaf}")
             handler(parts, received)
+            self.counts.add("messages", parts.leaf.split("/")[0])
         except ProtocolError as exc:
             self.rejected += 1
+            self.counts.add("rejected", parts.leaf.split("/")[0] if parts is not None else "unknown")
             log.warning("dropped a message on %s: %s", message.topic, exc)
             if parts is not None:
                 try:
@@ -152,9 +169,11 @@ class Ingest:
         if state not in ("online", "offline"):
             raise ProtocolError(f"status state {state!r} is not online/offline")
         self.db.record_status(parts.post_id, parts.kiosk_id, received.payload, received.sent_at)
+        history.record_status(self.db, parts.post_id, parts.kiosk_id, received.payload, received.sent_at)
 
     def _handle_health(self, parts, received) -> None:
         self.db.record_health(parts.post_id, parts.kiosk_id, received.payload)
+        history.record_health(self.db, parts.post_id, parts.kiosk_id, received.payload, received.sent_at)
 
     def _handle_crossings(self, parts, received) -> None:
         items = _checked_items(received.payload)
@@ -182,6 +201,7 @@ class Ingest:
         client = self.client
         assert client is not None  # a receipt answers a message this client delivered
         client.publish(topic, protocol.seal(self.key, topic, "receipt", payload), qos=1)
+        self.counts.add("receipts", parts.leaf)
 
 
 def _checked_items(payload: dict[str, Any]) -> list[dict[str, Any]]:
