@@ -560,16 +560,32 @@ def default_status_path(folder: Path, config_path: Path) -> Path:
     return Path(KioskSection.model_fields["data_dir"].default) / STATUS_FILE
 
 
-def read_status(config: Config) -> dict[str, Any] | None:
-    """The last provisioning run's outcome (state, at, message, ...), None when there was none or it is unreadable."""
+def status_file_for(config_path: Path) -> Path:
+    """The status file a kiosk whose config cannot be loaded reads: its raw data_dir's, else the default's."""
     try:
-        data = json.loads(status_path(config).read_text(encoding="utf-8"))
+        data_dir = Path(tomllib.loads(config_path.read_text(encoding="utf-8"))["kiosk"]["data_dir"])
+        if data_dir.is_absolute():
+            return data_dir / STATUS_FILE
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError):
+        pass
+    return Path(KioskSection.model_fields["data_dir"].default) / STATUS_FILE
+
+
+def read_status_file(path: Path) -> dict[str, Any] | None:
+    """The provisioning outcome kept in ``path``, None when there is none or it is unreadable."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
-        log.warning("provisioning status %s unreadable: %s", status_path(config), exc)
+        log.warning("provisioning status %s unreadable: %s", path, exc)
         return None
     return data if isinstance(data, dict) else None
+
+
+def read_status(config: Config) -> dict[str, Any] | None:
+    """The last provisioning run's outcome (state, at, message, ...), None when there was none or it is unreadable."""
+    return read_status_file(status_path(config))
 
 
 def _write_status(path: Path, report: dict[str, Any], owner: Owner) -> str | None:
