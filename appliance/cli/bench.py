@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from appliance.cli import bench_screening, bench_uplink
+from appliance.cli import bench_powercut, bench_screening, bench_uplink
 from appliance.cli.common import KioskGroup
 
 
@@ -20,3 +20,4 @@ def command() -> None:
 
 command.add_command(bench_uplink.command)
 command.add_command(bench_screening.command)
+command.add_command(bench_powercut.command)
