@@ -111,3 +111,34 @@ def test_demo_keeps_a_folder_given_with_dir(tmp_path):
     out, _err = _stop(process)
     assert "removed when the demo stops" not in out
     assert (kept / "kiosk.toml").is_file() and (kept / "data" / "kiosk.sqlite3").is_file()
+
+
+def test_scripts_dev_says_it_is_installing_on_a_first_run(tmp_path):
+    # scripts/dev in a copy of the tree whose .venv is a stand-in: the real install is not
+    # run, only what the officer's terminal shows around it.
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "scripts" / "dev").write_bytes((ROOT / "scripts" / "dev").read_bytes())
+    (tmp_path / "scripts" / "dev").chmod(0o755)
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n", encoding="utf-8")
+    bin_dir = tmp_path / ".venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    for name, body in (("python", "exit 0"), ("kiosk", 'echo "kiosk $*"')):
+        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n", encoding="utf-8")
+        (bin_dir / name).chmod(0o755)
+    first = subprocess.run([str(tmp_path / "scripts" / "dev"), "demo", "--port", "1"], capture_output=True, text=True,
+                           timeout=60)
+    assert first.returncode == 0, first.stderr
+    assert "installing the kiosk and its dependencies" in first.stderr
+    assert first.stdout.strip() == "kiosk demo --port 1"
+    again = subprocess.run([str(tmp_path / "scripts" / "dev"), "demo"], capture_output=True, text=True, timeout=60)
+    assert "installing" not in again.stderr  # installed already: no line, no wait
+
+
+def test_pyproject_license_is_an_spdx_string():
+    # A TOML table here makes setuptools warn on every install (project.license is an SPDX
+    # expression since PEP 639, setuptools 77).
+    import tomllib
+
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert isinstance(data["project"]["license"], str)
+    assert any(req.replace(" ", "").startswith("setuptools>=77") for req in data["build-system"]["requires"])

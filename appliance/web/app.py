@@ -10,32 +10,36 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from appliance import __version__
 from appliance.config import Config
 from appliance.storage.officers import Officers
 from appliance.storage.store import Store
-from appliance.web import errors
-from appliance.web.api import captures, crossings, devices, health, lists, session, statistics
+from appliance.web import csrf, errors
+from appliance.web.api import captures, crossings, devices, docs, health, lists, session, statistics
 from appliance.web.pages import crossing, diagnostics, history, home, login, result, setup, status
 from appliance.web.pages import statistics as statistics_page
 
 API_ROUTERS = (health.router, session.router, crossings.router, captures.router, statistics.router,
-               lists.router, devices.router)
+               lists.router, devices.router, docs.router)
 PAGE_ROUTERS = (login.router, setup.router, home.router, crossing.router, result.router, history.router,
                 statistics_page.router, diagnostics.router, status.router)
 
 
 def create_app(config: Config, store: Store, devices: Any = None) -> FastAPI:
     """The kiosk's app over one store; ``devices`` is the opened hardware (None: no devices)."""
-    app = FastAPI(title="Border kiosk", version=__version__, description=__doc__)
+    # FastAPI's own /docs and /redoc load their scripts from a CDN: blank at an offline post.
+    # The docs router serves Swagger UI from the package instead; ReDoc is not offered.
+    app = FastAPI(title="Border kiosk", version=__version__, description=__doc__, docs_url=None, redoc_url=None)
     app.state.config = config
     app.state.store = store
     app.state.officers = Officers(store, config.security)
     app.state.devices = devices
     app.state.power_policy = None  # set by the service once the policy runs
     errors.register(app)
+    # Before the routers are included: each route takes the app's dependencies when it is added.
+    app.router.dependencies.append(Depends(csrf.require_token))
     for router in API_ROUTERS + PAGE_ROUTERS:
         app.include_router(router)
     return app
