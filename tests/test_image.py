@@ -237,6 +237,18 @@ def guests() -> Iterator[list[Guest]]:
         guest.stop()
 
 
+def console_checks(console: str) -> dict[str, tuple[int, object]]:
+    """The `KIOSK-CHECK <name> rc=<code> <JSON or text>` lines of /usr/lib/kiosk/console-check, by name."""
+    checks: dict[str, tuple[int, object]] = {}
+    for name, rc, rest in re.findall(r"^KIOSK-CHECK (\S+) rc=(\d+) ?(.*?)\r?$", console, re.M):
+        try:
+            value: object = json.loads(rest)
+        except ValueError:
+            value = rest
+        checks[name] = (int(rc), value)
+    return checks
+
+
 def specimen_mrz() -> str:
     text = resources.files("appliance").joinpath("demo_data/specimens.mrz").read_text(encoding="utf-8")
     return text.strip().split("\n\n")[1]
@@ -284,7 +296,9 @@ def test_boot_provision_record_power_cut_and_boot_again(image: Image, tmp_path: 
     assert "kiosk.key" not in boot_files, boot_files
 
     started = time.monotonic()
-    second = Guest(image, disk, tmp_path / "console-2.log")
+    # kiosk.console_check: kiosk-console-check.service prints `kiosk db check` and `kiosk
+    # selftest` on the serial console once the kiosk is up.
+    second = Guest(image, disk, tmp_path / "console-2.log", append="kiosk.console_check")
     guests.append(second)
     health = second.wait_for_health()
     phase("second boot to /api/health", started)
@@ -303,4 +317,16 @@ def test_boot_provision_record_power_cut_and_boot_again(image: Image, tmp_path: 
     assert status == 200, devices
     print(f"[image test] devices after the power cut: {devices}", flush=True)
     phase("device status inside, over the API", started)
+
+    # `kiosk db check --json` and `kiosk selftest --json`, run inside the guest as the kiosk user.
+    started = time.monotonic()
+    second.wait_for_console(r"^KIOSK-CHECK done ")
+    checks = console_checks(second.console())
+    phase("db check and self-test inside, on the serial console", started)
+    rc, report = checks["db-check"]
+    assert rc == 0 and report["ok"] is True, checks["db-check"]
+    rc, rows = checks["selftest"]
+    assert rc == 0 and rows and all(row["ok"] for row in rows), checks["selftest"]
+    assert {row["device"] for row in rows} >= {"mrz_reader", "camera", "fingerprint", "power"}, rows
+    assert checks["kiosk-service"] == (0, "active")
     second.power_cut()
