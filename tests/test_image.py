@@ -25,7 +25,8 @@ REPO = Path(__file__).resolve().parents[1]
 BUILD = REPO / "image-build" / "build"
 POST_ID, KIOSK_ID = "POST-QEMU", "K7"
 SUPERVISOR = ("chief", "739264")
-UNITS = ("kiosk.service", "kiosk-browser.service", "kiosk-firstboot.service", "kiosk-growdata.service")
+UNITS = ("kiosk.service", "kiosk-browser.service", "kiosk-firstboot.service", "kiosk-growdata.service",
+         "kiosk-console-check.service")
 # Emulated aarch64 is slow and the machine is shared: generous, and a boot that works returns early.
 BOOT_DEADLINE_S = 600.0
 SECTOR = 512
@@ -123,6 +124,8 @@ def test_root_holds_the_kiosk_its_units_and_a_read_only_layout(image: Image, tmp
                for target in ("multi-user.target", "graphical.target", "var-lib-kiosk.mount")}
     assert "kiosk.service" in enabled["multi-user.target"]
     assert "kiosk-firstboot.service" in enabled["multi-user.target"]
+    assert "kiosk-console-check.service" in enabled["multi-user.target"]
+    assert "--fallback-screen" in debugfs(ext4, "cat /etc/systemd/system/kiosk.service")
     assert "kiosk-browser.service" in enabled["graphical.target"]
     assert "kiosk-growdata.service" in enabled["var-lib-kiosk.mount"]
     assert "graphical.target" in debugfs(ext4, "stat /etc/systemd/system/default.target")
