@@ -21,6 +21,12 @@ class StoreError(KioskError, RuntimeError):
 class MRZError(KioskError, ValueError):
     """The text is not a machine readable zone (wrong shape or characters)."""
 
+    def __init__(self, message: str, reason: object = None) -> None:
+        super().__init__(message)
+        # The same message as a code with parameters (appliance.domain.reasons.Reason), so a
+        # screen can say it in the officer's language; None when raised without one.
+        self.reason = reason
+
 
 class ImportFileError(KioskError, ValueError):
     """A list file (CSV) is malformed; nothing from it was applied."""

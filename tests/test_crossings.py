@@ -59,15 +59,15 @@ def test_the_json_of_a_crossing_keeps_its_keys_and_their_order(kiosk):
     # As recorded: in the order the row is written, seq drawn last; then why it was decided.
     assert list(recorded) == ["id", "post_id", "kiosk_id", "officer_id", "direction", "recorded_at", "training",
                               "document_source", *document, "document_checks", "screening", "decision", "note",
-                              "unavailable", "seq", *outcome, "captures", "decision_reason"]
+                              "unavailable", "seq", *outcome, "captures", "unavailable_reasons", "decision_reason"]
     # As stored: in the crossings table's column order.
     stored = crossings.get(store, recorded["id"]).to_dict()
     assert list(stored) == ["id", "seq", "post_id", "kiosk_id", "officer_id", "direction", "recorded_at", "training",
                             "document_source", *document, "document_checks", "screening", "decision", "note",
-                            *outcome, "unavailable", "captures"]
+                            *outcome, "unavailable", "captures", "unavailable_reasons"]
     assert {key: value for key, value in recorded.items() if key != "decision_reason"} == stored
     assert list(stored["screening"]) == ["hits", "lists", "stale", "warnings", "refer"]
-    assert list(stored["document_checks"]) == ["failed_checks", "expired", "problems"]
+    assert list(stored["document_checks"]) == ["failed_checks", "expired", "problems", "reasons"]
 
 
 def test_person_hit_is_referred_even_if_officer_clears(kiosk):
@@ -384,7 +384,7 @@ def test_another_face_is_no_hit(face_kiosk):
     ("blank", "face not screened: no face found in the photo (best score 0.12 < 0.50)"),
 ])
 def test_a_photo_that_cannot_be_embedded_is_recorded_with_the_reason(face_kiosk, photo, reason):
-    from fastapi.testclient import TestClient
+    from .web_client import BrowserClient
 
     from appliance.web.app import create_app
 
@@ -405,7 +405,7 @@ def test_a_photo_that_cannot_be_embedded_is_recorded_with_the_reason(face_kiosk,
     assert _outbox_kinds(store) == ["crossing", "capture"]
     queued = json.loads(store.conn.execute("SELECT payload FROM outbox WHERE kind = 'crossing'").fetchone()[0])
     assert queued["screening"]["face"]["error"] == crossing["screening"]["face"]["error"]
-    client = TestClient(create_app(config, store))
+    client = BrowserClient(create_app(config, store))
     client.post("/login", data={"officer_id": "alice", "pin": OFFICER_PIN})
     page = client.get(f"/crossings/{crossing['id']}").text
     assert "Face not screened: " + html.escape(crossing["screening"]["face"]["error"]) in page
@@ -477,7 +477,7 @@ def test_a_list_naming_the_kiosks_model_is_screened_by_face_as_before(face_kiosk
 
 @pytest.mark.parametrize("policy, decision", [("warn", "cleared"), ("refer", "referred")])
 def test_a_list_of_another_face_model_is_not_searched_and_the_officer_is_told(face_kiosk, policy, decision):
-    from fastapi.testclient import TestClient
+    from .web_client import BrowserClient
 
     from appliance.web.app import create_app
     from appliance.inference import face_embedder, litert
@@ -501,7 +501,7 @@ def test_a_list_of_another_face_model_is_not_searched_and_the_officer_is_told(fa
         assert crossing["decision_reason"] == warning + ": the face-model policy refers the traveller to secondary"
     else:
         assert crossing["screening"]["refer"] is None
-    client = TestClient(create_app(config, store))
+    client = BrowserClient(create_app(config, store))
     client.post("/login", data={"officer_id": "alice", "pin": OFFICER_PIN})
     page = client.get(f"/crossings/{crossing['id']}").text
     assert "Face not screened against list persons: its faces come from another face model" in page

@@ -223,7 +223,7 @@ def test_hits_come_best_first_with_every_consulted_list_version(lists):
     assert result.lists == {"documents": "d-3", "national": "n-1", "persons": "p-7"}
     data = result.to_dict()
     assert set(data) == {"hits", "lists", "stale", "warnings", "refer"}
-    assert set(data["hits"][0]) == {"list", "entry_id", "kind", "score", "explanation"}
+    assert set(data["hits"][0]) == {"list", "entry_id", "kind", "score", "explanation", "reasons"}
     json.dumps(data)
 
 

@@ -7,8 +7,11 @@ the workflow passed around before these types existed, so clients and HQ see no 
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
+
+from appliance.domain.reasons import Reason, unavailable_reason
 
 
 @dataclass(frozen=True)
@@ -39,14 +42,19 @@ class Hit:
     kind: Literal["document", "person"]
     score: float
     explanation: str
+    # ``explanation`` as codes with parameters, for a screen in another language (empty on
+    # a hit screened before the codes existed).
+    reasons: builtins.list[Reason] = field(default_factory=builtins.list)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"list": self.list, "entry_id": self.entry_id, "kind": self.kind, "score": self.score,
+                "explanation": self.explanation, "reasons": [item.to_dict() for item in self.reasons]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Hit:
         return cls(list=data["list"], entry_id=data["entry_id"], kind=data["kind"], score=data["score"],
-                   explanation=data["explanation"])
+                   explanation=data["explanation"],
+                   reasons=[Reason.from_dict(item) for item in data.get("reasons") or []])
 
 
 @dataclass(frozen=True)
@@ -165,9 +173,18 @@ class DocumentChecks:
     failed_checks: list[str]
     expired: bool
     problems: list[str]
+    # ``problems`` as codes with parameters, in the same order (empty on a crossing recorded
+    # before the codes existed).
+    reasons: list[Reason] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"failed_checks": list(self.failed_checks), "expired": self.expired, "problems": list(self.problems),
+                "reasons": [item.to_dict() for item in self.reasons]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DocumentChecks:
+        return cls(failed_checks=list(data["failed_checks"]), expired=data["expired"], problems=list(data["problems"]),
+                   reasons=[Reason.from_dict(item) for item in data.get("reasons") or []])
 
 
 @dataclass(frozen=True)
@@ -222,6 +239,8 @@ class Crossing:
             "decision": self.decision, "note": self.note, "outcome": self.outcome, "outcome_by": self.outcome_by,
             "outcome_at": self.outcome_at, "outcome_note": self.outcome_note, "unavailable": dict(self.unavailable),
             "captures": [capture.to_dict() for capture in self.captures],
+            # ``unavailable`` as codes with parameters, beside the texts HQ already reads.
+            "unavailable_reasons": {kind: unavailable_reason(text).to_dict() for kind, text in self.unavailable.items()},
         }
 
 
@@ -230,7 +249,7 @@ class Crossing:
 _RECORDED_ORDER = (
     "id", "post_id", "kiosk_id", "officer_id", "direction", "recorded_at", "training", "document_source",
     *Document.__dataclass_fields__, "document_checks", "screening", "decision", "note", "unavailable", "seq",
-    "outcome", "outcome_by", "outcome_at", "outcome_note", "captures",
+    "outcome", "outcome_by", "outcome_at", "outcome_note", "captures", "unavailable_reasons",
 )
 
 

@@ -9,6 +9,7 @@ from datetime import date
 from typing import Any, Callable
 
 from appliance.domain import clock
+from appliance.domain.reasons import Reason, reason
 from appliance.errors import MRZError
 
 FORMATS = ("TD1", "TD2", "TD3", "MRVA", "MRVB")
@@ -42,7 +43,7 @@ def check_digit(text: str) -> str:
         try:
             total += _VALUES[char] * _WEIGHTS[position % 3]
         except KeyError:
-            raise MRZError(f"{char!r} is not an MRZ character (only A-Z, 0-9 and '<')") from None
+            raise _error("mrz.bad_character", char=repr(char)) from None
     return str(total % 10)
 
 
@@ -65,6 +66,8 @@ class MRZResult:
     failed_checks: tuple[str, ...]
     messages: tuple[str, ...]
     lines: tuple[str, ...]
+    # ``messages`` as codes with parameters (appliance.domain.reasons), in the same order.
+    reasons: tuple[Reason, ...] = ()
 
     @property
     def valid(self) -> bool:
@@ -128,7 +131,7 @@ def parse(text: str, today: date | None = None) -> MRZResult:
 
 def _normalise(text: str) -> list[str]:
     if not isinstance(text, str):
-        raise MRZError(f"an MRZ is text, not {type(text).__name__}")
+        raise _error("mrz.not_text", type=type(text).__name__)
     lines = [line.strip().translate(_ASCII_UPPER) for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     # An MRZ never has an empty line, so blank lines anywhere (a reader sending CR CR LF)
     # carry no information.
@@ -142,15 +145,13 @@ def _normalise(text: str) -> list[str]:
 def _identify(lines: list[str]) -> str:
     """The format the lines' shape says, or MRZError saying which line has the wrong length."""
     if not lines:
-        raise MRZError("no MRZ found: the input is empty")
+        raise _error("mrz.empty")
     if len(lines) == 1:
-        raise MRZError(
-            f"got 1 line of {len(lines[0])} character{'s' if len(lines[0]) != 1 else ''}; an MRZ has "
-            "2 lines (of 36 or 44 characters) or 3 lines (of 30), or all of them run together on one "
-            "line of 72, 88 or 90 characters"
-        )
+        if len(lines[0]) == 1:
+            raise _error("mrz.one_line_one_character")
+        raise _error("mrz.one_line", count=len(lines[0]))
     if len(lines) > 3:
-        raise MRZError(f"got {len(lines)} lines; an MRZ has 2 lines (TD2, TD3, MRV) or 3 (TD1)")
+        raise _error("mrz.too_many_lines", count=len(lines))
     if len(lines) == 3:
         fmt = "TD1"
     else:
@@ -158,16 +159,13 @@ def _identify(lines: list[str]) -> str:
         # The first line of the right length tells the format; the other one is then wrong.
         width = next((n for n in lengths if n in (36, 44)), None)
         if width is None:
-            raise MRZError(
-                f"line 1 has {lengths[0]} and line 2 has {lengths[1]} characters; a 2-line MRZ has "
-                "lines of 36 (TD2, MRV-B) or 44 (TD3, MRV-A) characters"
-            )
+            raise _error("mrz.two_line_lengths", first=lengths[0], second=lengths[1])
         visa = lines[0].startswith("V")
         fmt = {36: "MRVB" if visa else "TD2", 44: "MRVA" if visa else "TD3"}[width]
     width = _SHAPES[fmt][1]
     for number, line in enumerate(lines, 1):
         if len(line) != width:
-            raise MRZError(f"line {number} has {len(line)} characters; a {_LABELS[fmt]} line has {width}")
+            raise _error("mrz.line_length", line=number, count=len(line), label=_LABELS[fmt], width=width)
     return fmt
 
 
@@ -175,8 +173,7 @@ def _check_characters(lines: list[str]) -> None:
     for number, line in enumerate(lines, 1):
         for column, char in enumerate(line, 1):
             if char not in _ALPHABET:
-                raise MRZError(f"line {number}, column {column}: {char!r} is not allowed in an MRZ "
-                               "(only A-Z, 0-9 and '<')")
+                raise _error("mrz.character_not_allowed", line=number, column=column, char=repr(char))
 
 
 @dataclass(frozen=True)
@@ -230,7 +227,7 @@ def _fields(fmt: str, lines: list[str]) -> _Fields:
 
 def _decode(fmt: str, lines: list[str], today: date) -> MRZResult:
     raw = _fields(fmt, lines)
-    problems: dict[str, list[str]] = {name: [] for name in CHECKS}
+    problems: dict[str, list[Reason]] = {name: [] for name in CHECKS}
 
     number, number_check, optional = raw.number, raw.number_check, raw.optional
     if raw.long_numbers and number_check == "<":
@@ -245,12 +242,12 @@ def _decode(fmt: str, lines: list[str], today: date) -> MRZResult:
     birth = _date(raw.birth, today, _birth_century)
     problems["birth_date"] += _verify("birth date", raw.birth, raw.birth_check)
     if birth is None:
-        problems["birth_date"].append(f"birth date {raw.birth!r} is not a valid YYMMDD date")
+        problems["birth_date"].append(reason("mrz.bad_date", field="birth date", value=repr(raw.birth)))
 
     expiry = _date(raw.expiry, today, _expiry_century)
     problems["expiry_date"] += _verify("expiry date", raw.expiry, raw.expiry_check)
     if expiry is None:
-        problems["expiry_date"].append(f"expiry date {raw.expiry!r} is not a valid YYMMDD date")
+        problems["expiry_date"].append(reason("mrz.bad_date", field="expiry date", value=repr(raw.expiry)))
 
     if raw.optional_check is not None:
         # A personal number of filler only may have '<' as its check digit.
@@ -266,7 +263,7 @@ def _decode(fmt: str, lines: list[str], today: date) -> MRZResult:
         sex = "X"
     else:
         line, column = raw.sex_at
-        raise MRZError(f"line {line}, column {column}: the sex must be M, F, X or '<', not {raw.sex!r}")
+        raise _error("mrz.bad_sex", line=line, column=column, sex=repr(raw.sex))
 
     surname, given_names = _split_name(raw.name)
     return MRZResult(
@@ -283,21 +280,28 @@ def _decode(fmt: str, lines: list[str], today: date) -> MRZResult:
         optional_data=optional.strip("<"),
         optional_data_2=raw.optional_2.strip("<") if raw.optional_2 is not None else None,
         failed_checks=tuple(name for name in CHECKS if problems[name]),
-        messages=tuple(message for name in CHECKS for message in problems[name]),
+        messages=tuple(problem.text() for name in CHECKS for problem in problems[name]),
         lines=tuple(lines),
+        reasons=tuple(problem for name in CHECKS for problem in problems[name]),
     )
 
 
-def _verify(what: str, data: str, digit: str) -> list[str]:
-    """[] when ``digit`` is the check digit of ``data``, else [a message saying why not]."""
+def _verify(what: str, data: str, digit: str) -> list[Reason]:
+    """[] when ``digit`` is the check digit of ``data``, else [the reason why not]."""
     expected = check_digit(data)
     if digit == expected:
         return []
     if digit == "<":
-        return [f"{what} check digit is missing ('<'); expected {expected}"]
+        return [reason("mrz.check_missing", field=what, expected=expected)]
     if not digit.isdigit():
-        return [f"{what} check digit {digit!r} is not a digit; expected {expected}"]
-    return [f"{what} check digit is {digit}, expected {expected}"]
+        return [reason("mrz.check_not_digit", field=what, digit=repr(digit), expected=expected)]
+    return [reason("mrz.check_wrong", field=what, digit=digit, expected=expected)]
+
+
+def _error(code: str, **params: Any) -> MRZError:
+    """An MRZError whose message is the English text of the reason it carries."""
+    item = reason(code, **params)
+    return MRZError(item.text(), reason=item)
 
 
 def _date(text: str, today: date, resolve: Callable[[int, int, int, date], date | None]) -> date | None:

@@ -44,6 +44,7 @@ import numpy as np
 from rapidfuzz.distance import JaroWinkler
 
 from appliance.domain.names import KEY_SEPARATOR, fold
+from appliance.domain.reasons import Reason, reason
 from appliance.inference.files import save_npy
 
 FORMAT = 1
@@ -150,21 +151,23 @@ class NameComparison:
     """A name-to-name score in [0, 1] and the words an officer reads for it."""
 
     score: float
-    evidence: str
+    reason: Reason
+
+    @property
+    def evidence(self) -> str:
+        return self.reason.text()
 
 
-def _describe(surname: PartMatch, given: PartMatch | None, swapped: bool, given_note: str) -> str:
+def _describe(surname: PartMatch, given: PartMatch | None, swapped: bool, given_note: str) -> Reason:
     if given is None:  # never swapped: a swap pairs two compared parts
-        if surname.kind == "equal":
-            return f"surname equal ({given_note})"
-        return f"surname {surname.kind} ({given_note})"
+        return reason("name.surname_only", surname=surname.kind, note=given_note)
     if swapped:
         if surname.kind == given.kind == "equal":
-            return "surname and given names equal but swapped"
-        return f"surname and given names swapped: surname {surname.kind}, given names {given.kind}"
+            return reason("name.equal_swapped")
+        return reason("name.swapped", surname=surname.kind, given=given.kind)
     if surname.kind == given.kind == "equal":
-        return "surname and given names equal"
-    return f"surname {surname.kind}, given names {given.kind}"
+        return reason("name.equal")
+    return reason("name.parts", surname=surname.kind, given=given.kind)
 
 
 def compare(query_surname: list[str], query_given: list[str], listed_surname: list[str],
@@ -181,7 +184,8 @@ def compare(query_surname: list[str], query_given: list[str], listed_surname: li
         elif given.score > 0:
             options.append(NameComparison(surname.score * given.score, _describe(surname, given, False, "")))
         else:
-            options.append(NameComparison(surname.score * GIVEN_DIFFERENT, f"surname {surname.kind}, given names differ"))
+            options.append(NameComparison(surname.score * GIVEN_DIFFERENT,
+                                          reason("name.parts", surname=surname.kind, given="differ")))
     swapped_surname = compare_part(query_surname, listed_given)
     swapped_given = compare_part(query_given, listed_surname)
     if swapped_surname and swapped_given and swapped_surname.score > 0 and swapped_given.score > 0:
@@ -190,9 +194,9 @@ def compare(query_surname: list[str], query_given: list[str], listed_surname: li
     every = compare_part(query_surname + query_given, listed_surname + listed_given)
     if every is not None and every.score > 0 and not options:
         # Name parts split or ordered differently (all names written as the surname, say).
-        options.append(NameComparison(every.score * SWAPPED, f"all names {every.kind}, parts in another order"))
+        options.append(NameComparison(every.score * SWAPPED, reason("name.reordered", names=every.kind)))
     if not options:
-        return NameComparison(0.0, "names differ")
+        return NameComparison(0.0, reason("name.differ"))
     return max(options, key=lambda option: option.score)
 
 
@@ -289,6 +293,7 @@ class NameMatch:
     listed_name: str  # "SURNAME, GIVEN" as folded
     score: float
     evidence: str
+    reason: Reason | None = None  # ``evidence`` as a code with parameters
 
 
 class NameIndex:
@@ -409,6 +414,6 @@ class NameIndex:
                 listed = f"{listed_surname}, {listed_given}" if listed_given else listed_surname
                 matches.append(NameMatch(entry=int(self.row_entry[row]), row=row, is_alias=bool(self.row_alias[row]),
                                          listed_name=listed, score=round(result.score, 4),
-                                         evidence=result.evidence))
+                                         evidence=result.evidence, reason=result.reason))
         matches.sort(key=lambda match: (-match.score, match.row))
         return matches[:limit]

@@ -31,6 +31,7 @@ from appliance.domain.models import (
     RecordedCrossing,
     ScreeningResult,
 )
+from appliance.domain.reasons import reason
 from appliance.errors import KioskError, NotFound, WorkflowError
 from appliance.inference import face_embedder
 from appliance.storage import audit
@@ -101,10 +102,10 @@ class _Document:
 def _from_mrz(text: str, today: date) -> _Document:
     result = mrz.parse(text, today=today)
     data = result.to_dict()
-    problems = list(data.get("messages") or [f"check failed: {name}" for name in data["failed_checks"]])
+    found = list(result.reasons) or [reason("document.check_failed", check=name) for name in result.failed_checks]
     expired = result.is_expired(today)
     if expired:
-        problems.append(f"document expired on {data['expiry_date']}")
+        found.append(reason("document.expired", date=data["expiry_date"]))
     return _Document(
         source="mrz",
         fields=Document(
@@ -120,7 +121,8 @@ def _from_mrz(text: str, today: date) -> _Document:
             sex=data["sex"],
             expiry_date=data["expiry_date"],
         ),
-        checks=DocumentChecks(failed_checks=data["failed_checks"], expired=expired, problems=problems),
+        checks=DocumentChecks(failed_checks=data["failed_checks"], expired=expired,
+                              problems=[item.text() for item in found], reasons=found),
     )
 
 
@@ -209,13 +211,14 @@ def _from_manual(doc: ManualDocument, today: date) -> _Document:
     if birth is not None and _in_future(birth, today):
         raise WorkflowError(f"manual document entry: birth_date {birth_date} is in the future")
     expired = expiry_date is not None and date.fromisoformat(expiry_date) < today
-    problems = ["typed by hand: no check digits to verify"]
+    found = [reason("document.typed")]
     if expired:
-        problems.append(f"document expired on {expiry_date}")
+        found.append(reason("document.expired", date=expiry_date))
     if not expiry_date:
-        problems.append("no expiry date given")
+        found.append(reason("document.no_expiry"))
     return _Document(source="manual", fields=fields,
-                     checks=DocumentChecks(failed_checks=[], expired=expired, problems=problems))
+                     checks=DocumentChecks(failed_checks=[], expired=expired, problems=[item.text() for item in found],
+                                           reasons=found))
 
 
 def _decide(requested: str | None, hits: list[Hit], problems: list[str], config: Config,
@@ -435,7 +438,7 @@ def _from_row(row: dict[str, Any], captures: list[Capture]) -> Crossing:
         officer_id=row["officer_id"], direction=row["direction"], recorded_at=row["recorded_at"],
         training=bool(row["training"]), document_source=row["document_source"],
         document=Document(**{name: row[name] for name in Document.__dataclass_fields__}),
-        document_checks=DocumentChecks(**json.loads(row["document_checks"])),
+        document_checks=DocumentChecks.from_dict(json.loads(row["document_checks"])),
         screening=ScreeningResult.from_dict(json.loads(row["screening"])),
         decision=row["decision"], note=row["note"], outcome=row.get("outcome"), outcome_by=row.get("outcome_by"),
         outcome_at=row.get("outcome_at"), outcome_note=row.get("outcome_note"),

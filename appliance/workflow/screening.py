@@ -53,6 +53,7 @@ from appliance.domain.fields import (
 )
 from appliance.domain.models import Hit, ScreeningResult, Traveller
 from appliance.domain.names import normalise
+from appliance.domain.reasons import Reason, reason, texts
 from appliance.errors import KioskError, WorkflowError
 from appliance.lists import indexes
 from appliance.lists.bundle import short_model
@@ -285,18 +286,21 @@ def _document_hits(index: Any, query: _Query, list_name: str) -> list[Hit]:
         return []
     # A document reported twice in one list (lost, then stolen) is one hit with both reports.
     document = f"{query.document_issuer} {query.document_number}"
-    parts = []
+    parts: list[str] = []
+    reasons: list[Reason] = []
     for record in records:
-        text = f"document {document} reported {record.reason}" if record.reason else f"document {document} listed"
+        found = [reason("document.reported", document=document, reason=record.reason) if record.reason
+                 else reason("document.listed", document=document)]
         # The type is shown, never required: a stolen passport presented as an ID card
         # (or listed with the wrong type) must still be stopped.
         if record.document_type:
-            text += f", listed as type {record.document_type}"
+            found.append(reason("document.listed_type", type=record.document_type))
             if query.document_type and query.document_type != record.document_type:
-                text += f", presented as {query.document_type}"
-        parts.append(text)
+                found.append(reason("document.presented_as", type=query.document_type))
+        parts.append(texts(found))
+        reasons += found
     return [Hit(list=list_name, entry_id=f"{query.document_issuer}:{query.document_number}", kind="document",
-                score=DOCUMENT_LISTED, explanation="; ".join(parts))]
+                score=DOCUMENT_LISTED, explanation="; ".join(parts), reasons=reasons)]
 
 
 def _iso(value: Date) -> str:
@@ -304,37 +308,42 @@ def _iso(value: Date) -> str:
     return "-".join(f"{part:02d}" if index else f"{part:04d}" for index, part in enumerate(value) if part is not None)
 
 
-def _birth_date(listed: str, traveller: Date | None) -> tuple[float, str]:
+def _birth_date(listed: str, traveller: Date | None) -> tuple[float, Reason]:
     if not listed:
-        return BIRTH_DATE_ONE_SIDE, "no birth date on the list"
+        return BIRTH_DATE_ONE_SIDE, reason("birth_date.not_listed")
     if traveller is None:
-        return BIRTH_DATE_ONE_SIDE, f"traveller's birth date not known (list: {listed})"
+        return BIRTH_DATE_ONE_SIDE, reason("birth_date.traveller_unknown", listed=listed)
     on_list = parse_partial_date(listed)
     for listed_part, traveller_part in zip(on_list, traveller):
         if listed_part is None or traveller_part is None:
             if traveller_part is None:
                 # The officer sees the match rests on the part of the date the traveller's
                 # document gives (a year, or year and month).
-                return BIRTH_DATE_COMPATIBLE, f"birth date compatible (list: {listed}, traveller: {_iso(traveller)})"
-            return BIRTH_DATE_COMPATIBLE, f"birth date compatible (list: {listed})"
+                return BIRTH_DATE_COMPATIBLE, reason("birth_date.compatible_partial", listed=listed,
+                                                     traveller=_iso(traveller))
+            return BIRTH_DATE_COMPATIBLE, reason("birth_date.compatible", listed=listed)
         if listed_part != traveller_part:
-            return BIRTH_DATE_DIFFERENT, f"birth date differs (list: {listed})"
-    return BIRTH_DATE_EQUAL, "birth date equal"
+            return BIRTH_DATE_DIFFERENT, reason("birth_date.differs", listed=listed)
+    return BIRTH_DATE_EQUAL, reason("birth_date.equal")
 
 
-def _person_evidence(query: _Query, base: float, evidence: str, birth_date: str, sex: str,
-                     nationality: str) -> tuple[float, str]:
+# One piece of evidence for a hit: its score, its English text, and the same as reasons.
+Evidence = tuple[float, str, list[Reason]]
+
+
+def _person_evidence(query: _Query, base: float, evidence: str, evidence_reasons: list[Reason], birth_date: str,
+                     sex: str, nationality: str) -> Evidence:
     """Score and explanation of a name match, weighed by birth date, sex and nationality."""
-    factor, dob_text = _birth_date(birth_date, query.birth_date)
-    score, parts = base * factor, [evidence, dob_text]
+    factor, dob = _birth_date(birth_date, query.birth_date)
+    score, found = base * factor, [dob]
     if sex in ("M", "F") and query.sex in ("M", "F") and sex != query.sex:
         score *= SEX_DIFFERENT
-        parts.append(f"sex differs (list: {sex})")
+        found.append(reason("sex.differs", sex=sex))
     if nationality and query.nationality:
         # Shown only: dual nationals travel on either passport, so it neither adds nor removes.
         same = nationality == query.nationality
-        parts.append("nationality equal" if same else f"nationality differs (list: {nationality})")
-    return score, ", ".join(parts)
+        found.append(reason("nationality.equal") if same else reason("nationality.differs", nationality=nationality))
+    return score, ", ".join([evidence, texts(found)]), [*evidence_reasons, *found]
 
 
 def _details(conn: sqlite3.Connection, list_name: str, entry_ids: list[str]) -> dict[str, tuple]:
@@ -353,22 +362,25 @@ def _details(conn: sqlite3.Connection, list_name: str, entry_ids: list[str]) -> 
 
 def _person_hits(conn: sqlite3.Connection, index: Any, query: _Query, list_name: str, threshold: float,
                  face_threshold: float) -> list[Hit]:
-    # entry_id -> evidence kind -> (score, text)
-    best: dict[str, dict[str, tuple[float, str]]] = {}
+    # entry_id -> evidence kind -> (score, text, reasons)
+    best: dict[str, dict[str, Evidence]] = {}
 
-    def consider(entry_id: str, kind: str, score: float, text: str) -> None:
+    def consider(entry_id: str, kind: str, score: float, text: str, found: list[Reason]) -> None:
         evidence = best.setdefault(entry_id, {})
         if kind not in evidence or score > evidence[kind][0]:
-            evidence[kind] = (score, text)
+            evidence[kind] = (score, text, found)
 
-    names: list[tuple[str, float, str]] = []
+    names: list[tuple[str, float, str, list[Reason]]] = []
     if _has_letters(query.raw_surname):
         year = query.birth_date[0] if query.birth_date else None
         for match in index.names.search(query.raw_surname, query.raw_given_names, birth_year=year,
                                         limit=NAME_MATCHES):
             evidence = f"alias {match.listed_name}: {match.evidence}" if match.is_alias else match.evidence
-            names.append((index.entry_ids[match.entry], match.score, evidence))
-    faces: list[tuple[str, float, str]] = []
+            found = [match.reason] if match.reason is not None else []
+            if match.is_alias:
+                found.insert(0, reason("name.alias", name=match.listed_name))
+            names.append((index.entry_ids[match.entry], match.score, evidence, found))
+    faces: list[tuple[str, float, Reason]] = []
     if query.face is not None and index.faces is not None:
         if query.face.shape[0] != index.faces.dim:
             raise WorkflowError(f"face embedding has {query.face.shape[0]} dimensions, list {list_name}'s faces "
@@ -378,40 +390,43 @@ def _person_hits(conn: sqlite3.Connection, index: Any, query: _Query, list_name:
                 span = max(1.0 - face_threshold, 1e-9)
                 score = min(1.0, threshold + (1.0 - threshold) * (match.similarity - face_threshold) / span)
                 faces.append((index.entry_ids[match.row], score,
-                              f"face similarity {match.similarity:.2f} (threshold {face_threshold:.2f})"))
-    details = _details(conn, list_name, sorted({entry_id for entry_id, _, _ in names + faces}))
+                              reason("face.similar", similarity=f"{match.similarity:.2f}",
+                                     threshold=f"{face_threshold:.2f}")))
+    details = _details(conn, list_name, sorted({name[0] for name in names} | {face[0] for face in faces}))
     reasons: dict[str, str] = {}
-    for entry_id, base, evidence in names:
+    for entry_id, base, evidence, found in names:
         if entry_id in details:
-            birth_date, sex, nationality, reason = details[entry_id]
-            score, text = _person_evidence(query, base, evidence, birth_date, sex, nationality)
-            consider(entry_id, "name", score, text)
-            reasons[entry_id] = reason
-    for entry_id, score, evidence in faces:
+            birth_date, sex, nationality, listed_for = details[entry_id]
+            consider(entry_id, "name", *_person_evidence(query, base, evidence, found, birth_date, sex, nationality))
+            reasons[entry_id] = listed_for
+    for entry_id, score, face in faces:
         if entry_id in details:
-            consider(entry_id, "face", score, evidence)
+            consider(entry_id, "face", score, face.text(), [face])
             reasons[entry_id] = details[entry_id][3]
     if query.document_number:
         rows = conn.execute(
             "SELECT entry_id, document_issuer, reason FROM watchlist_persons WHERE document_number = ? AND list = ?",
             (query.document_number, list_name),
         ).fetchall()
-        for entry_id, issuer, reason in rows:
+        for entry_id, issuer, listed_for in rows:
             if issuer and issuer == query.document_issuer:
-                score, text = PERSON_DOCUMENT, f"listed document {issuer} {query.document_number} equal"
+                score, equal = PERSON_DOCUMENT, reason("person.document", issuer=issuer, number=query.document_number)
             elif not issuer:
-                score, text = PERSON_DOCUMENT_NUMBER_ONLY, (
-                    f"listed document number {query.document_number} equal (no issuer on the list)")
+                score, equal = PERSON_DOCUMENT_NUMBER_ONLY, reason("person.document_number",
+                                                                   number=query.document_number)
             else:
                 continue
-            consider(entry_id, "document", score, text)
-            reasons[entry_id] = reason
+            consider(entry_id, "document", score, equal.text(), [equal])
+            reasons[entry_id] = listed_for
     hits = []
     for entry_id, evidence in best.items():
-        ranked = sorted(evidence.values(), reverse=True)
-        explanation = "; ".join(text for _, text in ranked)
+        ranked = sorted(evidence.values(), key=lambda item: (item[0], item[1]), reverse=True)
+        explanation = "; ".join(text for _, text, _ in ranked)
+        hit_reasons = [item for _, _, found in ranked for item in found]
         if reasons.get(entry_id):
-            explanation += f"; listed for: {reasons[entry_id]}"
+            listed = reason("hit.listed_for", reason=reasons[entry_id])
+            explanation += "; " + listed.text()
+            hit_reasons.append(listed)
         hits.append(Hit(list=list_name, entry_id=entry_id, kind="person", score=round(ranked[0][0], 3),
-                        explanation=explanation))
+                        explanation=explanation, reasons=hit_reasons))
     return hits
