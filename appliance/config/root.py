@@ -8,10 +8,12 @@ from pydantic import Field
 
 from appliance.config.api import ApiSection
 from appliance.config.common import StrictModel
+from appliance.config.crossings import CrossingsSection
 from appliance.config.hardware import HardwareSection
 from appliance.config.kiosk import KioskSection
 from appliance.config.screening import ScreeningSection
 from appliance.config.security import SecuritySection
+from appliance.config.ui import UiSection
 from appliance.config.uplink import UplinkSection
 
 
@@ -24,6 +26,8 @@ class Config(StrictModel):
     uplink: UplinkSection = Field(default_factory=UplinkSection)
     hardware: HardwareSection = Field(default_factory=HardwareSection)
     screening: ScreeningSection = Field(default_factory=ScreeningSection)
+    crossings: CrossingsSection = Field(default_factory=CrossingsSection)
+    ui: UiSection = Field(default_factory=UiSection)
 
     source: Path | None = Field(default=None, exclude=True, title="File this config was read from")
 

@@ -207,6 +207,18 @@ MIGRATIONS: list[str] = [
         updated_at TEXT NOT NULL
     );
     """,
+    # 7: the client's request id of a crossing (unique: a repeated record call answers the
+    # first crossing, never a second one) with the decision's reason it was answered with;
+    # the purpose of travel and, for a visa holder, the visa's number and type.
+    """
+    ALTER TABLE crossings ADD COLUMN request_id TEXT;
+    CREATE UNIQUE INDEX crossings_request_id ON crossings(request_id) WHERE request_id IS NOT NULL;
+    ALTER TABLE crossings ADD COLUMN decision_reason TEXT;
+    ALTER TABLE crossings ADD COLUMN purpose TEXT;
+    ALTER TABLE crossings ADD COLUMN visa_number TEXT;
+    ALTER TABLE crossings ADD COLUMN visa_type TEXT;
+    CREATE INDEX crossings_document ON crossings(document_number, issuing_state);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
