@@ -1,0 +1,29 @@
+"""`kiosk bench outage`, small: the broker down while crossings with photos are recorded, then the drain."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from appliance.cli import cli
+
+
+def test_outage_backlog_drains_exactly_once_in_order_with_photos():
+    result = CliRunner().invoke(cli, ["bench", "outage", "--crossings", "60", "--officers", "2", "--json"],
+                                catch_exceptions=False)
+    figures = json.loads(result.output)
+    assert result.exit_code == 0, figures
+    assert figures["recorded_offline"] >= 60
+    # Each crossing queued itself and its photo: the backlog is at least twice the crossings.
+    assert figures["backlog_rows"] >= 2 * figures["recorded_offline"]
+    assert 0 < figures["first_receipt_s"] <= figures["drain_s"]
+    hq = figures["hq"]
+    assert hq["exactly_once_in_order"] and hq["missing"] == 0
+    assert hq["held"] >= figures["recorded_offline"] + figures["record_ms_idle"]["n"]
+    assert hq["photos_complete"] == hq["photos_on_kiosk"] == hq["held"]
+    assert figures["acknowledged_present"]
+    assert figures["record_ms_while_draining"]["n"] > 0 and figures["record_ms_while_draining"]["p99"] > 0
+    memory = figures["memory_kb"]
+    assert 0 < memory["idle"] <= memory["peak"] and memory["after_drain"] <= memory["peak"]
+    assert figures["ok"] is True
