@@ -98,7 +98,7 @@ def run(settings: Settings, progress: Callable[[str], None] | None = None) -> di
             kiosk.start()
             kiosk.wait_ready(90)
             store = Store(kiosk.config.db_path)
-            _wait(lambda: status.snapshot(store).get("connected"), 30, "the uplink to connect")
+            _wait(lambda: bool(status.snapshot(store)["connected"]), 30, "the uplink to connect")
             sampler.start()
             desk = f"officer{settings.officers + 1}"
             idle = _pace_officer(kiosk, desk, settings.pace_s, settings.idle_s, threading.Event())
@@ -156,7 +156,8 @@ def run(settings: Settings, progress: Callable[[str], None] | None = None) -> di
         complete = sum(1 for c in hq.captures() if c["complete"] and c["bytes"] == c["total"] > 0)
     acknowledged = {cid for o in [*recorders, idle, during] for cid in o.desk.acknowledged}
     hq_ids = [c["id"] for c in at_hq]
-    figures = {
+    in_order = hq_ids == kiosk_ids
+    figures: dict[str, Any] = {
         "crossings": settings.crossings,
         "recorded_offline": sum(len(o.desk.acknowledged) for o in recorders),
         "recording_s": round(recording_s, 1),
@@ -170,11 +171,11 @@ def run(settings: Settings, progress: Callable[[str], None] | None = None) -> di
         "memory_kb": {"idle": memory_idle["rss_kb"], "after_recording": memory_recorded["rss_kb"],
                       "after_drain": memory_drained["rss_kb"], "peak": memory_drained["peak_rss_kb"],
                       "sampled_peaks": sampler.peaks},
-        "hq": {"held": len(hq_ids), "exactly_once_in_order": hq_ids == kiosk_ids,
+        "hq": {"held": len(hq_ids), "exactly_once_in_order": in_order,
                "missing": len(set(kiosk_ids) - set(hq_ids)), "photos_complete": complete,
                "photos_on_kiosk": photos},
         "acknowledged_present": acknowledged <= set(kiosk_ids),
     }
-    figures["ok"] = (figures["hq"]["exactly_once_in_order"] and complete == photos
+    figures["ok"] = (in_order and complete == photos
                      and photos == len(kiosk_ids) and figures["acknowledged_present"])
     return figures
