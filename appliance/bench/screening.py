@@ -21,11 +21,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import click
 import numpy as np
 
+from appliance.bench import machine, pagecache
 from appliance.domain.names import fold
 from appliance.inference import documents, faces, names
 
@@ -117,19 +118,51 @@ def _progress(quiet: bool, total: int, what: str):
 
 # -- Faces ----------------------------------------------------------------------------------
 
-def _copy_bandwidth() -> float:
-    """Bytes per second of a single-threaded large copy, STREAM-style (read + write counted)."""
-    source = np.ones(32 * 1024 * 1024, dtype=np.float64)  # 256 MiB: far beyond any cache
-    target = np.empty_like(source)
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        np.copyto(target, source)
-        best = min(best, time.perf_counter() - start)
-    return 2 * source.nbytes / best
+def _read_bandwidth() -> dict[str, Any]:
+    """Bytes per second one thread reads from memory: the fastest of two read-only passes over
+    256 MiB (far beyond any cache), best of 5 each. Nothing is written, so a scan that only
+    reads its codes is bounded by this, not by a copy's (read + write) figure."""
+    data = np.ones(32 * 1024 * 1024, dtype=np.float64)
+    passes = {"numpy count_nonzero (bytes)": lambda: np.count_nonzero(data.view(np.bool_)),
+              "numpy sum (float64)": lambda: float(data.sum())}
+    best: dict[str, float] = {}
+    for name, read in passes.items():
+        read()
+        seconds = float("inf")
+        for _ in range(5):
+            start = time.perf_counter()
+            read()
+            seconds = min(seconds, time.perf_counter() - start)
+        best[name] = data.nbytes / seconds
+    fastest = max(best, key=lambda name: best[name])
+    return {"bytes_per_s": best[fastest], "pass": fastest,
+            "passes_gb_s": {name: round(value / 1e9, 2) for name, value in best.items()}}
 
 
-def bench_faces(count: int, dim: int, queries: int, seed: int, work: Path, quiet: bool) -> dict[str, Any]:
+def _interleaved(rounds: int, queries: int, engines: dict[str, tuple[int, Callable[[int], Any]]]) -> dict[str, list[float]]:
+    """Per-query seconds of each engine, measured in ``rounds`` rounds that take turns.
+
+    ``engines`` maps a name to (how many of the queries it runs, call(query number)). Each
+    round runs every engine on its next slice of queries, the order rotating from round to
+    round, so a burst of load from elsewhere on the machine falls on all of them alike.
+    """
+    times: dict[str, list[float]] = {name: [] for name in engines}
+    names = list(engines)
+    for name, (count, call) in engines.items():  # warm-up: first touches, lazy allocations
+        for i in range(min(3, count)):
+            call(i)
+    for round_number in range(rounds):
+        for name in names[round_number % len(names):] + names[:round_number % len(names)]:
+            count, call = engines[name]
+            for i in range(round_number * count // rounds, (round_number + 1) * count // rounds):
+                start = time.perf_counter()
+                call(i % queries)
+                times[name].append(time.perf_counter() - start)
+    return times
+
+
+def bench_faces(count: int, dim: int, queries: int, seed: int, work: Path, quiet: bool,
+                rounds: int = 5) -> dict[str, Any]:
     import faiss
 
     rng = np.random.default_rng(seed)
@@ -137,8 +170,11 @@ def bench_faces(count: int, dim: int, queries: int, seed: int, work: Path, quiet
     vectors = rng.standard_normal((count, dim), dtype=np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     # A listed person seen again: the listed embedding plus noise (cosine about 0.7 to it).
+    # float32 throughout: under NumPy 2 a float64 scalar would make the queries float64, and
+    # every float32 product with them would convert the whole matrix first.
     targets = rng.integers(0, count, queries)
-    probes = vectors[targets] + rng.standard_normal((queries, dim), dtype=np.float32) / np.sqrt(dim)
+    noise = rng.standard_normal((queries, dim), dtype=np.float32) * np.float32(1 / np.sqrt(dim))
+    probes = (vectors[targets] + noise).astype(np.float32)
     probes /= np.linalg.norm(probes, axis=1, keepdims=True)
     start = time.perf_counter()
     faces.build(work / "faces", vectors, np.arange(count, dtype=np.int32))
@@ -147,46 +183,72 @@ def bench_faces(count: int, dim: int, queries: int, seed: int, work: Path, quiet
     stored = sum((work / "faces" / name).stat().st_size - 128 for name in ("codes.npy", "inv_norms.npy", "rows.npy"))
     flat = faiss.IndexFlatIP(dim)
     flat.add(vectors)
-    faiss.omp_set_num_threads(2)
-    result: dict[str, Any] = {"vectors": count, "dim": dim, "queries": queries, "k": 10, "build_s": round(build_s, 2),
-                              "bytes_per_vector": round(stored / count, 2), "kernel": _kernel_name()}
-    truth_similarity, truth = flat.search(probes, 10)
-    found = [[m.row for m in index.search(probes[i], k=10)] for i in range(queries)]
-    result.update(_recall(found, truth, truth_similarity, vectors, probes))
     # faiss's own 8-bit flat index on the same data, d bytes a vector: the same kind of
     # codes from the peer library, so the recall figures show what 8 bits allow.
     sq8 = faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
     sq8.train(vectors[:min(count, 100_000)])
     sq8.add(vectors)
+    result: dict[str, Any] = {"vectors": count, "dim": dim, "queries": queries, "k": 10, "build_s": round(build_s, 2),
+                              "rounds": rounds, "bytes_per_vector": round(stored / count, 2), "kernel": _kernel_name(),
+                              "versions": machine.versions("numpy", "faiss-cpu", "simsimd")}
+    faiss.omp_set_num_threads(2)
+    truth_similarity, truth = flat.search(probes, 10)
+    found = [[m.row for m in index.search(probes[i], k=10)] for i in range(queries)]
+    result.update(_recall(found, truth, truth_similarity, vectors, probes))
     _, sq8_found = sq8.search(probes, 10)
     result["faiss_sq8"] = _recall([row.tolist() for row in sq8_found], truth, truth_similarity, vectors, probes)
+    # numpy's float32 mat-vec is ten times slower than the others: a fifth of the queries.
+    numpy_queries = max(1, min(queries, queries // 5 or 1))
     for threads in (1, 2):
-        faiss.omp_set_num_threads(threads)
-        ours = _timed(queries, lambda i: index.search(probes[i], k=10, threads=threads))
-        peer = _timed(queries, lambda i: flat.search(probes[i:i + 1], 10))
-        result[f"threads_{threads}"] = {"int8": _percentiles(ours), "faiss_flat_ip_f32": _percentiles(peer)}
-        result[f"threads_{threads}"]["faiss_over_int8"] = round(float(np.median(peer) / np.median(ours)), 2)
-        sq8_times = _timed(queries, lambda i: sq8.search(probes[i:i + 1], 10))
-        result["faiss_sq8"][f"threads_{threads}"] = _percentiles(sq8_times)
-        result["faiss_sq8"][f"threads_{threads}"]["sq8_over_int8"] = round(float(np.median(sq8_times) / np.median(ours)), 2)
-    plain = _timed(min(queries, 50), lambda i: np.argpartition(vectors @ probes[i], -10)[-10:])
-    result["numpy_f32_matvec"] = _percentiles(plain)
-    result["numpy_over_int8"] = round(result["numpy_f32_matvec"]["median_ms"] / result["threads_1"]["int8"]["median_ms"], 2)
-    bandwidth = _copy_bandwidth()
+        # simsimd and faiss-cpu bundle the same libgomp (one soname), which the loader loads
+        # once: simsimd's kernel sets the calling thread's OpenMP thread count on every call,
+        # so faiss's count is set again right before each of its searches.
+        def faiss_search(peer: Any, batch: np.ndarray, threads: int = threads) -> Any:
+            faiss.omp_set_num_threads(threads)
+            return peer.search(batch, 10)
+
+        with machine.limited_threads(threads):
+            engines = {
+                "int8": (queries, lambda i: index.search(probes[i], k=10, threads=threads)),
+                "faiss_flat_ip_f32": (queries, lambda i: faiss_search(flat, probes[i:i + 1])),
+                "faiss_sq8": (queries, lambda i: faiss_search(sq8, probes[i:i + 1])),
+                "numpy_f32_matvec": (numpy_queries, lambda i: np.argpartition(vectors @ probes[i], -10)[-10:]),
+            }
+            timed = _interleaved(rounds, queries, engines)
+            # The same queries as one batch: faiss splits a batch across its threads (and uses
+            # BLAS for the flat index from 20 queries on); per query = batch time / queries.
+            batch = {}
+            for name, peer in (("faiss_flat_ip_f32", flat), ("faiss_sq8", sq8)):
+                faiss_search(peer, probes)
+                start = time.perf_counter()
+                faiss_search(peer, probes)
+                batch[name] = {"per_query_ms": round((time.perf_counter() - start) / queries * 1e3, 3)}
+            pools = machine.thread_pools()  # as faiss's searches ran
+        row: dict[str, Any] = {name: _percentiles(samples) for name, samples in timed.items()}
+        ours = row["int8"]["median_ms"]
+        for name in ("faiss_flat_ip_f32", "faiss_sq8", "numpy_f32_matvec"):
+            row[f"{name}_over_int8"] = round(row[name]["median_ms"] / ours, 2)
+        row["faiss_batch_of_queries"] = batch
+        row["thread_pools"] = pools
+        result[f"threads_{threads}"] = row
+    faiss.omp_set_num_threads(1)
+    bandwidth = _read_bandwidth()
     scanned = count * dim
-    bound_ms = scanned / bandwidth * 1e3
-    result["copy_bandwidth_gb_s"] = round(bandwidth / 1e9, 2)
+    bound_ms = scanned / bandwidth["bytes_per_s"] * 1e3
+    result["read_bandwidth_gb_s"] = round(bandwidth["bytes_per_s"] / 1e9, 2)
+    result["read_bandwidth_pass"] = bandwidth["pass"]
+    result["read_bandwidth_passes_gb_s"] = bandwidth["passes_gb_s"]
     result["bytes_scanned"] = scanned
     result["bandwidth_bound_ms"] = round(bound_ms, 3)
-    result["int8_over_bound_1_thread"] = round(result["threads_1"]["int8"]["median_ms"] / bound_ms, 2)
+    one, two = result["threads_1"], result["threads_2"]
+    result["int8_over_bound_1_thread"] = round(one["int8"]["median_ms"] / bound_ms, 2)
+    result["int8_two_thread_speedup"] = round(one["int8"]["median_ms"] / two["int8"]["median_ms"], 2)
     result["targets"] = {
-        "faster_than_faiss_1_thread": result["threads_1"]["faiss_over_int8"] > 1,
-        "faster_than_faiss_2_threads": result["threads_2"]["faiss_over_int8"] > 1,
-        # The readings of "recall@10" (see _recall): faiss's R@10, ann-benchmarks' k-NN
-        # recall, and the strict top-10 overlap.
-        "one_recall_at_10_ge_0.99": result["one_recall_at_10"] >= 0.99,
-        "knn_recall_at_10_ge_0.99": result["knn_recall_at_10"] >= 0.99,
-        "ten_recall_at_10_ge_0.99": result["ten_recall_at_10"] >= 0.99,
+        "faster_than_faiss_sq8_1_thread": one["faiss_sq8_over_int8"] > 1,
+        "faster_than_faiss_flat_1_thread": one["faiss_flat_ip_f32_over_int8"] > 1,
+        "top_10_overlap_ge_faiss_sq8": result["ten_recall_at_10"] >= result["faiss_sq8"]["ten_recall_at_10"],
+        "within_1.3x_of_read_bandwidth_bound": result["int8_over_bound_1_thread"] <= 1.3,
+        "two_threads_scale_1.7x_or_more": result["int8_two_thread_speedup"] >= 1.7,
         "bytes_per_vector_le_d_plus_8": result["bytes_per_vector"] <= dim + 8,
     }
     del flat, sq8, vectors
@@ -238,40 +300,95 @@ def _numbers(rng: np.random.Generator, count: int) -> np.ndarray:
     return alphabet[rng.integers(0, 36, (count, 9))].view("S9").reshape(-1)
 
 
-def bench_documents(count: int, lookups: int, seed: int, work: Path, quiet: bool) -> dict[str, Any]:
+def synthetic_documents(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(states as indexes into STATES, numbers) of ``count`` synthetic listed documents."""
     rng = np.random.default_rng(seed + 1)
-    _say(quiet, f"documents: {count:,} records, {lookups:,} lookups (half listed, half not)")
     numbers = _numbers(rng, count)
     states = rng.integers(0, len(STATES), count).astype(np.int8)
+    return states, numbers
+
+
+def document_records(states: np.ndarray, numbers: np.ndarray) -> Iterator[documents.Record]:
     reasons = ("stolen", "lost", "revoked", "invalid")
+    for position in range(len(numbers)):
+        yield documents.Record(STATES[states[position]], "P", numbers[position].decode(), reasons[position % 4])
 
-    def records():
-        for position in range(count):
-            yield documents.Record(STATES[states[position]], "P", numbers[position].decode(), reasons[position % 4])
 
+def cached_documents_index(cache: Path, count: int, seed: int, quiet: bool) -> tuple[Path, float | None]:
+    """The directory of a documents index of ``count`` synthetic records from ``seed``, built
+    once under ``cache`` (keyed by size, seed and index format) and reused by later runs;
+    and the build's seconds when this call built it (None when it was cached)."""
+    directory = cache / f"documents-{count}-seed{seed}-format{documents.FORMAT}"
+    if (directory / "manifest.json").exists():
+        return directory, None
+    states, numbers = synthetic_documents(count, seed)
+    building = cache / f"{directory.name}.building-{os.getpid()}"
+    shutil.rmtree(building, ignore_errors=True)
+    cache.mkdir(parents=True, exist_ok=True)
     bar = _progress(quiet, count, "documents index")
     start = time.perf_counter()
-    documents.build(records(), work / "documents", total=count, progress=lambda done: bar.update(done - bar.n))
+    documents.build(document_records(states, numbers), building, total=count,
+                    progress=lambda done: bar.update(done - bar.n))
     build_s = time.perf_counter() - start
     bar.close()
+    os.replace(building, directory)
+    return directory, build_s
+
+
+def _lookups_us(index: documents.DocumentIndex, probes: list[tuple[str, str]]) -> list[float]:
+    times = []
+    for state, number in probes:
+        start = time.perf_counter()
+        index.lookup(state, number)
+        times.append((time.perf_counter() - start) * 1e6)
+    return times
+
+
+def _us(samples: list[float]) -> dict[str, float]:
+    values = np.asarray(samples)
+    return {"p50_us": round(float(np.median(values)), 2), "p99_us": round(float(np.percentile(values, 99)), 2),
+            "max_us": round(float(values.max()), 1), "n": len(samples)}
+
+
+def bench_documents(count: int, lookups: int, seed: int, work: Path, quiet: bool, cache: Path | None = None,
+                    cold_hits: int = 1000) -> dict[str, Any]:
+    """The document index beside a Python set: cold misses, cold hits, warm lookups; heap and
+    the file pages the lookups touched.
+
+    The index's files are evicted from the page cache (posix_fadvise DONTNEED) once the index
+    is open, so the cold runs read the disk as after a reboot; what the lookups bring back in
+    is counted with mincore and added to the heap a fresh process gains opening the index.
+    """
+    _say(quiet, f"documents: {count:,} records, {lookups:,} warm lookups (half listed), {lookups // 2:,} cold misses, "
+                f"{cold_hits:,} cold hits")
+    directory, build_s = cached_documents_index(cache or work, count, seed, quiet)
+    states, numbers = synthetic_documents(count, seed)
+    rng = np.random.default_rng(seed + 11)
     gc.collect()
-    measured = _open_rss(work / "documents")
+    measured = _open_rss(directory)
     # The fixed overhead (imports' first allocations, Python objects): opening a 1-record index.
     documents.build(iter([documents.Record("UTO", "P", "X1", "")]), work / "documents-1")
     fixed = _open_rss(work / "documents-1")
-    index = documents.DocumentIndex(work / "documents")
-    opened = _rss()
-    listed = rng.integers(0, count, lookups // 2)
-    probes = [(STATES[states[i]], numbers[i].decode()) for i in listed]
-    unlisted = _numbers(rng, lookups - len(probes))
-    probes += [(STATES[i % len(STATES)], "Q" + n.decode()[1:]) for i, n in enumerate(unlisted)]
-    order = rng.permutation(len(probes))
-    probes = [probes[i] for i in order]
-    ours = _timed(len(probes), lambda i: index.lookup(*probes[i]), warmup=1000)
-    misses = sum(1 for i in listed[:2000] if not index.lookup(STATES[states[i]], numbers[i].decode()))
-    after = _rss()
+    misses = [(STATES[i % len(STATES)], "Q" + n.decode()[1:]) for i, n in enumerate(_numbers(rng, lookups // 2))]
+    listed = rng.choice(count, size=min(count, cold_hits), replace=False)
+    hits = [(STATES[states[i]], numbers[i].decode()) for i in listed]
+    warm_listed = rng.integers(0, count, lookups - len(misses))
+    warm = [(STATES[states[i]], numbers[i].decode()) for i in warm_listed] + misses
+    warm = [warm[i] for i in rng.permutation(len(warm))]
+    index = documents.DocumentIndex(directory)
+    pagecache.evict_dir(directory)
+    evicted = sum(pagecache.resident_dir(directory).values())
+    cold_misses = _lookups_us(index, misses)
+    after_misses = pagecache.resident_dir(directory)
+    cold_hit_times = _lookups_us(index, hits)
+    after_cold = pagecache.resident_dir(directory)
+    false_negatives = sum(1 for state, number in hits[:2000] if not index.lookup(state, number))
+    # Warm: the same kind of lookups with every file page they need in the cache.
+    for state, number in warm:
+        index.lookup(state, number)
+    warm_times = _lookups_us(index, warm)
     filter_bytes = index.filter_bytes()
-    disk = sum(p.stat().st_size for p in (work / "documents").iterdir())
+    disk = sum(p.stat().st_size for p in directory.iterdir())
     index.close()
     del index
     gc.collect()
@@ -281,29 +398,44 @@ def bench_documents(count: int, lookups: int, seed: int, work: Path, quiet: bool
         handle.writelines(key + "\n" for key in keys)
     set_bytes = _set_rss(listing)
     listing.unlink()
-    set_probe = [a + "\x1f" + b for a, b in probes]
+    set_probe = [a + "\x1f" + b for a, b in warm]
     peer = _timed(len(set_probe), lambda i: set_probe[i] in keys, warmup=1000)
     del keys, set_probe
     gc.collect()
     # Resident heap a fresh process gains opening the index: the filter and the fences.
     # Below a few MB the allocator's granularity hides it, so it never counts less than the filter.
-    ram = max(measured - fixed, filter_bytes)
+    heap = max(measured - fixed, filter_bytes)
+    touched_misses = sum(after_misses.values()) - evicted
+    touched = sum(after_cold.values()) - evicted
+    resident = heap + touched
     result: dict[str, Any] = {
-        "records": count, "lookups": len(probes), "build_s": round(build_s, 1),
-        "lookup": {"p50_us": float(np.median(ours) * 1e6), "p99_us": float(np.percentile(ours, 99) * 1e6)},
-        "set_lookup": {"p50_us": float(np.median(peer) * 1e6), "p99_us": float(np.percentile(peer, 99) * 1e6)},
-        "ram_bytes": ram, "ram_bytes_per_record": round(ram / count, 3), "ram_fixed_overhead_bytes": fixed,
+        "records": count, "lookups": len(warm), "build_s": None if build_s is None else round(build_s, 1),
+        "index_cached": build_s is None, "page_bytes": pagecache.PAGE,
+        "cold_misses": _us(cold_misses), "cold_hits": _us(cold_hit_times), "warm": _us(warm_times),
+        "set_lookup": _us([t * 1e6 for t in peer]),
+        "heap_bytes": heap, "heap_bytes_per_record": round(heap / count, 3), "ram_fixed_overhead_bytes": fixed,
         "filter_bytes_per_record": round(filter_bytes / count, 3),
-        "page_cache_touched_bytes": after["file"] - opened["file"],
+        "file_pages_after_evicting_bytes": evicted,
+        "file_pages_touched_by_cold_misses_bytes": touched_misses,
+        "file_pages_touched_by_cold_run_bytes": touched,
+        "file_pages_touched_per_cold_hit": round((touched - touched_misses) / max(len(hits), 1) / pagecache.PAGE, 2),
+        "file_pages_touched_by_cold_run": {name: after_cold[name] for name in sorted(after_cold) if after_cold[name]},
+        "resident_bytes": resident, "resident_bytes_per_record": round(resident / count, 3),
         "disk_bytes_per_record": round(disk / count, 1),
         "set_ram_bytes": set_bytes, "set_ram_bytes_per_record": round(set_bytes / count, 1),
-        "set_over_index_ram": round(set_bytes / max(ram, 1), 1),
-        "false_negatives_in_2000_listed": misses,
-        "at_100M": {"ram_gb": round(ram / count * 1e8 / 1e9, 2), "disk_gb": round(disk / count * 1e8 / 1e9, 1),
-                    "set_ram_gb": round(set_bytes / count * 1e8 / 1e9, 1)},
+        "set_over_index_resident": round(set_bytes / max(resident, 1), 1),
+        "false_negatives_in_listed": false_negatives, "listed_checked": min(2000, len(hits)),
+        # The heap grows with the records; the pages a run touches with its lookups, not the list.
+        "at_100M": {"resident_gb": round((heap / count * 1e8 + touched) / 1e9, 3),
+                    "resident_bytes_per_record": round((heap / count * 1e8 + touched) / 1e8, 3),
+                    "disk_gb": round(disk / count * 1e8 / 1e9, 1), "set_ram_gb": round(set_bytes / count * 1e8 / 1e9, 1),
+                    "fits_4gb_board": heap / count * 1e8 + touched < 1e9},
     }
-    result["targets"] = {"ram_le_2_bytes_per_record": result["ram_bytes_per_record"] <= 2,
-                         "p99_lt_100_us": result["lookup"]["p99_us"] < 100, "no_false_negative": misses == 0}
+    result["targets"] = {"resident_le_2_bytes_per_record": result["resident_bytes_per_record"] <= 2,
+                         "cold_miss_p99_le_50_us": result["cold_misses"]["p99_us"] <= 50,
+                         "warm_p99_le_50_us": result["warm"]["p99_us"] <= 50,
+                         "cold_hit_p99_le_5_ms": result["cold_hits"]["p99_us"] <= 5000,
+                         "no_false_negative": false_negatives == 0}
     return result
 
 
@@ -444,20 +576,30 @@ def bench_names(count: int, queries: int, baseline_queries: int, seed: int, work
 
 # -- One run --------------------------------------------------------------------------------
 
+def default_cache() -> Path:
+    """Where built benchmark lists are kept between runs: ``$XDG_CACHE_HOME/kiosk-bench``."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kiosk-bench"
+
+
 def run(face_count: int, dim: int, face_queries: int, document_count: int, lookups: int, name_count: int,
-        name_queries: int, baseline_queries: int, seed: int, work_dir: Path | None, quiet: bool) -> dict[str, Any]:
+        name_queries: int, baseline_queries: int, seed: int, work_dir: Path | None, quiet: bool,
+        rounds: int = 5, cold_hits: int = 1000, cache_dir: Path | None = None) -> dict[str, Any]:
     """Every figure of one run (a benchmark whose count is 0 is skipped); index files are
     written under a fresh directory in ``work_dir`` (default: the temporary directory) and
-    removed afterwards."""
+    removed afterwards, except the documents index, which is kept in ``cache_dir`` (default
+    ``default_cache()``) keyed by its size and seed, because 10 M records take minutes to build."""
     work = Path(tempfile.mkdtemp(prefix="bench-screening-", dir=work_dir))
-    results: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
+    results: dict[str, Any] = {"machine": machine.describe()}
     try:
         if face_count:
-            results["faces"] = bench_faces(face_count, dim, face_queries, seed, work, quiet)
+            results["faces"] = bench_faces(face_count, dim, face_queries, seed, work, quiet, rounds=rounds)
         if document_count:
-            results["documents"] = bench_documents(document_count, lookups, seed, work, quiet)
+            results["documents"] = bench_documents(document_count, lookups, seed, work, quiet,
+                                                   cache=cache_dir or default_cache(), cold_hits=cold_hits)
         if name_count:
             results["names"] = bench_names(name_count, name_queries, baseline_queries, seed, work, quiet)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    results["machine"]["load_average_at_end"] = machine.load_average()
+    results["machine"]["thread_pools_at_end"] = machine.thread_pools()
     return results

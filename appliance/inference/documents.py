@@ -206,12 +206,15 @@ class DocumentIndex:
         except FilterError as exc:
             raise ValueError(f"{self.directory}/filter.bin is damaged ({exc}): rebuild the index") from None
         self._open = True
-        self.keys = np.load(self.directory / "keys.npy", mmap_mode="r")
-        self.offsets = np.load(self.directory / "offsets.npy", mmap_mode="r")
+        self._maps: list[mmap.mmap] = []
+        self.keys = self._map_npy("keys.npy")
+        self.offsets = self._map_npy("offsets.npy")
         self.fences = np.array(np.load(self.directory / "fences.npy"))
         self._records_file = open(self.directory / "records.tsv", "rb")
         size = os.fstat(self._records_file.fileno()).st_size
         self._records = mmap.mmap(self._records_file.fileno(), size, access=mmap.ACCESS_READ) if size else b""
+        if isinstance(self._records, mmap.mmap):
+            self._records.madvise(mmap.MADV_RANDOM)
         self._added: dict[tuple[str, str], list[Record]] = {}
         self._removed: dict[tuple[str, str], set[str] | None] = {}
         delta = self.directory / "delta.jsonl"
@@ -220,6 +223,26 @@ class DocumentIndex:
                 item = json.loads(line)
                 op = item.pop("op")
                 self.apply(Change(op, Record(**item)))
+
+    def _map_npy(self, name: str) -> np.ndarray:
+        """A read-only view of a 1-D ``.npy`` file, mapped for random access.
+
+        MADV_RANDOM: a lookup reads one page of each file, and the kernel's default
+        read-around (up to 128 KiB a fault) would pull 32 pages into the page cache for it,
+        on an SD card and in the RAM the index is meant to spare.
+        """
+        with open(self.directory / name, "rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read_header(handle)
+            start = handle.tell()
+            size = os.fstat(handle.fileno()).st_size
+            if size == start:
+                return np.empty(0, dtype=dtype)
+            mapped = mmap.mmap(handle.fileno(), size, access=mmap.ACCESS_READ)
+        mapped.madvise(mmap.MADV_RANDOM)
+        self._maps.append(mapped)
+        return np.frombuffer(mapped, dtype=dtype, count=int(np.prod(shape)), offset=start)
 
     def apply(self, change: Change) -> None:
         """Apply one delta operation to this open index (in memory only)."""
@@ -294,6 +317,15 @@ class DocumentIndex:
             if isinstance(self._records, mmap.mmap):
                 self._records.close()
             self._records_file.close()
+            # The arrays are views of the maps: drop them first; a map a caller still holds a
+            # view of stays open until that view goes.
+            self.keys = self.offsets = np.empty(0, dtype=np.uint64)
+            for mapped in self._maps:
+                try:
+                    mapped.close()
+                except BufferError:
+                    pass
+            self._maps = []
 
     def __del__(self) -> None:  # pragma: no cover - safety net for a forgotten close()
         try:

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,20 +132,58 @@ def _kernel():
     return simsimd
 
 
+_pools: dict[int, ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """A lasting pool of ``workers`` threads (starting threads per query would cost more than
+    a 100 k-face scan)."""
+    with _pools_lock:
+        if workers not in _pools:
+            _pools[workers] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="face-scan")
+        return _pools[workers]
+
+
 def _scan(codes: np.ndarray, inv_norms: np.ndarray, query_code: np.ndarray, keep: int, threads: int) -> np.ndarray:
-    """Row numbers of the ``keep`` best int8 cosine scores, scanning block by block."""
-    kernel = _kernel()
+    """Row numbers of the ``keep`` best int8 cosine scores.
+
+    With several threads each scans its own contiguous share of the rows with its own top
+    list (the kernel releases the GIL), and the lists are merged: one fork and join per query.
+    The kernel's own OpenMP threads instead fork and join on every block, and on a busy
+    machine their spinning waits cost more than the second core brings.
+    """
     n = codes.shape[0]
+    if threads <= 1 or n < 2 * BLOCK:
+        return _scan_rows(codes, inv_norms, query_code, keep, 0, n)[1]
+    bounds = [n * part // threads // BLOCK * BLOCK for part in range(threads)] + [n]
+    pool = _pool(threads - 1)
+    others = [pool.submit(_scan_rows, codes, inv_norms, query_code, keep, bounds[part], bounds[part + 1])
+              for part in range(1, threads)]
+    parts = [_scan_rows(codes, inv_norms, query_code, keep, bounds[0], bounds[1])] + [f.result() for f in others]
+    scores = np.concatenate([part[0] for part in parts])
+    rows = np.concatenate([part[1] for part in parts])
+    if len(scores) > keep:
+        top = np.argpartition(scores, -keep)[-keep:]
+        rows = rows[top]
+    return rows
+
+
+def _scan_rows(codes: np.ndarray, inv_norms: np.ndarray, query_code: np.ndarray, keep: int, begin: int,
+               end: int) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, row numbers) of the ``keep`` best int8 cosine scores among rows begin..end,
+    scanning block by block."""
+    kernel = _kernel()
     best_scores = np.empty(0, dtype=np.float32)
     best_rows = np.empty(0, dtype=np.int64)
     floor = -np.inf
-    for start in range(0, n, BLOCK):
-        stop = min(start + BLOCK, n)
+    for start in range(begin, end, BLOCK):
+        stop = min(start + BLOCK, end)
         if kernel is not None:
             # No ``out=``: simsimd 6.5's cdist then returns None without a reference, and
             # after enough calls the interpreter dies freeing None. A 256 KiB result per
             # block costs nothing beside the scan.
-            row = np.asarray(kernel.cdist(query_code, codes[start:stop], metric="dot", threads=threads,
+            row = np.asarray(kernel.cdist(query_code, codes[start:stop], metric="dot", threads=1,
                                           out_dtype="float32"))[0]
         else:
             row = (codes[start:stop].astype(np.int32) @ query_code[0].astype(np.int32)).astype(np.float32)
@@ -158,4 +198,4 @@ def _scan(codes: np.ndarray, inv_norms: np.ndarray, query_code: np.ndarray, keep
                 top = np.argpartition(best_scores, -keep)[-keep:]
                 best_scores, best_rows = best_scores[top], best_rows[top]
                 floor = float(best_scores.min())
-    return best_rows
+    return best_scores, best_rows
