@@ -32,7 +32,8 @@ def statistics(request: Request, officer: PageOfficer, config: ConfigDep, store:
                 counts[name] = counts.get(name, 0) + value
     none = _("No crossings in this period.")
     direction = [(_(DIRECTION_TEXT[name]), totals["by_direction"].get(name, 0)) for name in ("entry", "exit")]
-    nationality = sorted(totals["by_nationality"].items(), key=lambda item: (-item[1], item[0]))
+    nationality = [(name if name != "unknown" else _("unknown"), value) for name, value in
+                   sorted(totals["by_nationality"].items(), key=lambda item: (-item[1], item[0]))]
     age = [(name if name != "unknown" else _("unknown"), value) for name, value in totals["by_age_band"].items()]
     figures = {
         "days": charts.day_chart(_("Crossings per day"), daily, _("Entry"), _("Exit")),
