@@ -416,6 +416,8 @@ def _source_messages() -> set[str]:
     found = set()
     sources = [("jinja2", path) for path in (PACKAGE / "web" / "templates").glob("*.html")]
     sources += [("python", path) for path in (PACKAGE / "web").rglob("*.py")]
+    # The reasons' templates and terms are rendered on screen by appliance.web.reasons.
+    sources += [("python", PACKAGE / "domain" / "reasons.py")]
     for method, path in sources:
         for _line, message, _comments, _context in extract_from_file(method, str(path), keywords=keywords):
             found.add(message if isinstance(message, str) else message[0])

@@ -76,9 +76,10 @@ def crossing_page(request: Request, officer: PageOfficer, config: ConfigDep, dev
 
 
 @router.post("/ui/mrz-check")
-def mrz_check(officer: ScriptOfficer, text: Annotated[str, Body(embed=True, max_length=400)]) -> dict[str, Any]:
-    """The typed MRZ's fields and check digits; nothing is recorded."""
-    return mrz_feedback(text)
+def mrz_check(request: Request, officer: ScriptOfficer,
+              text: Annotated[str, Body(embed=True, max_length=400)]) -> dict[str, Any]:
+    """The typed MRZ's fields, check digits and document problems; nothing is recorded."""
+    return mrz_feedback(text, translate(request))
 
 
 @router.post("/ui/document-check")

@@ -12,7 +12,10 @@ from typing import Annotated, Any
 from pydantic import StringConstraints
 
 from appliance.domain import clock, mrz
+from appliance.domain.models import DocumentChecks
+from appliance.domain.reasons import Reason
 from appliance.errors import MRZError, WorkflowError
+from appliance.web import reasons
 from appliance.web.i18n import N_
 from appliance.web.pages.render import Translate
 from appliance.workflow import crossings
@@ -48,7 +51,16 @@ _PROBE_DOCUMENT = {"document_number": "0", "issuing_state": "A", "surname": "A"}
 FieldText = Annotated[str, StringConstraints(max_length=100)]
 
 
-def mrz_feedback(text: str) -> dict[str, Any]:
+def problems(translate: Translate, checks: DocumentChecks) -> list[dict[str, str]]:
+    """A document's problems as the document step lists them: code and text in the officer's language."""
+    return [{"code": item.code, "text": reasons.render(translate, item)} for item in checks.reasons]
+
+
+def _reason_or_text(translate: Translate, reason: object, text: str) -> str:
+    return reasons.render(translate, reason) if isinstance(reason, Reason) else text
+
+
+def mrz_feedback(text: str, translate: Translate = N_, today: date | None = None) -> dict[str, Any]:
     """What the manual-entry screen shows while the officer types an MRZ: fields and each check digit.
 
     Never raises: an MRZ that is not complete or not well-formed yet comes back with
@@ -57,8 +69,10 @@ def mrz_feedback(text: str) -> dict[str, Any]:
     try:
         result = mrz.parse(text)
     except MRZError as exc:
-        return {"complete": False, "message": str(exc), "checks": [], "fields": None}
+        return {"complete": False, "message": _reason_or_text(translate, exc.reason, str(exc)), "checks": [],
+                "fields": None, "problems": []}
     data = result.to_dict()
+    checks = crossings.check_mrz(text, today or clock.utcnow().date())
     applicable = ["document_number", "birth_date", "expiry_date"]
     if result.format in ("TD1", "TD2", "TD3"):
         applicable.append("composite")
@@ -67,8 +81,9 @@ def mrz_feedback(text: str) -> dict[str, Any]:
     return {
         "complete": True,
         "valid": result.valid,
-        "message": "; ".join(data["messages"]),
+        "message": reasons.render_all(translate, result.reasons),
         "checks": [{"name": name, "ok": name not in result.failed_checks} for name in applicable],
+        "problems": problems(translate, checks),
         "fields": {key: data[key] for key in ("format", "document_code", "issuing_state", "document_number",
                                               "surname", "given_names", "nationality", "birth_date", "sex",
                                               "expiry_date")},
@@ -115,11 +130,12 @@ def document_feedback(values: dict[str, str], translate: Translate = N_, today: 
             errors[name] = translate(FIELD_RULES[name])
             details[name] = str(exc)
     message = ""
+    found: list[dict[str, str]] = []
     if not errors:
         try:
-            crossings.check_manual_document(crossings.ManualDocument(**document), today)
+            found = problems(translate, crossings.check_manual_document(crossings.ManualDocument(**document), today))
         except WorkflowError as exc:
             message = str(exc)
     valid = not errors and not message
     return {"valid": valid, "errors": errors, "details": details, "message": message,
-            "document": document if valid else None}
+            "document": document if valid else None, "problems": found}

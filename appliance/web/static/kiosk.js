@@ -265,6 +265,23 @@ function setupCrossing() {
     }
   }
 
+  /* The document's own problems (expired, a check digit, typed by hand), listed apart
+     from the check-digit ticks so "✔ Expiry date" is never read as "not expired". */
+  function problemTexts(feedback) {
+    return ((feedback && feedback.problems) || []).map((problem) => problem.text);
+  }
+
+  function renderProblems(texts) {
+    const list = $("doc-problems");
+    list.innerHTML = "";
+    for (const text of texts) {
+      const item = document.createElement("li");
+      item.textContent = text;
+      list.appendChild(item);
+    }
+    list.hidden = texts.length === 0;
+  }
+
   function acceptDocument(feedback) {
     state.mrz = feedback.mrz;
     const fields = feedback.fields;
@@ -278,8 +295,12 @@ function setupCrossing() {
       renderChecks($("doc-checks"), feedback.checks);
       $("doc-checks").hidden = false;
       $("doc-rescan").hidden = false;
+      renderProblems(problemTexts(feedback));
     }
     if (!feedback.valid) readerStatus(t("mrz_problem_refer"), true);
+    else if (problemTexts(feedback).length) {
+      readerStatus(config.refer_manual ? t("document_problem_refer") : t("document_problem"), true);
+    }
     $("doc-next").disabled = false;
   }
 
@@ -294,6 +315,7 @@ function setupCrossing() {
     $("document-title").classList.toggle("visually-hidden", mode !== "reader");
     $("doc-summary").hidden = true;
     $("doc-checks").hidden = true;
+    renderProblems([]);
     $("doc-manual").hidden = mode === "mrz";
     $("doc-fields").hidden = mode === "fields";
     $("doc-rescan").hidden = mode === "reader";
@@ -321,8 +343,11 @@ function setupCrossing() {
       renderChecks($("mrz-checks"), feedback.checks);
       if (feedback.complete) {
         const f = feedback.fields;
+        const problems = problemTexts(feedback);
         $("mrz-message").textContent = [f.surname + (f.given_names ? ", " + f.given_names : ""), f.document_number,
-          f.nationality].join(" · ") + (feedback.valid ? "" : " — " + t("mrz_problem_refer"));
+          f.nationality].join(" · ") + (feedback.valid ? "" : " — " + t("mrz_problem_refer"))
+          + (feedback.valid && problems.length ? " — " + t("problems", { problems: problems.join("; ") }) : "");
+        $("mrz-message").classList.toggle("bad", problems.length > 0);
         acceptDocument(feedback);
       } else {
         $("mrz-message").textContent = t("mrz_incomplete", { detail: feedback.message });
@@ -383,15 +408,23 @@ function setupCrossing() {
     const message = $("field-message");
     const pick = focused && errorsShown.includes(focused) ? focused : errorsShown[0];
     let text = "";
+    let warn = false;
     if (pick) text = t("field_problem", { field: fieldLabel(pick), message: errors[pick] });
-    else if (state.document) text = config.refer_manual ? t("fields_refer") : t("fields_ok");
+    else if (state.document) {
+      // Typed by hand is always one problem; any other (expired, no expiry) is named.
+      const others = problemTexts(fieldsFeedback).slice(1);
+      if (others.length) {
+        text = t(config.refer_manual ? "fields_problems_refer" : "fields_problems", { problems: others.join("; ") });
+        warn = true;
+      } else text = config.refer_manual ? t("fields_refer") : t("fields_ok");
+    }
     else if (focused && $("f-" + focused)) text = t("field_problem", { field: fieldLabel(focused), message: $("f-" + focused).dataset.rule });
     else if (fieldsFeedback) {
       const needed = fieldCells.map((cell) => cell.dataset.field).filter((name) => errors[name]).map(fieldLabel);
       if (needed.length) text = t("fields_needed", { fields: needed.join(", ") });
     }
     message.textContent = text;
-    message.classList.toggle("bad", Boolean(pick));
+    message.classList.toggle("bad", Boolean(pick) || warn);
   }
 
   async function checkFields() {
