@@ -55,17 +55,19 @@ def test_the_json_of_a_crossing_keeps_its_keys_and_their_order(kiosk):
     document = ["mrz", "document_format", "document_code", "issuing_state", "document_number", "surname",
                 "given_names", "nationality", "birth_date", "sex", "expiry_date"]
     outcome = ["outcome", "outcome_by", "outcome_at", "outcome_note"]
+    added = ["purpose", "visa_number", "visa_type", "request_id"]  # added keys come last: HQ reads the others
     recorded = _record(kiosk, CLEAR_OKAFOR)
     # As recorded: in the order the row is written, seq drawn last; then why it was decided.
     assert list(recorded) == ["id", "post_id", "kiosk_id", "officer_id", "direction", "recorded_at", "training",
                               "document_source", *document, "document_checks", "screening", "decision", "note",
-                              "unavailable", "seq", *outcome, "captures", "unavailable_reasons", "decision_reason"]
+                              "unavailable", "seq", *outcome, "captures", "unavailable_reasons", *added,
+                              "decision_reason", "repeat_of"]
     # As stored: in the crossings table's column order.
     stored = crossings.get(store, recorded["id"]).to_dict()
     assert list(stored) == ["id", "seq", "post_id", "kiosk_id", "officer_id", "direction", "recorded_at", "training",
                             "document_source", *document, "document_checks", "screening", "decision", "note",
-                            *outcome, "unavailable", "captures", "unavailable_reasons"]
-    assert {key: value for key, value in recorded.items() if key != "decision_reason"} == stored
+                            *outcome, "unavailable", "captures", "unavailable_reasons", *added]
+    assert {key: value for key, value in recorded.items() if key not in ("decision_reason", "repeat_of")} == stored
     assert list(stored["screening"]) == ["hits", "lists", "stale", "warnings", "refer"]
     assert list(stored["document_checks"]) == ["failed_checks", "expired", "problems", "reasons"]
 

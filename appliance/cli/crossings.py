@@ -40,8 +40,12 @@ def _summary(crossing: Crossing) -> str:
 @click.option("--decision", type=click.Choice(workflow.DECISIONS),
               help="Officer's decision (default: cleared, or referred on a hit or document problem).")
 @click.option("--note", default="", help="Officer's note.")
+@click.option("--purpose", help="Purpose of travel: one of the config's [crossings] purposes.")
+@click.option("--visa-number", help="A visa holder's visa number (an MRV document gives its own).")
+@click.option("--visa-type", help="The visa's type as its MRZ prints it (V, VC...).")
 @click.option("--json", "as_json", is_flag=True, help="Print the recorded crossing as JSON.")
-def record(direction: str, mrz_file: str, officer_id: str, decision: str | None, note: str, as_json: bool) -> None:
+def record(direction: str, mrz_file: str, officer_id: str, decision: str | None, note: str, purpose: str | None,
+           visa_number: str | None, visa_type: str | None, as_json: bool) -> None:
     """Screen and record one crossing from an MRZ file."""
     config = load_config()
     try:
@@ -54,7 +58,8 @@ def record(direction: str, mrz_file: str, officer_id: str, decision: str | None,
             raise KioskError(f"officer {officer_id} is disabled")
         recorded = workflow.record(
             store, config, officer,
-            workflow.CrossingRequest(direction=direction, mrz=text, decision=decision, note=note),
+            workflow.CrossingRequest(direction=direction, mrz=text, decision=decision, note=note, purpose=purpose,
+                                     visa_number=visa_number, visa_type=visa_type),
         )
     if as_json:
         print_json(recorded.to_dict())

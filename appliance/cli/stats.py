@@ -23,7 +23,7 @@ def command() -> None:
 @click.option("--training", is_flag=True, help="Count training records instead of real crossings.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def daily(first: datetime | None, last: datetime | None, training: bool, as_json: bool) -> None:
-    """Crossings per day by direction, nationality, sex, age band and decision."""
+    """Crossings per day by direction, nationality, sex, age band, decision and purpose of travel."""
     config = load_config()
     first_day = first.date() if first else clock.local_today(config.kiosk.timezone)
     last_day = last.date() if last else first_day
@@ -35,7 +35,7 @@ def daily(first: datetime | None, last: datetime | None, training: bool, as_json
     for day in days:
         click.echo(f"{day['date']}: {day['total']} crossings "
                    f"(entry {day['by_direction']['entry']}, exit {day['by_direction']['exit']})")
-        for key in ("by_nationality", "by_sex", "by_age_band", "by_decision"):
+        for key in ("by_nationality", "by_sex", "by_age_band", "by_decision", "by_purpose"):
             if day["total"]:
                 parts = ", ".join(f"{k} {v}" for k, v in day[key].items())
                 click.echo(f"  {key[3:].replace('_', ' ')}: {parts}")

@@ -227,6 +227,12 @@ class Crossing:
     # {"photo": reason, "fingerprint": reason}: why a capture is missing.
     unavailable: dict[str, str]
     captures: list[Capture]
+    # The purpose of travel (a code of [crossings] purposes), a visa holder's visa, and the
+    # client's id of the record call (a repeat of the call answers this crossing).
+    purpose: str | None = None
+    visa_number: str | None = None
+    visa_type: str | None = None
+    request_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The crossing's JSON: the crossings table's columns in their order, then its captures."""
@@ -241,6 +247,8 @@ class Crossing:
             "captures": [capture.to_dict() for capture in self.captures],
             # ``unavailable`` as codes with parameters, beside the texts HQ already reads.
             "unavailable_reasons": {kind: unavailable_reason(text).to_dict() for kind, text in self.unavailable.items()},
+            "purpose": self.purpose, "visa_number": self.visa_number, "visa_type": self.visa_type,
+            "request_id": self.request_id,
         }
 
 
@@ -250,6 +258,7 @@ _RECORDED_ORDER = (
     "id", "post_id", "kiosk_id", "officer_id", "direction", "recorded_at", "training", "document_source",
     *Document.__dataclass_fields__, "document_checks", "screening", "decision", "note", "unavailable", "seq",
     "outcome", "outcome_by", "outcome_at", "outcome_note", "captures", "unavailable_reasons",
+    "purpose", "visa_number", "visa_type", "request_id",
 )
 
 
@@ -260,8 +269,12 @@ class RecordedCrossing:
 
     crossing: Crossing
     decision_reason: str
+    # The same document's crossing in the same direction shortly before ({id, seq,
+    # recorded_at, officer_id}): a likely double entry, or a real one; the officer is warned.
+    repeat_of: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The crossing's JSON in the order it was written, then ``decision_reason``; also HQ's payload."""
+        """The crossing's JSON in the order it was written, then ``decision_reason`` and ``repeat_of``; also HQ's payload."""
         stored = self.crossing.to_dict()
-        return {**{key: stored[key] for key in _RECORDED_ORDER}, "decision_reason": self.decision_reason}
+        return {**{key: stored[key] for key in _RECORDED_ORDER}, "decision_reason": self.decision_reason,
+                "repeat_of": self.repeat_of}

@@ -31,6 +31,13 @@ class CrossingBody(_Body):
     face_embedding: list[float] | None = Field(
         default=None, min_length=1, max_length=4096,
         description="The traveller's face embedding; screened against the listed faces with the rest")
+    request_id: str | None = Field(
+        default=None, min_length=8, max_length=64, pattern=r"^[A-Za-z0-9-]+$",
+        description="The client's id of this record call, one per traveller: a repeat answers the first "
+                    "call's crossing (same 201 body) and records nothing")
+    purpose: str | None = Field(default=None, max_length=32, description="Purpose of travel, a code of [crossings] purposes")
+    visa_number: str | None = Field(default=None, max_length=20, description="A visa holder's visa number")
+    visa_type: str | None = Field(default=None, max_length=2, description="The visa's type, as its MRZ prints it (V, VC...)")
 
 
 class CaptureBody(_Body):

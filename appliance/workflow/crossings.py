@@ -12,7 +12,7 @@ import logging
 import re
 import uuid
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -90,6 +90,14 @@ class CrossingRequest:
     # call then also searches the listed faces. Without it, the kiosk embeds the linked
     # face photo itself when screening.face_embedder_model is set.
     face_embedding: tuple[float, ...] | None = None
+    # The client's id of this record call (one per traveller): a repeat of the call (a
+    # double tap, a retry after a lost answer) answers the crossing the first one recorded.
+    request_id: str | None = None
+    # The purpose of travel (one of [crossings] purposes) and a visa holder's visa; an MRV
+    # document read gives its own number and type when these are left out.
+    purpose: str | None = None
+    visa_number: str | None = None
+    visa_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -303,6 +311,64 @@ def _check_request(request: CrossingRequest) -> None:
         raise WorkflowError("give either the MRZ text or the manually entered document fields, not both or neither")
     if len(request.note) > 2000:
         raise WorkflowError("note is longer than 2000 characters")
+    if request.request_id is not None and not _REQUEST_ID.fullmatch(request.request_id):
+        raise WorkflowError(f"request_id must be 8-64 letters, digits or '-' (got {request.request_id!r})")
+    if request.visa_number is not None and not (is_document_number(request.visa_number)
+                                                and len(request.visa_number) <= 20):
+        raise WorkflowError(f"visa_number must be 1-20 letters or digits (got {request.visa_number!r})")
+    if request.visa_type is not None and not is_document_type(request.visa_type):
+        raise WorkflowError(f"visa_type must be 1-2 letters, as the visa's MRZ prints it (got {request.visa_type!r})")
+
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9-]{8,64}")
+
+
+def _check_purpose(config: Config, purpose: str | None) -> None:
+    if purpose is not None and purpose not in config.crossings.purposes:
+        raise WorkflowError(f"purpose {purpose!r} is not one of {', '.join(config.crossings.purposes)}")
+
+
+def _visa(request: CrossingRequest, document: _Document) -> tuple[str | None, str | None]:
+    """(number, type) of the traveller's visa: as given, else the MRV document's own."""
+    fields = document.fields
+    if request.visa_number is None and request.visa_type is None and fields.document_format in ("MRVA", "MRVB"):
+        return fields.document_number, fields.document_code
+    return request.visa_number, request.visa_type
+
+
+def _by_request(store: Store, config: Config, request_id: str | None) -> RecordedCrossing | None:
+    """The crossing a record call with this request id already made, as that call answered it."""
+    if request_id is None:
+        return None
+    with store.lock:
+        rows = list(store.db.query("SELECT id, decision_reason FROM crossings WHERE request_id = ?", [request_id]))
+    if not rows:
+        return None
+    crossing = get(store, rows[0]["id"])
+    return RecordedCrossing(crossing=crossing, decision_reason=rows[0]["decision_reason"] or "",
+                            repeat_of=earlier_same_document(store, config, crossing))
+
+
+def earlier_same_document(store: Store, config: Config, crossing: Crossing) -> dict[str, Any] | None:
+    """The last crossing of the same document in the same direction within [crossings]
+    repeat_window_minutes before ``crossing`` ({id, seq, recorded_at, officer_id}), or None."""
+    return _earlier(store, config, crossing.document.document_number, crossing.document.issuing_state,
+                    crossing.direction, crossing.recorded_at, crossing.training, below_seq=crossing.seq)
+
+
+def _earlier(store: Store, config: Config, number: str | None, state: str | None, direction: str, at: str,
+             training: bool, below_seq: int | None = None) -> dict[str, Any] | None:
+    window = config.crossings.repeat_window_minutes
+    if not window or not number:
+        return None
+    since = clock.iso(clock.parse_iso(at) - timedelta(minutes=window))
+    with store.lock:
+        rows = list(store.db.query(
+            "SELECT id, seq, recorded_at, officer_id FROM crossings WHERE document_number = ? AND issuing_state IS ? "
+            "AND direction = ? AND training = ? AND recorded_at >= ? AND recorded_at <= ? AND seq < ? "
+            "ORDER BY seq DESC LIMIT 1",
+            [number, state, direction, int(training), since, at, below_seq if below_seq is not None else 2**62]))
+    return dict(rows[0]) if rows else None
 
 
 def _queue_for_hq(store: Store, recorded: RecordedCrossing) -> None:
@@ -336,6 +402,10 @@ def record(store: Store, config: Config, officer: Officer, request: CrossingRequ
     """
     require_role(officer, "officer", "supervisor")
     _check_request(request)
+    _check_purpose(config, request.purpose)
+    first = _by_request(store, config, request.request_id)
+    if first is not None:
+        return first
     unavailable = biometrics.check_unavailable(request.unavailable)
     now = now or clock.utcnow()
     today = now.date()
@@ -352,7 +422,14 @@ def record(store: Store, config: Config, officer: Officer, request: CrossingRequ
     decision, reason = _decide(request.decision, screening.hits, document.checks.problems, config, screening.refer)
     crossing_id = str(uuid.uuid4())
     recorded_at = clock.iso(now)
+    visa_number, visa_type = _visa(request, document)
     with store.transaction() as db:
+        # Under the write lock: of two calls with one request id, the second finds the first here.
+        first = _by_request(store, config, request.request_id)
+        if first is not None:
+            return first
+        repeat_of = _earlier(store, config, document.fields.document_number, document.fields.issuing_state,
+                             request.direction, recorded_at, config.kiosk.training)
         seq = store.next_counter("crossing_seq")
         db.table("crossings").insert({
             "id": crossing_id,
@@ -370,6 +447,11 @@ def record(store: Store, config: Config, officer: Officer, request: CrossingRequ
             "decision": decision,
             "note": request.note,
             "unavailable": json.dumps(unavailable, ensure_ascii=False),
+            "request_id": request.request_id,
+            "decision_reason": reason,
+            "purpose": request.purpose,
+            "visa_number": visa_number,
+            "visa_type": visa_type,
         })
         # Raises WorkflowError for an unknown or already-used capture: the whole
         # crossing rolls back with it.
@@ -380,9 +462,10 @@ def record(store: Store, config: Config, officer: Officer, request: CrossingRequ
             training=config.kiosk.training, document_source=document.source, document=document.fields,
             document_checks=document.checks, screening=screening, decision=decision, note=request.note,
             outcome=None, outcome_by=None, outcome_at=None, outcome_note=None, unavailable=unavailable,
-            captures=linked,
+            captures=linked, purpose=request.purpose, visa_number=visa_number, visa_type=visa_type,
+            request_id=request.request_id,
         )
-        recorded = RecordedCrossing(crossing=crossing, decision_reason=reason)
+        recorded = RecordedCrossing(crossing=crossing, decision_reason=reason, repeat_of=repeat_of)
         if not crossing.training:
             # Training records stay on the kiosk: HQ must never count them as crossings.
             _queue_for_hq(store, recorded)
@@ -443,6 +526,8 @@ def _from_row(row: dict[str, Any], captures: list[Capture]) -> Crossing:
         decision=row["decision"], note=row["note"], outcome=row.get("outcome"), outcome_by=row.get("outcome_by"),
         outcome_at=row.get("outcome_at"), outcome_note=row.get("outcome_note"),
         unavailable=json.loads(row.get("unavailable") or "{}"), captures=captures,
+        purpose=row.get("purpose"), visa_number=row.get("visa_number"), visa_type=row.get("visa_type"),
+        request_id=row.get("request_id"),
     )
 
 

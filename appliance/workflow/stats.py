@@ -58,14 +58,14 @@ def daily(store: Store, first: date, last: date, zone: str = "UTC", training: bo
     since, until = clock.day_bounds(first, zone, last)
     with store.lock:
         rows = list(store.db.query(
-            "SELECT recorded_at, direction, nationality, sex, birth_date, decision, outcome FROM crossings "
+            "SELECT recorded_at, direction, nationality, sex, birth_date, decision, outcome, purpose FROM crossings "
             "WHERE recorded_at >= ? AND recorded_at < ? AND training = ?",
             [since, until, int(training)],
         ))
     days: dict[date, dict[str, Counter]] = {}
     for offset in range((last - first).days + 1):
         days[first + timedelta(days=offset)] = {
-            key: Counter() for key in ("direction", "nationality", "sex", "age_band", "decision")
+            key: Counter() for key in ("direction", "nationality", "sex", "age_band", "decision", "purpose")
         }
     for row in rows:
         local_day = clock.parse_iso(row["recorded_at"]).astimezone(tz).date()
@@ -75,6 +75,8 @@ def daily(store: Store, first: date, last: date, zone: str = "UTC", training: bo
         buckets["sex"][row["sex"] or "X"] += 1
         buckets["age_band"][age_band(row["birth_date"], local_day)] += 1
         buckets["decision"][row["outcome"] or row["decision"]] += 1
+        # "unknown": recorded where the purpose was not asked (or before it was).
+        buckets["purpose"][row["purpose"] or "unknown"] += 1
     return [
         {
             "date": day.isoformat(),
@@ -85,6 +87,7 @@ def daily(store: Store, first: date, last: date, zone: str = "UTC", training: bo
             "by_age_band": {label: buckets["age_band"][label] for *_, label in AGE_BANDS}
             | ({"unknown": buckets["age_band"]["unknown"]} if buckets["age_band"]["unknown"] else {}),
             "by_decision": dict(sorted(buckets["decision"].items())),
+            "by_purpose": dict(buckets["purpose"].most_common()),
         }
         for day, buckets in days.items()
     ]

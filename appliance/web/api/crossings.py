@@ -26,6 +26,7 @@ def record_crossing(body: CrossingBody, officer: Authenticated, config: ConfigDe
         direction=body.direction, mrz=body.mrz, document=body.document, decision=body.decision, note=body.note,
         capture_ids=tuple(body.capture_ids), unavailable=body.unavailable,
         face_embedding=tuple(body.face_embedding) if body.face_embedding is not None else None,
+        request_id=body.request_id, purpose=body.purpose, visa_number=body.visa_number, visa_type=body.visa_type,
     )
     recorded = crossings.record(store, config, officer, request)
     indicators = getattr(devices, "indicators", None)
