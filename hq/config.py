@@ -77,6 +77,11 @@ class HQSection(StrictModel):
         title="HQ signing key",
         description="Ed25519 private key (made by `kiosk-hq keygen`) that signs receipts and commands.",
     )
+    stick_key_file: Path | None = Field(
+        default=None, title="HQ stick key",
+        description="X25519 private key (made by `kiosk-hq keygen --stick`) that opens the crossings kiosks "
+        "export to USB sticks; `kiosk-hq import` needs it. Its public key is uplink.hq_stick_key on the kiosks.",
+    )
     offline_after_s: int = Field(
         default=900, ge=10, title="Silent after",
         description="A kiosk that says it is online but has sent nothing for this long is shown as 'silent'.",
@@ -107,6 +112,11 @@ class WebSection(StrictModel):
     secure_cookies: bool = Field(
         default=False, title="Secure cookies",
         description="Mark the session cookie Secure (set it when the console is served over HTTPS).",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None, title="Metrics token",
+        description="Bearer token Prometheus sends to scrape /metrics (better given as $KIOSK_HQ_WEB_METRICS_TOKEN); "
+        "unset, /metrics answers 401.",
     )
 
 

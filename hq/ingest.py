@@ -176,8 +176,7 @@ class Ingest:
         history.record_health(self.db, parts.post_id, parts.kiosk_id, received.payload, received.sent_at)
 
     def _handle_crossings(self, parts, received) -> None:
-        items = _checked_items(received.payload)
-        pairs = self.db.store_items(parts.post_id, parts.kiosk_id, items)
+        pairs = store_batch(self.db, parts.post_id, parts.kiosk_id, received.payload)
         self.stored += len(pairs)
         self._receipt(parts, {"batch": received.payload.get("batch"), "items": pairs})
 
@@ -185,10 +184,7 @@ class Ingest:
 
     def _handle_captures(self, parts, received) -> None:
         chunk = received.payload
-        for key, kind in CHUNK_KEYS.items():
-            if not isinstance(chunk.get(key), kind):
-                raise ProtocolError(f"capture chunk field {key!r} is missing or not {kind.__name__}")
-        held, complete = self.db.store_capture_chunk(parts.post_id, parts.kiosk_id, chunk)
+        held, complete = store_capture(self.db, parts.post_id, parts.kiosk_id, chunk)
         if complete:
             self._receipt(parts, {"batch": chunk.get("batch"), "items": [[chunk["seq"], chunk["id"]]]})
         else:
@@ -202,6 +198,27 @@ class Ingest:
         assert client is not None  # a receipt answers a message this client delivered
         client.publish(topic, protocol.seal(self.key, topic, "receipt", payload), qos=1)
         self.counts.add("receipts", parts.leaf)
+
+
+def store_batch(db: HQDatabase, post_id: str, kiosk_id: str, payload: dict[str, Any]) -> list[list[Any]]:
+    """Check and store one batch of items (from MQTT or a USB stick); returns the [seq, id] pairs to receipt.
+
+    Raises ProtocolError for a malformed batch, before anything is stored.
+    """
+    return db.store_items(post_id, kiosk_id, _checked_items(payload))
+
+
+def store_capture(db: HQDatabase, post_id: str, kiosk_id: str, chunk: dict[str, Any]) -> tuple[int, bool]:
+    """Check and store one capture chunk; returns (bytes held, complete). Raises ProtocolError when malformed."""
+    check_capture(chunk)
+    return db.store_capture_chunk(post_id, kiosk_id, chunk)
+
+
+def check_capture(chunk: dict[str, Any]) -> None:
+    """Raises ProtocolError naming the first field of a capture chunk that is missing or of the wrong type."""
+    for key, kind in CHUNK_KEYS.items():
+        if not isinstance(chunk.get(key), kind):
+            raise ProtocolError(f"capture chunk field {key!r} is missing or not {kind.__name__}")
 
 
 def _checked_items(payload: dict[str, Any]) -> list[dict[str, Any]]:

@@ -43,6 +43,7 @@ HQ_MAY_IMPORT = (
     "appliance.errors",
     "appliance.domain",
     "appliance.uplink.protocol",
+    "appliance.uplink.stick",  # the USB-stick export and receipt files
     "appliance.uplink.mqtt",
     "appliance.lists.bundle",
     "appliance.lists.csv_format",

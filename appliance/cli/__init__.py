@@ -38,6 +38,7 @@ from appliance.cli import (
     screen,
     selftest,
     stats,
+    stick,
     uplink,
     watchlist,
 )  # noqa: E402,E501
@@ -45,6 +46,8 @@ from appliance.cli import (
 for _module in (run, demo, config_cmd, db, audit, officers, mrz, crossings, watchlist, lists, screen, faces, stats,
                 uplink, bench, selftest, provision):
     cli.add_command(_module.command)
+cli.add_command(stick.export_command)
+cli.add_command(stick.receipt_command)
 
 
 def main() -> None:

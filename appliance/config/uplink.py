@@ -7,7 +7,7 @@ import binascii
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
 from appliance.config.common import StrictModel, check_broker_url, check_plaintext_broker
 
@@ -55,6 +55,12 @@ class UplinkSection(StrictModel):
         description="HQ's Ed25519 public key (base64, from `kiosk-hq keygen`); receipts and commands not "
         "signed by it are dropped. Required when broker_url is set.",
     )
+    hq_stick_key: str = Field(
+        default="",
+        title="HQ stick key",
+        description="HQ's X25519 public key (base64, from `kiosk-hq keygen --stick`) that `kiosk export` encrypts "
+        "USB-stick exports for, so a lost stick shows no traveller. `kiosk export` refuses to run without it.",
+    )
     health_interval_s: int = Field(
         default=300, ge=5, le=24 * 3600, title="Health interval",
         description="Seconds between health telemetry messages while connected.",
@@ -100,16 +106,17 @@ class UplinkSection(StrictModel):
         description="Bytes of a photo or template per message; smaller resumes better on a poor link.",
     )
 
-    @field_validator("hq_public_key")
+    @field_validator("hq_public_key", "hq_stick_key")
     @classmethod
-    def _key_shape(cls, value: str) -> str:
+    def _key_shape(cls, value: str, info: ValidationInfo) -> str:
         if value:
+            kind = "an Ed25519" if info.field_name == "hq_public_key" else "an X25519"
             try:
                 raw = base64.b64decode(value, validate=True)
             except (binascii.Error, ValueError):
-                raise ValueError("hq_public_key is not base64") from None
+                raise ValueError(f"{info.field_name} is not base64") from None
             if len(raw) != 32:
-                raise ValueError(f"hq_public_key must be 32 bytes (an Ed25519 public key), not {len(raw)}")
+                raise ValueError(f"{info.field_name} must be 32 bytes ({kind} public key), not {len(raw)}")
         return value
 
     @field_validator("broker_url")

@@ -160,7 +160,7 @@ class Sender:
 
         Raises ProtocolError if the receipt is malformed (nothing is deleted then).
         """
-        items = _pairs(payload.get("items", []))
+        items = receipt_pairs(payload.get("items", []))
         progress = payload.get("progress", [])
         if not isinstance(progress, list) or not all(
             isinstance(p, list) and len(p) == 3 and isinstance(p[0], int) and isinstance(p[1], str)
@@ -186,7 +186,8 @@ class Sender:
         return released
 
 
-def _pairs(items: Any) -> list[tuple[int, str]]:
+def receipt_pairs(items: Any) -> list[tuple[int, str]]:
+    """The [seq, id] pairs of a receipt's ``items`` (MQTT or stick); raises ProtocolError for anything else."""
     if not isinstance(items, list):
         raise ProtocolError("receipt 'items' must be a list")
     pairs = []

@@ -9,12 +9,14 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from pathlib import Path
 
 import click
 
 from hq import __version__
 from hq.cli.common import HQGroup, load, open_db, print_json
 from hq.cli.lists import command as lists_command
+from hq.cli.web import users_group, web
 
 
 @click.group(cls=HQGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -72,14 +74,51 @@ def fleet(config_path: str | None, as_json: bool) -> None:
 
 
 @cli.command("keygen")
-def keygen(config_path: str | None) -> None:
+@click.option("--stick", is_flag=True,
+              help="Create HQ's X25519 stick key (hq.stick_key_file) that USB-stick exports are encrypted for.")
+def keygen(config_path: str | None, stick: bool) -> None:
     """Create HQ's Ed25519 signing key (hq.signing_key_file); prints the public key for kiosk configs."""
+    from appliance.errors import ConfigError
     from appliance.uplink import protocol
+    from appliance.uplink import stick as stick_format
 
     config = load(config_path)
-    public = protocol.generate_key_file(config.hq.signing_key_file)
-    click.echo(f"wrote {config.hq.signing_key_file}; set uplink.hq_public_key on every kiosk to:", err=True)
+    if stick:
+        if config.hq.stick_key_file is None:
+            raise ConfigError("set hq.stick_key_file (where the key goes) in the HQ config first")
+        public = stick_format.generate_key_file(config.hq.stick_key_file)
+        click.echo(f"wrote {config.hq.stick_key_file}; set uplink.hq_stick_key on every kiosk to:", err=True)
+    else:
+        public = protocol.generate_key_file(config.hq.signing_key_file)
+        click.echo(f"wrote {config.hq.signing_key_file}; set uplink.hq_public_key on every kiosk to:", err=True)
     click.echo(public)
+
+
+@cli.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--receipt-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the signed receipt file (default: beside FILE, suffix .receipt).")
+@click.option("--list-bundle", "list_bundles", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="A list bundle (from `kiosk-hq lists publish`) to carry back: copied into lists/ beside the "
+              "receipt, in the order given. Repeatable.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def import_export(config_path: str | None, file: Path, receipt_out: Path | None, list_bundles: tuple[Path, ...],
+                  as_json: bool) -> None:
+    """Ingest a kiosk's USB-stick export FILE exactly once and write its signed receipt file."""
+    from hq.stick_import import import_file
+
+    config = load(config_path)
+    with open_db(config) as db:
+        result = import_file(config, db, file, receipt_out, list_bundles)
+    if as_json:
+        print_json(result)
+        return
+    click.echo(f"imported export #{result['export_seq']} of {result['post_id']}/{result['kiosk_id']}: "
+               f"{result['crossings']} crossing(s), {result['new_crossings']} new "
+               f"({result['crossings'] - result['new_crossings']} already held), {result['captures']} capture(s)")
+    click.echo(f"receipt written to {result['receipt']}")
+    for path in result["lists"]:
+        click.echo(f"list bundle written to {path}")
 
 
 @cli.command("enrol")
@@ -111,6 +150,8 @@ def command(config_path: str | None, post_id: str, kiosk_id: str, name: str, ttl
 
 
 cli.add_command(lists_command)
+cli.add_command(web)
+cli.add_command(users_group)
 
 
 def main() -> None:
