@@ -134,13 +134,21 @@ def _from_mrz(text: str, today: date) -> _Document:
     )
 
 
-def check_manual_document(doc: ManualDocument, today: date) -> None:
-    """Raise WorkflowError, naming the field and the rule, for typed document fields the
-    workflow would refuse; record nothing. The touchscreen checks each field as it is typed.
+def check_manual_document(doc: ManualDocument, today: date) -> DocumentChecks:
+    """The document checks of typed fields (typed by hand, expired, no expiry), as the
+    crossing would record them; raises WorkflowError, naming the field and the rule, for
+    fields the workflow would refuse. Records nothing. The touchscreen checks each field
+    as it is typed.
 
     The birth date may be partial (``1975``, ``1975-03``); it must be a real year (1900 or
     later), month or date and not in the future. The expiry date is a full date."""
-    _from_manual(doc, today)
+    return _from_manual(doc, today).checks
+
+
+def check_mrz(text: str, today: date) -> DocumentChecks:
+    """The document checks of an MRZ (failed check digits, expiry) as the crossing would
+    record them; raises MRZError for a text that is not an MRZ. Records nothing."""
+    return _from_mrz(text, today).checks
 
 
 def _birth_date(text: str) -> tuple[int, int | None, int | None]:
