@@ -39,8 +39,63 @@ def fleet_rows(db: HQDatabase, silent_after_s: int) -> list[dict[str, Any]]:
             "rejected_messages": kiosk["rejected"],
             "audit_head": health.get("audit_head"),
             "audit_alarm": db.audit_alarm(kiosk["post_id"], kiosk["kiosk_id"]),
+            "state_at": kiosk["state_at"],
+            "solar_w": health.get("solar_w"),
+            "list_versions": {name: info.get("version") for name, info in (health.get("lists") or {}).items()
+                              if isinstance(info, dict)} or dict(kiosk["lists"] or {}),
         })
+        rows[-1]["problems"] = problems(rows[-1])
     return rows
+
+
+# What makes a kiosk need a look, worst first; the console lists kiosks with problems first.
+LOW_BATTERY_PERCENT = 25
+STALE_LIST_S = 7 * 86400
+OLD_UNSENT_S = 86400
+
+
+def problems(row: dict[str, Any]) -> list[str]:
+    """Problem codes of one fleet row (the console translates them), worst first."""
+    found = []
+    if row["audit_alarm"]:
+        found.append("audit_alarm")
+    if row["state"] in ("offline", "silent", "never seen", "unknown"):
+        found.append(row["state"].replace(" ", "_"))
+    if row["battery_percent"] is not None and row["battery_percent"] < LOW_BATTERY_PERCENT and not row["charging"]:
+        found.append("low_battery")
+    if (row["oldest_unsent_age_s"] or 0) > OLD_UNSENT_S:
+        found.append("old_unsent")
+    if (row["list_age_s"] or 0) > STALE_LIST_S:
+        found.append("stale_list")
+    if row["rejected_messages"]:
+        found.append("rejected")
+    return found
+
+
+def problems_first(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Kiosks with the most problems first, then by post and kiosk."""
+    return sorted(rows, key=lambda row: (-len(row["problems"]), row["post_id"], row["kiosk_id"]))
+
+
+def list_matrix(db: HQDatabase, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per list: the version in force at HQ (the newest pushed, else the newest any kiosk holds), what HQ
+    pushed to whom, and which kiosk holds which version; kiosks holding another version are behind."""
+    pushes = db.query("SELECT post_id, kiosk_id, list, version, chunks, pushed_at FROM list_pushes ORDER BY pushed_at")
+    names = sorted({name for row in rows for name in row["list_versions"]} | {p[2] for p in pushes})
+    lists = []
+    for name in names:
+        pushed = [{"post_id": p, "kiosk_id": k, "version": v, "chunks": c, "pushed_at": at}
+                  for p, k, n, v, c, at in pushes if n == name]
+        held = {(row["post_id"], row["kiosk_id"]): row["list_versions"].get(name) for row in rows}
+        current = pushed[-1]["version"] if pushed else max((v for v in held.values() if v), default=None)
+        kiosks = [{"post_id": post, "kiosk_id": kiosk, "version": version,
+                   "pushed": next((p["version"] for p in reversed(pushed)
+                                   if (p["post_id"], p["kiosk_id"]) == (post, kiosk)), None),
+                   "behind": version != current}
+                  for (post, kiosk), version in sorted(held.items())]
+        lists.append({"name": name, "current": current, "pushes": pushed[::-1], "kiosks": kiosks,
+                      "behind": sum(1 for k in kiosks if k["behind"])})
+    return {"lists": lists}
 
 
 def _age(seconds: int | None) -> str:

@@ -1,0 +1,1 @@
+"""HQ's console (``kiosk-hq web``): the fleet, the alerts, the crossings and the statistics in a browser."""
