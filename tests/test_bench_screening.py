@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from appliance.inference.documents import FORMAT
+
 
 def test_bench_screening_json_tiny(run_cli, tmp_path):
     work, cache = tmp_path / "work", tmp_path / "cache"
@@ -15,6 +17,7 @@ def test_bench_screening_json_tiny(run_cli, tmp_path):
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     faces, documents, names = data["faces"], data["documents"], data["names"]
+    index_format = FORMAT
     machine = data["machine"]
     assert machine["cpus"] >= 1 and len(machine["load_average_at_start"]) == 3 and len(machine["load_average_at_end"]) == 3
     assert faces["bytes_per_vector"] == 32 + 8 and faces["rounds"] == 2
@@ -46,7 +49,7 @@ def test_bench_screening_json_tiny(run_cli, tmp_path):
     assert documents["file_pages_touched_by_cold_run_bytes"] >= documents["page_bytes"]
     assert documents["resident_bytes"] == documents["heap_bytes"] + documents["file_pages_touched_by_cold_run_bytes"]
     assert documents["set_ram_bytes_per_record"] > documents["filter_bytes_per_record"]
-    assert not documents["index_cached"] and (cache / "documents-5000-seed20261123-format1").is_dir()
+    assert not documents["index_cached"] and (cache / f"documents-5000-seed20261123-format{index_format}").is_dir()
     assert set(names["recall_by_perturbation"]) == {"typo", "two typos", "cyrillic", "respelled", "swapped",
                                                     "typo and swapped"}
     assert names["baseline"]["queries"] == 6

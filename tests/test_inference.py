@@ -62,7 +62,7 @@ def test_document_delta_adds_and_removes_without_rebuilding_the_base(tmp_path):
     manifest = documents.derive(tmp_path / "base", tmp_path / "next", changes)
     assert manifest["records"] == 1000 and manifest["delta"] == {"additions": 1, "removals": 1}
     # The big files are the base's, hard-linked, not rewritten.
-    assert (tmp_path / "next" / "keys.npy").stat().st_ino == (tmp_path / "base" / "keys.npy").stat().st_ino
+    assert (tmp_path / "next" / "table.bin").stat().st_ino == (tmp_path / "base" / "table.bin").stat().st_ino
     index = documents.DocumentIndex(tmp_path / "next")
     try:
         assert index.lookup("D", "NEW1")[0].reason == "stolen"
