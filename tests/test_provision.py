@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from fastapi.testclient import TestClient
 
 from appliance import config as config_module
 from appliance.cli import cli
@@ -27,6 +26,7 @@ from appliance.web.qr import qr_svg
 from appliance.workflow import provision
 
 from .provisioning import CA_FILE, CERT_FILE, KEY_FILE, write_provisioning_set
+from .web_client import BrowserClient
 
 SUPERVISOR = ("sup1", "739264")
 OTHER_PIN = "582047"
@@ -286,8 +286,8 @@ def test_pinhash_makes_a_file_the_kiosk_accepts_without_a_config(tmp_path, monke
 
 # -- The touchscreen: first supervisor and enrolment -------------------------------------------
 
-def _app(kiosk: Kiosk, store: Store) -> TestClient:
-    return TestClient(create_app(kiosk.config(), store))
+def _app(kiosk: Kiosk, store: Store) -> BrowserClient:
+    return BrowserClient(create_app(kiosk.config(), store))
 
 
 def _officer_count(store: Store) -> int:

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from babel.messages.extract import extract_from_file
-from fastapi.testclient import TestClient
 
 from appliance.web.app import create_app
 from appliance.workflow.crossings import CrossingRequest, get, record
@@ -22,6 +21,7 @@ from appliance.web.pages.feedback import mrz_feedback
 
 from .conftest import OFFICER_PIN, SUPERVISOR_PIN
 from .samples import CLEAR_OKAFOR, PERSON_HIT_DOE, import_demo_lists, with_bad_check_digit
+from .web_client import BrowserClient
 
 UI = {"X-Kiosk-UI": "1"}
 PACKAGE = Path(__file__).parent.parent / "appliance"
@@ -30,7 +30,7 @@ PACKAGE = Path(__file__).parent.parent / "appliance"
 @pytest.fixture
 def client(store, config, officers):
     import_demo_lists(store)
-    return TestClient(create_app(config, store))
+    return BrowserClient(create_app(config, store))
 
 
 def _login(client, officer_id="alice", pin=OFFICER_PIN):
@@ -240,7 +240,7 @@ def test_camera_preview_needs_a_session_and_stores_nothing(store, config, office
 
     devices = open_devices(config.hardware)
     try:
-        client = TestClient(create_app(config, store, devices))
+        client = BrowserClient(create_app(config, store, devices))
         assert client.get("/ui/camera/preview").status_code == 401
         _login(client)
         assert client.get("/ui/camera/preview").status_code == 401  # no UI header
@@ -267,13 +267,13 @@ def test_camera_preview_needs_a_session_and_stores_nothing(store, config, office
             store.conn.execute("UPDATE sessions SET last_seen_at = '2000-01-01T00:00:00.000000Z'")
         assert client.get("/ui/camera/preview", headers=UI).status_code == 401
 
-        technician = TestClient(create_app(config, store, devices))
+        technician = BrowserClient(create_app(config, store, devices))
         _login(technician, "tech", "615283")
         assert technician.get("/ui/camera/preview", headers=UI).status_code == 403
     finally:
         devices.close()
 
-    no_camera = TestClient(create_app(config, store, None))
+    no_camera = BrowserClient(create_app(config, store, None))
     _login(no_camera)
     missing = no_camera.get("/ui/camera/preview", headers=UI)
     assert missing.status_code == 503 and "no camera" in missing.json()["error"]
@@ -334,7 +334,7 @@ def test_devices_that_are_missing_are_offered_as_unavailable(store, config, offi
     from appliance.hw import open_devices
 
     _ = officers
-    no_devices = TestClient(create_app(config, store, None))
+    no_devices = BrowserClient(create_app(config, store, None))
     _login(no_devices)
     page = no_devices.get("/crossing?direction=entry").text
     assert '"photo": {"reason": "device unavailable: no camera"' in page
@@ -343,7 +343,7 @@ def test_devices_that_are_missing_are_offered_as_unavailable(store, config, offi
     without_finger = config.model_copy(update={"hardware": config.hardware.model_copy(update={"fingerprint": "none"})})
     devices = open_devices(without_finger.hardware)
     try:
-        client = TestClient(create_app(without_finger, store, devices))
+        client = BrowserClient(create_app(without_finger, store, devices))
         _login(client)
         page = client.get("/crossing?direction=entry").text
         assert '"fingerprint": {"reason": "device unavailable: no fingerprint reader"' in page
@@ -384,7 +384,7 @@ def test_status_bar_needs_no_session_and_does_not_keep_one_alive(client, store):
 
 def test_training_banner(store, config, officers):
     training = config.model_copy(update={"kiosk": config.kiosk.model_copy(update={"training": True})})
-    client = TestClient(create_app(training, store))
+    client = BrowserClient(create_app(training, store))
     assert "TRAINING MODE" in client.get("/login").text
 
 

@@ -47,6 +47,10 @@ class LoginRequired(AuthError):
         self.location = "/login" + (f"?note={reason}" if reason else "")
 
 
+class CsrfRefused(Forbidden):
+    """A state-changing browser request without its session's CSRF token (``appliance.web.csrf``)."""
+
+
 def status_of(exc: KioskError) -> int:
     """The HTTP status that answers ``exc`` (see ``STATUS``)."""
     return next(code for kind, code in STATUS if isinstance(exc, kind))

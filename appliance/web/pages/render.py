@@ -14,7 +14,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from appliance.domain import clock
 from appliance.storage.officers import Officer
-from appliance.web import reasons
+from appliance.web import csrf, reasons
 from appliance.web.deps import LANGUAGE_COOKIE, get_config, get_devices, get_power_policy, get_store
 from appliance.web.i18n import JS_MESSAGES, LANGUAGES, N_, choose, translator
 from appliance.workflow import status
@@ -123,17 +123,20 @@ def render(request: Request, name: str, officer: Officer | None = None, status_c
     """Template ``name`` in the officer's language, with the status bar and the text tables every page uses."""
     lang = language(request)
     _ = translator(lang)
+    csrf_token, presession = csrf.page_token(request)
     page = TEMPLATES.get_template(name).render(
         _=_, lang=lang, languages=LANGUAGES, officer=officer, status=status_snapshot(request),
         js_messages={key: _(text) for key, text in JS_MESSAGES.items()},
         idle_seconds=get_config(request).security.session_idle_minutes * 60,
         DIRECTION_TEXT=DIRECTION_TEXT, DECISION_TEXT=DECISION_TEXT, CHECK_TEXT=CHECK_TEXT,
         POWER_LEVEL_TEXT=POWER_LEVEL_TEXT, ROLE_TEXT=ROLE_TEXT, local_time=post_time(request),
-        CHECK_TEXT_T={key: _(text) for key, text in CHECK_TEXT.items()},
+        CHECK_TEXT_T={key: _(text) for key, text in CHECK_TEXT.items()}, csrf_token=csrf_token,
         reason_text=functools.partial(reasons.render_all, _), list_name=functools.partial(reasons.list_name, _),
         **context,
     )
-    return HTMLResponse(page, status_code=status_code)
+    response = HTMLResponse(page, status_code=status_code)
+    csrf.set_presession_cookie(response, presession)
+    return response
 
 
 def message(request: Request, officer: Officer, status_code: int, title: str, text: str) -> HTMLResponse:

@@ -12,9 +12,12 @@ function t(key, values = {}) {
   return text;
 }
 
-/* Calls to the kiosk's API: the session cookie is accepted only with this header. */
+/* Calls to the kiosk's API: the session cookie is accepted only with this header, and a
+   state-changing call also carries the page's CSRF token (appliance/web/csrf.py). */
+const CSRF_TOKEN = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+
 async function api(method, path, body) {
-  const options = { method, credentials: "same-origin", headers: { "X-Kiosk-UI": "1" } };
+  const options = { method, credentials: "same-origin", headers: { "X-Kiosk-UI": "1", "X-CSRF-Token": CSRF_TOKEN } };
   if (body !== undefined) {
     options.headers["Content-Type"] = "application/json";
     options.body = JSON.stringify(body);
