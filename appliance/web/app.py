@@ -16,7 +16,7 @@ from appliance import __version__
 from appliance.config import Config
 from appliance.storage.officers import Officers
 from appliance.storage.store import Store
-from appliance.web import csrf, errors
+from appliance.web import csrf, errors, limits
 from appliance.web.api import captures, crossings, devices, docs, health, lists, session, statistics
 from appliance.web.pages import crossing, diagnostics, history, home, login, result, setup, status
 from appliance.web.pages import statistics as statistics_page
@@ -38,6 +38,7 @@ def create_app(config: Config, store: Store, devices: Any = None) -> FastAPI:
     app.state.devices = devices
     app.state.power_policy = None  # set by the service once the policy runs
     errors.register(app)
+    app.add_middleware(limits.BodyLimit, max_bytes=config.api.max_body_bytes)
     # Before the routers are included: each route takes the app's dependencies when it is added.
     app.router.dependencies.append(Depends(csrf.require_token))
     for router in API_ROUTERS + PAGE_ROUTERS:
