@@ -68,7 +68,9 @@ def test_the_json_of_a_crossing_keeps_its_keys_and_their_order(kiosk):
                             "document_source", *document, "document_checks", "screening", "decision", "note",
                             *outcome, "unavailable", "captures", "unavailable_reasons", *added]
     assert {key: value for key, value in recorded.items() if key not in ("decision_reason", "repeat_of")} == stored
-    assert list(stored["screening"]) == ["hits", "lists", "stale", "warnings", "refer"]
+    # No face model on this kiosk: the face record says so rather than being left out.
+    assert list(stored["screening"]) == ["hits", "lists", "stale", "warnings", "refer", "face"]
+    assert stored["screening"]["face"]["reason"]["code"] == "face.no_model"
     assert list(stored["document_checks"]) == ["failed_checks", "expired", "problems", "reasons"]
 
 
@@ -401,8 +403,11 @@ def test_a_photo_that_cannot_be_embedded_is_recorded_with_the_reason(face_kiosk,
     assert crossing["decision"] == "cleared" and crossing["screening"]["hits"] == []
     [warning] = crossing["screening"]["warnings"]
     assert warning.startswith(reason)
-    assert crossing["screening"]["face"] == {"source": "photo", "capture_id": capture_id,
-                                             "error": warning.removeprefix("face not screened: ")}
+    face = crossing["screening"]["face"]
+    assert {key: face[key] for key in ("source", "capture_id", "error")} == {
+        "source": "photo", "capture_id": capture_id, "error": warning.removeprefix("face not screened: ")}
+    assert face["reason"] == {"code": "face.error", "params": {"text": face["error"]}, "text": face["error"]}
+    assert face["threshold"] == config.screening.face_threshold and "model" not in face
     assert crossing["captures"] == [{"id": capture_id, "kind": "face"}]
     assert _outbox_kinds(store) == ["crossing", "capture"]
     queued = json.loads(store.conn.execute("SELECT payload FROM outbox WHERE kind = 'crossing'").fetchone()[0])
@@ -445,7 +450,11 @@ def test_without_an_embedder_the_photo_is_not_embedded(store, config, officers):
     capture = biometrics.capture_photo(store, config, type("Devices", (), {"camera": camera})(), officers.get("alice"))
     crossing = crossings.record(store, config, officers.get("alice"), CrossingRequest(
         direction="entry", mrz=CLEAR_OKAFOR, capture_ids=(capture["capture_id"],))).to_dict()
-    assert "face" not in crossing["screening"] and crossing["decision"] == "cleared"
+    face = crossing["screening"]["face"]
+    assert face["reason"]["code"] == "face.no_model" and face["error"] == "no face model is installed on this kiosk"
+    assert "embedding" not in face and "model" not in face and crossing["decision"] == "cleared"
+    # The kiosk's own state, not this traveller's: on the result screen, not in the warnings HQ counts.
+    assert not any(w.startswith("face not screened") for w in crossing["screening"]["warnings"])
 
 
 def _republish_faces(face_kiosk, face_model, version):

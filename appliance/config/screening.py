@@ -61,6 +61,16 @@ class ScreeningSection(StrictModel):
         description="TFLite face detector (boxes and scores) whose best box is cropped for the embedder; "
         "unset or empty: the centred square of the photo is used.",
     )
+    face_pack: Path | None = Field(
+        default=None, title="Face model pack",
+        description="Directory of a face model pack (manifest.json, detectors, embedders; docs/faces.md); unset: "
+        "the image's pack in /opt/kiosk/models when one is installed. face_embedder_model, when set, is used instead.",
+    )
+    face_pack_embedder: str | None = Field(
+        default=None, title="Face model pack embedder",
+        description="Which of the pack's embedders to run (e.g. float32, int8-weights, int8); unset: the manifest's "
+        "default. HQ must embed the listed faces with the same one.",
+    )
     face_detector_min_score: float = Field(
         default=0.5, ge=0, le=1, title="Face detector minimum score",
         description="A detected box scoring below this (0-1) is no face: the crossing is recorded and "
@@ -84,6 +94,19 @@ class ScreeningSection(StrictModel):
         if value is not None and not value.is_file():
             state = "is not a file" if value.exists() else "does not exist"
             raise ValueError(f"{info.field_name} {value} {state}")
+        return value
+
+    @field_validator("face_pack", mode="before")
+    @classmethod
+    def _empty_pack_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("face_pack")
+    @classmethod
+    def _pack_has_manifest(cls, value: Path | None) -> Path | None:
+        # Checked at load time, like the model files: a wrong path must stop `kiosk run`.
+        if value is not None and not (value / "manifest.json").is_file():
+            raise ValueError(f"face_pack {value} holds no manifest.json (build one with `kiosk models build DIR`)")
         return value
 
     @model_validator(mode="after")

@@ -66,7 +66,9 @@ class FaceScreening:
     photo was not screened; otherwise ``model`` ({"embedder", "detector"} SHA-256s),
     ``dim``, ``face_box`` and ``detector_score`` describe the embedding. ``skipped_lists``
     ([{"list", "face_model"}]) are the persons lists not searched by face because another
-    model embedded their faces.
+    model embedded their faces. ``reason`` is ``error`` as a code with parameters
+    (``face.no_model``, ``face.no_photo``, a quality gate ``face.<gate>``, ``face.error``);
+    ``threshold`` the cosine a listed face had to reach; ``variant`` the model pack's embedder.
     """
 
     source: Literal["request", "photo"]
@@ -77,6 +79,9 @@ class FaceScreening:
     face_box: list[float] | None = None
     detector_score: float | None = None
     skipped_lists: list[dict[str, str]] = field(default_factory=list)
+    reason: dict[str, Any] | None = None
+    threshold: float | None = None
+    variant: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         # Only the keys that apply, in the order they became known: a client's embedding
@@ -86,8 +91,14 @@ class FaceScreening:
             data["capture_id"] = self.capture_id
         if self.error is not None:
             data["error"] = self.error
+        if self.reason is not None:
+            data["reason"] = self.reason
         if self.model is not None:
             data.update(model=self.model, dim=self.dim, face_box=self.face_box, detector_score=self.detector_score)
+        if self.threshold is not None:
+            data["threshold"] = self.threshold
+        if self.variant is not None:
+            data["variant"] = self.variant
         if self.skipped_lists:
             data["skipped_lists"] = self.skipped_lists
         return data
@@ -96,7 +107,8 @@ class FaceScreening:
     def from_dict(cls, data: dict[str, Any]) -> FaceScreening:
         return cls(source=data["source"], capture_id=data.get("capture_id"), error=data.get("error"),
                    model=data.get("model"), dim=data.get("dim"), face_box=data.get("face_box"),
-                   detector_score=data.get("detector_score"), skipped_lists=list(data.get("skipped_lists", [])))
+                   detector_score=data.get("detector_score"), skipped_lists=list(data.get("skipped_lists", [])),
+                   reason=data.get("reason"), threshold=data.get("threshold"), variant=data.get("variant"))
 
 
 @dataclass(frozen=True)
@@ -233,6 +245,8 @@ class Crossing:
     visa_number: str | None = None
     visa_type: str | None = None
     request_id: str | None = None
+    # The supervisor's reason for the outcome (a code of workflow.crossings.OUTCOME_REASONS).
+    outcome_reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The crossing's JSON: the crossings table's columns in their order, then its captures."""

@@ -93,6 +93,24 @@ REASONS: dict[str, Template] = {
     "nationality.equal": Template(N_("nationality equal")),
     "nationality.differs": Template(N_("nationality differs (list: {nationality})")),
     "face.similar": Template(N_("face similarity {similarity} (threshold {threshold})")),
+    # Why a face was not screened (appliance.inference.face_quality, appliance.workflow.crossings)
+    "face.no_model": Template(N_("no face model is installed on this kiosk")),
+    "face.no_photo": Template(N_("no face photo was taken")),
+    "face.no_face": Template(N_("no face found in the photo: frame the traveller's face and retake")),
+    "face.several_faces": Template(N_("{count} faces in the photo: only the traveller may be in the frame; retake")),
+    "face.too_small": Template(N_("face too small (eyes {distance} px apart, at least {minimum}): ask the traveller "
+                                  "to step closer and retake")),
+    "face.tilted": Template(N_("head tilted ({degrees} degrees, at most {maximum}): ask the traveller to hold "
+                               "their head straight and retake")),
+    "face.turned": Template(N_("head turned (nose {offset} eye distances off centre, at most {maximum}): ask the "
+                               "traveller to face the camera and retake")),
+    "face.too_dark": Template(N_("face too dark (brightness {brightness}, at least {minimum}): light the "
+                                 "traveller's face and retake")),
+    "face.too_bright": Template(N_("face too bright (brightness {brightness}, {saturated} % saturated): shade the "
+                                   "camera or the traveller from the sun and retake")),
+    "face.blurred": Template(N_("face blurred (sharpness {sharpness}, at least {minimum}): ask the traveller to "
+                                "hold still and retake")),
+    "face.error": Template(N_("{text}")),
     "person.document": Template(N_("listed document {issuer} {number} equal")),
     "person.document_number": Template(N_("listed document number {number} equal (no issuer on the list)")),
     "hit.listed_for": Template(N_("listed for: {reason}")),

@@ -22,8 +22,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from appliance.domain import clock
 from appliance.domain.models import Capture
-from appliance.errors import ConfigError, DeviceError, NotFound, WorkflowError
+from appliance.domain.reasons import reason
+from appliance.errors import ConfigError, DeviceError, KioskError, NotFound, WorkflowError
 from appliance.hw.photo_quality import assess, preview
+from appliance.inference import face_pipeline
 from appliance.storage import audit
 from appliance.storage.officers import Officer, require_role
 
@@ -68,8 +70,44 @@ def capture_photo(store: Store, config: Config, devices: Any, officer: Officer) 
     with _busy(devices):
         photo = camera.capture()
     quality = assess(photo)
+    gate = photo_gate(config, photo.data)
+    if gate is not None:
+        # The model pack's gates (face found, size, pose, exposure, sharpness): a photo the
+        # kiosk could not screen by face is a retake now, not a surprise on the result screen.
+        quality["face"] = gate
+        if not gate["ok"]:
+            quality["ok"] = False
+            quality["hints"] = [*quality["hints"], gate["reason"]["text"]]
     capture_id = _store(store, key_bytes, officer, "face", photo.media_type, photo.data, quality)
     return {"capture_id": capture_id, "kind": "face", "quality": quality, "preview": preview(photo)}
+
+
+def photo_gate(config: Config, photo: bytes) -> dict[str, Any] | None:
+    """The model pack's quality gates on a just-taken photo: {"ok", "reason"} (``reason`` a
+    ``face.<gate>`` code with its text, None when it passes); None when no pack is installed
+    (raw model files have no gates) or the pack cannot be loaded (the crossing will say so)."""
+    try:
+        embedder = face_pipeline.for_settings(config.screening)
+        if not isinstance(embedder, face_pipeline.PackEmbedder):
+            return None
+    except KioskError:
+        return None
+    try:
+        verdict = embedder.analyse(face_pipeline.decode(photo)).verdict
+    except KioskError as exc:
+        return {"ok": False, "reason": reason("face.error", text=str(exc)).to_dict()}
+    return {"ok": verdict.ok, "reason": verdict.reason.to_dict() if verdict.reason is not None else None}
+
+
+def face_captures(store: Store, capture_ids: list[str]) -> list[str]:
+    """The face photos among ``capture_ids``, in their order (unknown ids are left out)."""
+    if not capture_ids:
+        return []
+    marks = ",".join("?" * len(capture_ids))
+    with store.lock:
+        faces = {row[0] for row in store.conn.execute(
+            f"SELECT id FROM captures WHERE kind = 'face' AND id IN ({marks})", capture_ids)}
+    return [capture_id for capture_id in capture_ids if capture_id in faces]
 
 
 def capture_fingerprint(store: Store, config: Config, devices: Any, officer: Officer,

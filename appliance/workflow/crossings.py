@@ -32,13 +32,12 @@ from appliance.domain.models import (
     ScreeningResult,
 )
 from appliance.domain.reasons import reason
-from appliance.errors import KioskError, NotFound, WorkflowError
-from appliance.inference import face_embedder
+from appliance.errors import NotFound, WorkflowError
 from appliance.storage import audit
 from appliance.storage.officers import Officer, require_role
 from appliance.storage.store import Store
 from appliance.uplink import outbox
-from appliance.workflow import biometrics
+from appliance.workflow import biometrics, face_screening
 from appliance.workflow.screening import screen
 
 Direction = Literal["entry", "exit"]
@@ -259,42 +258,15 @@ def _decide(requested: str | None, hits: list[Hit], problems: list[str], config:
 def _face_embedding(store: Store, config: Config, request: CrossingRequest) -> tuple[Any, FaceScreening | None]:
     """(embedding to screen, the screening's "face" record) of a crossing request.
 
-    A client's ``face_embedding`` wins. Otherwise, with an embedder configured and a face
-    photo among the captures (the last one, if the officer linked several), the photo is
-    decrypted and embedded. When that fails (undecodable photo, no face, a model that will
-    not load) the crossing is still screened and recorded without the face, and the
+    A client's ``face_embedding`` wins. Otherwise the last face photo among the captures is
+    embedded with the installed models (``face_screening.for_crossing``). Without a model or
+    a photo, or when the photo cannot be embedded (a quality gate, no face, a model that
+    will not load), the crossing is still screened and recorded without the face, and the
     record says why; nothing else about the crossing changes. Never raises.
     """
     if request.face_embedding is not None:
         return request.face_embedding, FaceScreening(source="request")
-    if config.screening.face_embedder_model is None or not request.capture_ids:
-        return None, None
-    ids = [capture_id for capture_id in request.capture_ids if isinstance(capture_id, str)]
-    if not ids:
-        return None, None
-    marks = ",".join("?" * len(ids))
-    with store.lock:
-        faces = {row[0] for row in store.conn.execute(
-            f"SELECT id FROM captures WHERE kind = 'face' AND id IN ({marks})", ids)}
-    photos = [capture_id for capture_id in ids if capture_id in faces]
-    if not photos:
-        return None, None  # unknown ids are refused by biometrics.link, in the transaction
-    photo = photos[-1]
-    try:
-        embedder = face_embedder.for_settings(config.screening)
-        if embedder is None:  # no model configured: checked above
-            return None, None
-        data, _format = biometrics.read(store, config, photo)
-        result = embedder.embed(data)
-    except KioskError as exc:
-        return None, FaceScreening(source="photo", capture_id=photo, error=str(exc))
-    except Exception as exc:  # a model or OpenCV bug must not stop the crossing being recorded
-        log.exception("embedding face photo %s failed", photo)
-        return None, FaceScreening(source="photo", capture_id=photo, error=(
-            f"face embedding failed unexpectedly ({type(exc).__name__}: {exc}); see the kiosk log"))
-    return result.vector, FaceScreening(
-        source="photo", capture_id=photo, model=embedder.model_ids, dim=int(result.vector.shape[0]),
-        face_box=result.rounded_box(), detector_score=round(result.score, 4) if result.score is not None else None)
+    return face_screening.for_crossing(store, config, request.capture_ids)
 
 
 def _with_face(result: ScreeningResult, face: FaceScreening | None) -> ScreeningResult:
@@ -305,7 +277,7 @@ def _with_face(result: ScreeningResult, face: FaceScreening | None) -> Screening
     if result.skipped_face_lists:
         face = replace(face, skipped_lists=result.skipped_face_lists)
     warnings = result.warnings
-    if face.error is not None:
+    if face.error is not None and not face_screening.is_notice(face):
         # Shown with the result and sent to HQ: the traveller was not screened by face.
         warnings = [*warnings, f"face not screened: {face.error}"]
     return replace(result, face=face, warnings=warnings)
@@ -425,7 +397,10 @@ def record(store: Store, config: Config, officer: Officer, request: CrossingRequ
     embedding, face = _face_embedding(store, config, request)
     # Known only when the kiosk embedded the photo itself; a client's embedding is of unknown model.
     model = face.model["embedder"] if face is not None and face.model is not None else None
-    screening = _with_face(screen(store, document.fields.traveller(), config.screening, face_embedding=embedding,
+    # The face threshold the embedder's pack recommends, unless the config sets its own.
+    settings = (config.screening.model_copy(update={"face_threshold": face.threshold})
+                if face is not None and face.threshold is not None else config.screening)
+    screening = _with_face(screen(store, document.fields.traveller(), settings, face_embedding=embedding,
                                   face_model=model), face)
     decision, reason = _decide(request.decision, screening.hits, document.checks.problems, config, screening.refer)
     crossing_id = str(uuid.uuid4())
