@@ -16,6 +16,7 @@ import click
 from hq import __version__
 from hq.cli.common import HQGroup, load, open_db, print_json
 from hq.cli.lists import command as lists_command
+from hq.cli.demo import command as demo_command
 from hq.cli.web import users_group, web
 
 
@@ -152,6 +153,7 @@ def command(config_path: str | None, post_id: str, kiosk_id: str, name: str, ttl
 cli.add_command(lists_command)
 cli.add_command(web)
 cli.add_command(users_group)
+cli.add_command(demo_command)
 
 
 def main() -> None:
