@@ -52,8 +52,9 @@ class LocalBroker:
                         f"log_dest file {self.directory / 'mosquitto.log'}\n", encoding="utf-8")
         if not Path(MOSQUITTO).exists():
             raise KioskError("the demo needs mosquitto: apt-get install mosquitto")
+        # Its own session: Ctrl-C on the demo must not kill the broker before the kiosks and ingest let go.
         self.process = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL)
+                                        stderr=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
