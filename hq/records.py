@@ -88,17 +88,18 @@ def _rows(db: HQDatabase, post_id: str = "", first: date | None = None, last: da
 def search(db: HQDatabase, query: Search) -> list[dict[str, Any]]:
     """Matching crossings, newest first, at most ``query.limit``; raises WorkflowError for a bad query."""
     query = query.checked()
-    needle = fold(query.text).strip() if query.text else ""
-    document = query.text.strip().upper().replace(" ", "")
+    # With a digit it is a document number (matched whole); else a name, folded as the kiosk folds names.
+    document = query.text.strip().upper().replace(" ", "") if any(ch.isdigit() for ch in query.text) else ""
+    needle = fold(query.text).strip() if query.text and not document else ""
     found = []
     for crossing_id, decision, received_at, record in _rows(db, query.post_id, query.first, query.last,
                                                             query.decision, query.direction):
         if query.nationality and (record.get("nationality") or "") != query.nationality.upper():
             continue
-        if needle:
-            name = fold(f"{record.get('surname') or ''} {record.get('given_names') or ''}")
-            if needle not in name and document != (record.get("document_number") or ""):
-                continue
+        if document and document != (record.get("document_number") or ""):
+            continue
+        if needle and needle not in fold(f"{record.get('surname') or ''} {record.get('given_names') or ''}"):
+            continue
         found.append({**_summary(record), "id": crossing_id, "decision": decision, "received_at": received_at})
         if len(found) >= query.limit:
             break
