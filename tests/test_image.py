@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import pytest
 
+from appliance.bench.qemu import SECTOR, Guest, Image, console_checks, partitions, run
 from tests.provisioning import write_provisioning_set
 
 REPO = Path(__file__).resolve().parents[1]
@@ -26,50 +21,12 @@ BUILD = REPO / "image-build" / "build"
 POST_ID, KIOSK_ID = "POST-QEMU", "K7"
 SUPERVISOR = ("chief", "739264")
 UNITS = ("kiosk.service", "kiosk-browser.service", "kiosk-firstboot.service", "kiosk-growdata.service",
-         "kiosk-console-check.service")
-# Emulated aarch64 is slow and the machine is shared: generous, and a boot that works returns early.
-BOOT_DEADLINE_S = 600.0
-SECTOR = 512
+         "kiosk-console-check.service", "kiosk-usb@.service")
 
 
 def phase(name: str, started: float) -> None:
     """Print how long a phase took (pytest -s or the captured output of a failure shows it)."""
     print(f"[image test] {name}: {time.monotonic() - started:.1f} s", flush=True)
-
-
-def run(*command: str | Path, **kwargs: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(part) for part in command], check=True, text=True, capture_output=True,
-                          **kwargs)  # type: ignore[call-overload]
-
-
-@dataclass(frozen=True)
-class Partition:
-    number: int
-    start: int  # in sectors
-    size: int
-    type: str
-    bootable: bool
-
-    def extract(self, image: Path, target: Path) -> Path:
-        """Copy the partition out of the image (dd at its offset): nothing is mounted."""
-        run("dd", f"if={image}", f"of={target}", "bs=1M", f"skip={self.start * SECTOR}",
-            f"count={self.size * SECTOR}", "iflag=skip_bytes,count_bytes", "conv=sparse", "status=none")
-        return target
-
-
-def partitions(image: Path) -> list[Partition]:
-    table = json.loads(run("sfdisk", "--json", image).stdout)["partitiontable"]
-    assert table["label"] == "dos"
-    return [Partition(number=index + 1, start=p["start"], size=p["size"], type=p["type"],
-                      bootable=bool(p.get("bootable"))) for index, p in enumerate(table["partitions"])]
-
-
-@dataclass(frozen=True)
-class Image:
-    path: Path
-    kernel: Path
-    initrd: Path
-    compressed: Path
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +38,7 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Image:
     print(build.stdout, flush=True)
     assert build.returncode == 0, f"image-build/build failed:\n{build.stdout}\n{build.stderr[-6000:]}"
     phase("build", started)
-    [raw] = out.glob("kiosk-*.img")
-    return Image(path=raw, kernel=out / "vmlinuz", initrd=out / "initrd.img", compressed=Path(f"{raw}.zst"))
+    return Image.find(out)
 
 
 def test_image_ships_compressed_with_its_sha256(image: Image) -> None:
@@ -140,7 +96,10 @@ def test_root_holds_the_kiosk_its_units_and_a_read_only_layout(image: Image, tmp
     assert re.search(r"^KIOSK_VERSION=\d+\.\d+", release, re.M) and re.search(r"^KIOSK_COMMIT=\S+", release, re.M)
     assert "Type: regular" in debugfs(ext4, "stat /opt/kiosk/venv/bin/kiosk")
     assert "Type: directory" in debugfs(ext4, "stat /opt/kiosk/models")
-    for mount_point in ("/var/lib/kiosk", "/boot/firmware", "/var/lib/systemd"):
+    # A USB stick (crossings by stick) is mounted by udev and kiosk-usb@.service, for the kiosk user only.
+    assert "kiosk-usb@%k.service" in debugfs(ext4, "cat /etc/udev/rules.d/90-kiosk-usb.rules")
+    assert "uid=901" in debugfs(ext4, "cat /usr/lib/kiosk/usb-mount")
+    for mount_point in ("/var/lib/kiosk", "/boot/firmware", "/var/lib/systemd", "/media/kiosk-usb"):
         assert "Type: directory" in debugfs(ext4, f"stat {mount_point}"), mount_point
     # The data partition's config folder: root writes it, the kiosk reads it.
     data_ext4 = data.extract(image.path, tmp_path / "data")
@@ -149,107 +108,12 @@ def test_root_holds_the_kiosk_its_units_and_a_read_only_layout(image: Image, tmp
     assert re.search(r"User:\s+0\s+Group:\s+901", debugfs(data_ext4, "stat /etc"))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Guest:
-    """The image booted under qemu-system-aarch64 (virt), its serial console in a log file."""
-
-    def __init__(self, image: Image, disk: Path, log: Path, append: str = "") -> None:
-        self.port = free_port()
-        self.log = log
-        cmdline = ("root=LABEL=KIOSK-ROOT ro rootfstype=ext4 rootwait console=ttyAMA0 net.ifnames=0 "
-                   "systemd.show_status=auto "
-                   # Warnings and errors of every unit on the console too: a failed boot explains itself.
-                   "systemd.journald.forward_to_console=1 systemd.journald.max_level_console=warning " + append)
-        self.process = subprocess.Popen(
-            ["qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a72", "-m", "2048", "-smp", "2",
-             "-kernel", str(image.kernel), "-initrd", str(image.initrd), "-append", cmdline,
-             "-drive", f"file={disk},format=raw,if=none,id=disk,cache=writeback",
-             "-device", "virtio-blk-pci,drive=disk",
-             # restrict=on: the guest reaches nothing but the forwarded port.
-             "-netdev", f"user,id=net,restrict=on,hostfwd=tcp:127.0.0.1:{self.port}-:8080",
-             "-device", "virtio-net-pci,netdev=net,romfile=",
-             "-device", "i6300esb",
-             "-display", "none", "-monitor", "none", "-serial", f"file:{log}", "-no-reboot"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def console(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace") if self.log.exists() else ""
-
-    def _alive(self, what: str) -> None:
-        if self.process.poll() is not None:
-            stderr = self.process.stderr.read().decode() if self.process.stderr else ""
-            raise AssertionError(f"qemu exited ({self.process.returncode}) waiting for {what}: {stderr}\n"
-                                 f"console:\n{self.console()[-6000:]}")
-
-    def request(self, method: str, path: str, body: object = None, token: str | None = None) -> tuple[int, dict]:
-        headers = {"Content-Type": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.url + path, data=data, headers=headers, method=method)
-        try:
-            with urllib.request.urlopen(req, timeout=30) as answer:
-                return answer.status, json.loads(answer.read() or b"{}")
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read() or b"{}")
-
-    def wait_for_health(self) -> dict:
-        deadline = time.monotonic() + BOOT_DEADLINE_S
-        while time.monotonic() < deadline:
-            self._alive("/api/health")
-            try:
-                status, health = self.request("GET", "/api/health")
-                if status == 200:
-                    return health
-            except (OSError, ValueError):
-                pass
-            time.sleep(1)
-        raise AssertionError(f"no /api/health after {BOOT_DEADLINE_S:g} s; console:\n{self.console()[-8000:]}")
-
-    def wait_for_console(self, pattern: str) -> re.Match[str]:
-        deadline = time.monotonic() + BOOT_DEADLINE_S
-        while time.monotonic() < deadline:
-            found = re.search(pattern, self.console(), re.M)
-            if found:
-                return found
-            self._alive(pattern)
-            time.sleep(1)
-        raise AssertionError(f"{pattern!r} not on the console; console:\n{self.console()[-8000:]}")
-
-    def power_cut(self) -> None:
-        """SIGKILL: qemu's process dies with the guest's page cache; only what reached the disk stays."""
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.power_cut()
-
-
 @pytest.fixture
 def guests() -> Iterator[list[Guest]]:
     started: list[Guest] = []
     yield started
     for guest in started:
         guest.stop()
-
-
-def console_checks(console: str) -> dict[str, tuple[int, object]]:
-    """The `KIOSK-CHECK <name> rc=<code> <JSON or text>` lines of /usr/lib/kiosk/console-check, by name."""
-    checks: dict[str, tuple[int, object]] = {}
-    for name, rc, rest in re.findall(r"^KIOSK-CHECK (\S+) rc=(\d+) ?(.*?)\r?$", console, re.M):
-        try:
-            value: object = json.loads(rest)
-        except ValueError:
-            value = rest
-        checks[name] = (int(rc), value)
-    return checks
 
 
 def specimen_mrz() -> str:

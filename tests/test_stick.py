@@ -355,3 +355,26 @@ def test_export_needs_hq_stick_key_and_a_mounted_stick(post, tmp_path):
     unset = post.kiosk("K1", "export", "--to", str(post.stick))
     assert unset.exit_code == 1 and "uplink.hq_stick_key is not set" in unset.output
     assert list(post.stick.iterdir()) == [] and "stick.export" not in post.audit_actions("K1")
+
+
+# --- the image's automount (the image test checks they are installed; this, what they say) ---
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_the_image_mounts_only_fat_or_exfat_usb_sticks_for_the_kiosk_user_never_executable():
+    import subprocess
+
+    rule = (REPO / "image-build/rootfs/etc/udev/rules.d/90-kiosk-usb.rules").read_text()
+    active = [line for line in rule.splitlines() if line and not line.startswith("#")]
+    assert len(active) == 1
+    assert 'ENV{ID_BUS}=="usb"' in active[0] and 'ENV{ID_FS_TYPE}=="vfat|exfat"' in active[0]
+    assert 'ENV{SYSTEMD_WANTS}+="kiosk-usb@%k.service"' in active[0]
+    script = REPO / "image-build/rootfs/usr/lib/kiosk/usb-mount"
+    subprocess.run(["sh", "-n", str(script)], check=True)
+    text = script.read_text()
+    options = text.split('-o "', 1)[1].split('"', 1)[0].replace("$extra", "")
+    assert {"nosuid", "nodev", "noexec", "uid=901", "gid=901", "fmask=0177", "dmask=0077"} <= set(options.split(","))
+    unit = (REPO / "systemd/kiosk-usb@.service").read_text()
+    assert "BindsTo=dev-%i.device" in unit and "ExecStart=/usr/lib/kiosk/usb-mount /dev/%I" in unit
+    assert "/media/kiosk-usb" in text and "kiosk-usb@.service" in (REPO / "image-build/build").read_text()
