@@ -12,7 +12,7 @@ def test_bench_screening_json_tiny(run_cli, tmp_path):
     work.mkdir()
     result = run_cli("bench", "screening", "--json", "--faces", "3000", "--dim", "32", "--face-queries", "10",
                      "--rounds", "2", "--documents", "5000", "--lookups", "200", "--cold-hits", "50",
-                     "--names", "2000", "--name-queries", "12", "--baseline-queries", "6", "--work-dir", str(work),
+                     "--names", "2000", "--name-queries", "14", "--baseline-queries", "6", "--work-dir", str(work),
                      "--cache-dir", str(cache))
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
@@ -51,8 +51,11 @@ def test_bench_screening_json_tiny(run_cli, tmp_path):
     assert documents["set_ram_bytes_per_record"] > documents["filter_bytes_per_record"]
     assert not documents["index_cached"] and (cache / f"documents-5000-seed20261123-format{index_format}").is_dir()
     assert set(names["recall_by_perturbation"]) == {"typo", "two typos", "cyrillic", "respelled", "swapped",
-                                                    "typo and swapped"}
-    assert names["baseline"]["queries"] == 6
+                                                    "typo and swapped", "arabic script"}
+    assert all(0 <= recall <= 1 for recall in names["recall_by_perturbation"].values())
+    assert names["baseline"]["queries"] == 6 and names["rapidfuzz_version"] != "missing"
+    assert set(names["baseline"]["recall_by_perturbation"]) <= set(names["recall_by_perturbation"])
+    assert names["baseline"]["latency"]["median_ms"] > 0 and names["baseline_over_ours"] > 0
     assert all(isinstance(ok, bool) for part in (faces, documents, names) for ok in part["targets"].values())
     assert list(work.iterdir()) == []  # index files are removed afterwards
     # A second run reuses the cached documents index.

@@ -293,3 +293,25 @@ def test_runtime_whose_library_does_not_load_is_a_clear_error(tmp_path, monkeypa
             litert.runtime_info()
     finally:
         litert._runtime.cache_clear()
+
+
+@pytest.mark.parametrize("query, listed", [("خالد", "KHALED"), ("خالد", "HALED"), ("محمد", "MOHAMED"),
+                                           ("الحسن", "EL HASSAN"), ("الحسن", "ELHASSAN"), ("الحسن", "AL-HASAN"),
+                                           ("يوسف", "YOUSSEF"), ("حسين", "HOUSSEIN"), ("مصطفى", "MUSTAPHA")])
+def test_arabic_script_finds_its_latin_listing(tmp_path, query, listed):
+    # Short vowels are not written in Arabic, the article is joined, and Latin lists spell
+    # KH or H, OU or U: the consonants, folded across those schemes, still meet.
+    rng = np.random.default_rng(5)
+    filler = [("".join(chr(65 + c) for c in rng.integers(0, 26, 6)), "OMAR") for _ in range(2000)]
+    rows = [names.NameRow(i, False, s, g) for i, (s, g) in enumerate([(listed, "OMAR")] + filler)]
+    names.build(tmp_path / "n", rows, np.zeros(len(rows), dtype=np.int16))
+    best = names.NameIndex(tmp_path / "n").search(query, "عمر", limit=3)[0]
+    assert best.entry == 0 and best.score >= 0.8
+    assert best.evidence == "surname phonetic match, given names phonetic match"
+
+
+def test_arabic_consonant_key_is_only_for_tokens_written_without_vowels():
+    assert names._query_sounds("KHLD") > names._query_sounds("KHLD") - {"a" + names._arabic_key("KHLD")}
+    assert not any(sound.startswith("a") for sound in names._query_sounds("MARIA"))  # Latin queries pay nothing
+    assert names._token_similarity("MR", "MORAD")[1] == "differ"  # the consonants must all be there
+    assert names._token_similarity("LHSN", "HASSAN") == (0.9, "phonetic match")

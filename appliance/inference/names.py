@@ -88,8 +88,60 @@ def _skeleton(token: str) -> str:
     return merged
 
 
+# Latin spellings of Arabic letters that differ between transliteration schemes (French,
+# English, ICAO), folded to one letter: KH/H (خ), SH/CH (ش), DJ/J (ج), TH/T (ث), DH/D (ذ),
+# GH/G (غ), Q/K (ق), PH/F. Order matters: the digraphs go before their single letters.
+_ARABIC_DIGRAPHS = (("KH", "H"), ("SH", "S"), ("CH", "S"), ("DJ", "J"), ("TH", "T"), ("DH", "D"), ("GH", "G"),
+                    ("PH", "F"), ("Q", "K"), ("C", "K"))
+_ARABIC_VOWELS = str.maketrans("", "", "AEIOUYW")  # W, Y: و and ي written as long vowels as often as not
+
+
+def _written_without_vowels(token: str) -> bool:
+    """True for a token that reads like Arabic (or Hebrew) script folded to Latin: short
+    vowels are not written, so at most one vowel letter in five (KHLD, MHMD, LHSN)."""
+    return len(token) >= 2 and 5 * sum(token.count(v) for v in "AEIOU") <= len(token)
+
+
+def _without_article(token: str) -> str:
+    """The token without a joined Arabic article: ELHASSAN, ALHASSAN -> HASSAN, and, in a
+    token written without vowels, LHSN (ال folded) -> HSN."""
+    if len(token) > 4 and token[:2] in ("AL", "EL", "UL"):
+        return token[2:]
+    if len(token) >= 3 and token[0] == "L" and _written_without_vowels(token):
+        return token[1:]
+    return token
+
+
+@functools.lru_cache(maxsize=65536)
+def _arabic_key(token: str) -> str:
+    """The consonants of a name as Arabic writes them: article dropped, scheme digraphs
+    folded, vowels (and W, Y) dropped, doubled letters merged. KHALED, KHALID, HALED and
+    the folded Arabic خالد (KHLD) all give HLD; EL HASSAN, ALHASSAN, HASAN and الحسن
+    (LHSN) give HSN."""
+    # Vowels go first: the folded Arabic has none between D and J where the Latin spells
+    # WIDIJATH, so the digraphs are read on the consonants alone, the same way on both sides.
+    key = _without_article(token).translate(_ARABIC_VOWELS)
+    for spelling, letter in _ARABIC_DIGRAPHS:
+        key = key.replace(spelling, letter)
+    merged = key[:1]
+    for char in key[1:]:
+        if char != merged[-1]:
+            merged += char
+    return merged or token
+
+
 def _sounds(token: str) -> set[str]:
-    return {"m" + _phonetic(token), "s" + _skeleton(token)}
+    """The phonetic keys stored for a vocabulary token."""
+    return {"m" + _phonetic(token), "s" + _skeleton(token), "a" + _arabic_key(token)}
+
+
+def _query_sounds(token: str) -> set[str]:
+    """The phonetic keys a query token is looked up by: the Arabic consonant key only for a
+    token written without vowels, so Latin queries do not pay for the coarser key."""
+    sounds = {"m" + _phonetic(token), "s" + _skeleton(token)}
+    if _written_without_vowels(token) or _without_article(token) != token:
+        sounds.add("a" + _arabic_key(token))
+    return sounds
 
 
 def _deletions(token: str) -> set[str]:
@@ -115,6 +167,14 @@ def _token_similarity(a: str, b: str) -> tuple[float, str]:
     jw = JaroWinkler.similarity(a, b)
     if jw >= PHONETIC_MIN_JW and (_phonetic(a) == _phonetic(b) or _skeleton(a) == _skeleton(b)):
         return max(0.95, jw), "phonetic match"
+    if _without_article(a) == _without_article(b):
+        return 0.95, "phonetic match"  # ELHASSAN = HASSAN: the article joined or left out
+    if (_written_without_vowels(a) or _written_without_vowels(b)) and len(_arabic_key(a)) >= 2 \
+            and _arabic_key(a) == _arabic_key(b):
+        # Arabic script read against a Latin spelling: the short vowels were never written,
+        # so Jaro-Winkler (KHLD ~ KHALED 0.82, MHMD ~ MOHAMED 0.8) says too little; the
+        # consonants, folded across schemes, must be the same ones in the same order.
+        return 0.9, "phonetic match"
     if jw >= CLOSE_JW:
         return jw, "spelling close"
     return 0.0, "differ"
@@ -130,6 +190,8 @@ def compare_part(query: list[str], listed: list[str]) -> PartMatch | None:
         return None
     if "".join(query) == "".join(listed):
         return PartMatch(1.0, "equal")  # same letters split differently: AL RASHID = ALRASHID
+    # A separate article (EL HASSAN against الحسن's one token) is no extra name.
+    query, listed = _without_articles(query), _without_articles(listed)
     short, long = (query, listed) if len(query) <= len(listed) else (listed, query)
     pairs = [max((_token_similarity(token, other) for other in long), key=lambda pair: pair[0]) for token in short]
     kinds = {kind for _, kind in pairs}
@@ -144,6 +206,11 @@ def compare_part(query: list[str], listed: list[str]) -> PartMatch | None:
         return PartMatch(0.9, "partly equal") if extra else PartMatch(1.0, "equal")
     kind = "spelling close" if "spelling close" in kinds else "phonetic match"
     return PartMatch(mean * (0.9 if extra else 1.0), kind)
+
+
+def _without_articles(part: list[str]) -> list[str]:
+    kept = [token for token in part if token not in ("AL", "EL")]
+    return kept or part
 
 
 @dataclass(frozen=True)
@@ -336,7 +403,7 @@ class NameIndex:
             found.add(self.vocab[token])
         for keys, values, probes in (
             (self.delete_keys, self.delete_tokens, {_crc(v) for v in _deletions(token)}),
-            (self.phonetic_keys, self.phonetic_tokens, {_crc(sound) for sound in _sounds(token)}),
+            (self.phonetic_keys, self.phonetic_tokens, {_crc(sound) for sound in _query_sounds(token)}),
         ):
             probe = np.fromiter(probes, dtype=np.uint32)
             low = np.searchsorted(keys, probe, side="left")
