@@ -6,6 +6,7 @@ import io
 import json
 import re
 import textwrap
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -20,20 +21,29 @@ from hq.cli import cli as hq_cli
 from hq.db import HQDatabase
 from hq.web.app import create_app
 
-from .test_hq import hq_db  # noqa: F401
+from .test_hq import POSTGRES_ADMIN_URL, hq_db  # noqa: F401
 
 PASSWORD = "correct horse battery"
 METRICS_TOKEN = "scrape-token-for-tests"
 
 
-@pytest.fixture
-def hq(tmp_path):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def hq(request, tmp_path):
+    """A console config and its database: SQLite, then a throw-away PostgreSQL database."""
+    database, drop = str(tmp_path / "hq.sqlite3"), None
+    if request.param == "postgresql":
+        import psycopg
+
+        name = f"kiosk_hq_web_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f"CREATE DATABASE {name}")
+        database, drop = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", name
     key = tmp_path / "hq.key"
     protocol.generate_key_file(key)
     path = tmp_path / "hq.toml"
     path.write_text(textwrap.dedent(f"""
         [hq]
-        database = "{tmp_path / 'hq.sqlite3'}"
+        database = "{database}"
         signing_key_file = "{key}"
 
         [broker]
@@ -48,6 +58,11 @@ def hq(tmp_path):
         users.add(db, name, role, PASSWORD)
     yield config, db, path
     db.close()
+    if drop:
+        import psycopg
+
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE {drop} WITH (FORCE)")
 
 
 def _crossing(seq, post="POST-A", kiosk="K1", nationality="MLI", sex="F", birth="1990-05-01", direction="entry",
