@@ -274,3 +274,20 @@ def test_every_console_string_has_its_french():
     with open(hq_dir / "web/locale/fr/LC_MESSAGES/messages.po", "rb") as handle:
         french = {m.id for m in read_po(handle, locale="fr") if m.id and m.string and not m.fuzzy}
     assert len(wanted) > 100 and sorted(wanted - french) == []
+
+
+def test_the_grafana_dashboard_uses_only_metrics_the_console_serves():
+    from pathlib import Path
+
+    from hq import metrics
+
+    served = {f"hq_{name}" for name, _, _ in metrics.KIOSK_GAUGES}
+    served |= {"hq_kiosk_last_seen_seconds", "hq_kiosks", "hq_alerts_unacknowledged"}
+    served |= {f"hq_ingest_{name}_total" for name in metrics.COUNTERS}
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    dashboard = json.loads((docs / "grafana-hq-dashboard.json").read_text(encoding="utf-8"))
+    used = {name for panel in dashboard["panels"] for target in panel["targets"]
+            for name in re.findall(r"\bhq_[a-z_]+", target["expr"])}
+    assert used and used <= served, sorted(used - served)
+    page = (docs / "hq.md").read_text(encoding="utf-8")
+    assert all(f"`{name}`" in page or name in page for name in served), sorted(n for n in served if n not in page)
