@@ -48,6 +48,7 @@ HQ_MAY_IMPORT = (
     "appliance.lists.bundle",
     "appliance.lists.csv_format",
     "appliance.inference.litert",
+    "appliance.inference.face_pipeline",  # HQ embeds listed persons' photos as the kiosks do
     "appliance.config.common",
     "appliance.cli.common",
 )

@@ -267,7 +267,7 @@ def test_cli_embeds_a_photo_as_json(run_cli, config_path, face_models, tmp_path,
     blank.write_bytes(blank_png())
     junk.write_bytes(undecodable_png())
     not_configured = run_cli("faces", "embed", str(photo), "--json")
-    assert not_configured.exit_code == 1 and "no face embedder is configured" in not_configured.stderr
+    assert not_configured.exit_code == 1 and "no face model is installed" in not_configured.stderr
     with_screening(config_path, f'face_embedder_model = "{face_models["embedder"]}"\n'
                                 f'face_detector_model = "{face_models["detector"]}"\n')
     result = run_cli("faces", "embed", str(photo), "--json")

@@ -31,6 +31,7 @@ from appliance.cli import (
     demo,
     faces,
     lists,
+    models,
     mrz,
     officers,
     provision,
@@ -43,8 +44,8 @@ from appliance.cli import (
     watchlist,
 )  # noqa: E402,E501
 
-for _module in (run, demo, config_cmd, db, audit, officers, mrz, crossings, watchlist, lists, screen, faces, stats,
-                uplink, bench, selftest, provision):
+for _module in (run, demo, config_cmd, db, audit, officers, mrz, crossings, watchlist, lists, screen, faces, models,
+                stats, uplink, bench, selftest, provision):
     cli.add_command(_module.command)
 cli.add_command(stick.export_command)
 cli.add_command(stick.receipt_command)

@@ -8,7 +8,7 @@ import click
 
 from appliance.cli.common import KioskGroup, load_config, print_json
 from appliance.errors import InferenceError, KioskError
-from appliance.inference import face_embedder, reference_models
+from appliance.inference import face_pipeline, reference_models
 
 
 @click.group("faces", cls=KioskGroup)
@@ -45,10 +45,10 @@ def embed(photo: Path, as_json: bool) -> None:
         data = photo.read_bytes()
     except OSError as exc:
         raise KioskError(f"cannot read photo {photo}: {exc.strerror or exc}") from None
-    embedder = face_embedder.for_settings(config.screening)
+    embedder = face_pipeline.for_settings(config.screening)
     if embedder is None:
-        raise InferenceError("no face embedder is configured: set screening.face_embedder_model "
-                             "(`kiosk faces models DIR` writes reference models)")
+        raise InferenceError("no face model is installed: set screening.face_pack (`kiosk models build DIR` builds "
+                             "one) or screening.face_embedder_model")
     result = embedder.embed(data)
     box = result.rounded_box()
     if as_json:

@@ -26,6 +26,7 @@ build once.
 from __future__ import annotations
 
 import collections
+import contextlib
 import hashlib
 import io
 import json
@@ -148,6 +149,7 @@ def _download(source: Source, cache: Path) -> Path:
                                  f"{(result.stderr or result.stdout).strip()[-400:] or 'no file came'}")
         if folder.exists():
             shutil.rmtree(folder)
+        folder.parent.mkdir(parents=True, exist_ok=True)
         staging.rename(folder)
         return folder / files[0].name
     finally:
@@ -330,19 +332,14 @@ def quantize(float_model: bytes, variant: str, faces: np.ndarray) -> bytes:
     recipes: dict[str, Callable[[], Any]] = {"int8-weights": recipe.weight_only_wi8_afp32, "int8": recipe.static_wi8_ai8}
     engine = quantizer.Quantizer(bytearray(float_model))
     engine.load_quantization_recipe(recipes[variant]())
-    calibration = None
-    if engine.need_calibration:
-        samples_in = [{"input": face[None]} for face in _normalise(np.concatenate([faces, faces[:, :, ::-1]]))]
-        previous = os.environ.get("TQDM_DISABLE")
-        os.environ["TQDM_DISABLE"] = "1"  # the quantizer's progress bars would fill the build's log
-        try:
+    # The quantizer draws progress bars on stderr; the build prints its own steps.
+    with contextlib.redirect_stderr(io.StringIO()):
+        calibration = None
+        if engine.need_calibration:
+            samples_in = [{"input": face[None]} for face in _normalise(faces)]
             calibration = engine.calibrate({"serving_default": samples_in}, num_threads=1)
-        finally:
-            if previous is None:
-                os.environ.pop("TQDM_DISABLE", None)
-            else:
-                os.environ["TQDM_DISABLE"] = previous
-    return bytes(engine.quantize(calibration, enable_progress_report=False).quantized_model)
+        result = engine.quantize(calibration, enable_progress_bar=False, enable_progress_report=False)
+    return bytes(result.quantized_model)
 
 
 def _source_record(source: Source) -> dict[str, str]:
@@ -384,7 +381,7 @@ def build_files(cache: Path | None = None, log: Callable[[str], None] = lambda _
                    "ABS (exactly equal), serving_default signature added",
         "int8-weights": "float32 variant, weights int8 (ai-edge-quantizer 0.10.0 weight_only_wi8_afp32)",
         "int8": "float32 variant, int8 weights and activations (ai-edge-quantizer 0.10.0 static_wi8_ai8), "
-                "calibrated on the LFW subset's 100 faces and their mirror images",
+                "calibrated on the LFW subset's 100 faces",
     }
     embedders = {}
     for variant, model in models.items():

@@ -42,21 +42,42 @@ def keygen(private_key: Path, public_key: Path) -> None:
 @click.option("--face-model", "face_model_path", type=click.Path(dir_okay=False, path_type=Path),
               help="The embedder .tflite that computed the export's faces (persons only): its SHA-256 goes into "
               "the signed header, and kiosks running another model skip these faces with a warning.")
+@click.option("--photos", "photos", type=click.Path(file_okay=False, path_type=Path),
+              help="Listed persons' photos named by entry id (P-001.jpg): embedded with --face-pack, the kiosks' "
+              "pipeline, into the records' faces; a photo failing a quality gate is refused with its reason.")
+@click.option("--face-pack", "face_pack", type=click.Path(file_okay=False, path_type=Path),
+              help="The face model pack the kiosks run (`kiosk models build DIR`); needed with --photos.")
+@click.option("--face-embedder", "face_embedder", help="Which of the pack's embedders (default: the manifest's).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Bundle file to write (copy it to a USB stick, or push it over MQTT).")
 @click.option("--json", "as_json", is_flag=True, help="Print the bundle summary as JSON.")
 def publish(export: Path, kind: str, list_name: str, version: str, key_path: str | None, base_path: Path | None,
-            base_version: str | None, face_model_path: Path | None, output: Path, as_json: bool) -> None:
+            base_version: str | None, face_model_path: Path | None, photos: Path | None, face_pack: Path | None,
+            face_embedder: str | None, output: Path, as_json: bool) -> None:
     """Sign EXPORT (CSV or NDJSON) as a full bundle, or as a delta from --base."""
     if (base_path is None) != (base_version is None):
         raise click.UsageError("a delta needs both --base FILE and --base-version V")
     if face_model_path is not None and kind == "documents":
         raise click.UsageError("--face-model is for persons lists: documents carry no faces")
+    if photos is not None and kind == "documents":
+        raise click.UsageError("--photos is for persons lists: documents carry no faces")
+    if (photos is None) != (face_pack is None):
+        raise click.UsageError("--photos and --face-pack go together: the photos are embedded with the pack")
+    if photos is not None and face_model_path is not None:
+        raise click.UsageError("--face-model is implied by --face-pack: give one or the other")
     face_model = lists.face_model_id(face_model_path) if face_model_path is not None else None
     key = lists.load_private_key(key_path)
     records = lists.read_export(kind, export)
-    if base_path is not None:
-        records = lists.diff(kind, lists.read_export(kind, base_path), records)
+    base_records = lists.read_export(kind, base_path) if base_path is not None else None
+    if photos is not None and face_pack is not None:
+        from hq import faces
+
+        records, face_model = faces.enrol(records, photos, face_pack, face_embedder)
+        if base_records is not None:
+            # The base as the kiosks hold it: its persons' faces from the same photos and model.
+            base_records, _ = faces.enrol(base_records, photos, face_pack, face_embedder)
+    if base_records is not None:
+        records = lists.diff(kind, base_records, records)
     data = lists.publish(kind, list_name, version, records, key, base_version=base_version, face_model=face_model)
     try:
         output.write_bytes(data)
