@@ -143,6 +143,10 @@ def test_an_alert_appears_live_and_only_an_analyst_acknowledges_it(page, browser
     page.fill(f"#note-{crossing['id']}", "post called")
     page.click(f"#ack-{crossing['id']}")
     expect(page.locator(f"#alert-{crossing['id']}")).to_contain_text("acknowledged by analyst")
+    # The post's supervisor decides: the outcome reaches the open page without a reload.
+    assert crossing["decision"] == "referred"
+    console.kiosks["a"].resolve(crossing["id"], "refused")
+    expect(page.locator(f"#alert-{crossing['id']}")).to_contain_text("referred → refused", timeout=20_000)
     page.goto(f"/crossings/{crossing['id']}")
     expect(page.locator("#field-document_number")).to_have_text(crossing["document_number"])
     check(page, "crossing")

@@ -30,7 +30,7 @@ from appliance.storage.store import Store
 from appliance.uplink import outbox, protocol
 from appliance.uplink.client import Uplink
 from appliance.uplink.telemetry import collect
-from appliance.workflow.crossings import CrossingRequest, record
+from appliance.workflow.crossings import CrossingRequest, record, resolve
 
 SURNAMES = ("TRAORE", "DIALLO", "OUEDRAOGO", "NDAYISHIMIYE", "ABDOULAYE", "ASANOV", "MAMADOU", "OKAFOR", "KONE",
             "NIYONZIMA", "SALIFOU", "TOKTOGULOV", "BARRY", "HAKIZIMANA", "SISSOKO")
@@ -109,7 +109,8 @@ class SimKiosk:
         self.store = Store(self.config.db_path)
         officers = Officers(self.store, self.config.security)
         officers.add("officer", "officer", _pin(self.config.security), actor="demo")
-        self.officer = officers.get("officer")
+        officers.add("supervisor", "supervisor", _pin(self.config.security), actor="demo")
+        self.officer, self.supervisor = officers.get("officer"), officers.get("supervisor")
         samples = resources.files("appliance").joinpath("demo_data")
         # An old list: imported as it was weeks ago, under an older version than the other kiosks hold.
         imported = clock.utcnow() - timedelta(days=list_age_days)
@@ -144,6 +145,10 @@ class SimKiosk:
         crossing = record(self.store, self.config, self.officer, request).to_dict()
         self.recorded.append(crossing)
         return crossing
+
+    def resolve(self, crossing_id: str, outcome: str) -> None:
+        """The post's supervisor decides a referred crossing (``cleared`` or ``refused``), as on the touchscreen."""
+        resolve(self.store, self.supervisor, crossing_id, outcome, "decided at the demo post")
 
     def pending(self) -> int:
         return outbox.depth(self.store)

@@ -47,5 +47,10 @@ def run(kiosks: list[SimKiosk], stop: threading.Event, tick_s: float = 3.0) -> N
             if rng.random() < 0.6:
                 try:
                     kiosk.cross(listed=index == 3 and rng.random() < 0.25)
+                    # The supervisor decides the previous referral a tick later: its outcome follows the alert.
+                    referred = [c for c in kiosk.recorded[:-1] if c["decision"] == "referred" and not c.get("outcome")]
+                    for crossing in referred:
+                        kiosk.resolve(crossing["id"], rng.choice(("cleared", "refused")))
+                        crossing["outcome"] = "decided"
                 except Exception:
                     log.exception("demo: recording a crossing failed")

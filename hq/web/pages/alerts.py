@@ -11,12 +11,12 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from hq import alerts
 from hq.web.deps import Analyst, CsrfField, DbDep, Viewer, checked_csrf
-from hq.web.render import TEMPLATES, render, translate, language
-from hq.web.render import DECISION_TEXT, DIRECTION_TEXT, when
 from hq.web.i18n import translator
+from hq.web.render import DECISION_TEXT, DIRECTION_TEXT, TEMPLATES, language, render, when
 
 router = APIRouter(include_in_schema=False)
 POLL_S = 1.0
+WATCHED = 100  # the newest alerts whose changes (an outcome, an acknowledgement) the live feed also brings
 
 
 @router.get("/alerts")
@@ -35,19 +35,26 @@ def alert_row(request: Request, session, alert: dict) -> str:
 
 @router.get("/alerts/stream")
 async def stream(request: Request, session: Viewer, db: DbDep, after: str = "") -> Response:
-    """``text/event-stream``: an ``alert`` event (the row's HTML) for each alert HQ receives after ``after``."""
+    """``text/event-stream``: an ``alert`` event (the row's HTML) for each alert HQ receives after ``after``,
+    and again for a recent alert whose supervisor's outcome or acknowledgement changed."""
+
+    def signature(alert: dict) -> tuple:
+        return alert["outcome"], alert["decision"], alert["acknowledged_by"]
 
     async def events() -> AsyncIterator[str]:
         cursor = after or await asyncio.to_thread(alerts.latest_received, db)
+        # What the page was drawn with: alerts up to the cursor, as they are now.
+        known = {alert["id"]: signature(alert) for alert in await asyncio.to_thread(alerts.recent, db, WATCHED)
+                 if alert["received_at"] <= cursor}
         yield "retry: 3000\n\n"
         while not await request.is_disconnected():
-            found = await asyncio.to_thread(alerts.recent, db, 50, cursor)
-            for alert in reversed(found):
+            changed = [alert for alert in await asyncio.to_thread(alerts.recent, db, WATCHED)
+                       if known.get(alert["id"]) != signature(alert)]
+            for alert in reversed(changed):
+                known[alert["id"]] = signature(alert)
                 payload = json.dumps({"id": alert["id"], "html": alert_row(request, session, alert)})
-                yield f"event: alert\nid: {alert['received_at']}\ndata: {payload}\n\n"
-            if found:
-                cursor = found[0]["received_at"]
-            else:
+                yield f"event: alert\ndata: {payload}\n\n"
+            if not changed:
                 yield ": keep-alive\n\n"
             await asyncio.sleep(POLL_S)
 
