@@ -222,7 +222,11 @@ class _PersonsChange:
 def _face(value: Any, dim: int | None) -> tuple[np.ndarray | None, str | None]:
     if not isinstance(value, list) or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in value):
         return None, "field face: not a list of numbers"
-    vector = np.asarray(value, dtype=np.float32)
+    try:
+        vector = np.asarray(value, dtype=np.float32)
+    except OverflowError:
+        # JSON integers have no bound: one of 400 digits is a number, but no float.
+        return None, "field face: a number too large for an embedding"
     if not MIN_FACE_DIM <= len(vector) <= MAX_FACE_DIM:
         return None, f"field face: {len(vector)} numbers (an embedding has {MIN_FACE_DIM}-{MAX_FACE_DIM})"
     if dim is not None and len(vector) != dim:

@@ -65,13 +65,18 @@ def _bundle_header() -> dict:
 def list_bundle() -> list[bytes]:
     records = [{"id": "P-1", "surname": "DOE", "given_names": "JOHN", "aliases": "", "birth_date": "1980-01-01",
                 "sex": "M", "nationality": "UTO", "document_issuer": "", "document_number": "",
-                "reason": "demo", "face": [0.5, -0.25]}]
+                "reason": "demo", "face": [0.5, -0.25, 0.125, 1.0]},
+               {"op": "remove", "id": "P-2"}]
     whole = bundle.encode(_bundle_header(), records, _KEY)
-    payload = zstandard.ZstdCompressor().compress(b"".join(json.dumps(r).encode() + b"\n" for r in records))
-    header = {**_bundle_header(), "format": 1, "records": 1, "key_id": bundle.key_id(_KEY.public_key()),
-              "payload": {"size": len(payload), "sha256": hashlib.sha256(payload).hexdigest()}}
-    text = json.dumps(header).encode()
-    return [b"\x00" + whole, b"\x01" + len(text).to_bytes(2, "big") + text + payload]
+    plain = b"".join(json.dumps(r).encode() + b"\n" for r in records)
+    header = {**_bundle_header(), "format": 1, "records": 2, "key_id": bundle.key_id(_KEY.public_key()),
+              "face_model": "0" * 64}
+    delta = {**header, "type": "delta", "base_version": "v0"}
+    out = [b"\x00" + whole]
+    for head in (header, delta):
+        text = json.dumps(head).encode()
+        out.append(b"\x01" + len(text).to_bytes(2, "big") + text + plain)
+    return out
 
 
 def csv() -> list[bytes]:

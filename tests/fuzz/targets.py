@@ -12,19 +12,21 @@ reaches the body decoders instead of stopping at a bad signature every time.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import struct
 from datetime import date
 from typing import Callable
 
 import cbor2
+import zstandard
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from appliance.domain import mrz
 from appliance.errors import BundleError, FrameError, ImportFileError, MRZError, ProtocolError
 from appliance.hw import r30x_protocol
 from appliance.hw.mrz_framing import LINES_FOR_LENGTH, MRZAssembler
-from appliance.lists import bundle, csv_format
+from appliance.lists import apply, bundle, csv_format
 from appliance.uplink import protocol
 from hq.ingest import _checked_items
 
@@ -141,35 +143,50 @@ def cbor_envelope(data: bytes) -> None:
     assert all(isinstance(item["data"], dict) and isinstance(item["text"], str) for item in items)
 
 
-def _signed_bundle(header_text: bytes, payload: bytes) -> bytes:
+def _signed_bundle(header: dict, plain: bytes) -> bytes:
+    """A bundle HQ could have signed: the fuzzer's header fields and NDJSON, compressed and hashed right."""
+    payload = zstandard.ZstdCompressor().compress(plain)
+    header = {**header, "payload": {"size": len(payload), "sha256": hashlib.sha256(payload).hexdigest()},
+              "content_sha256": header.get("content_sha256", hashlib.sha256(plain).hexdigest())}
+    try:
+        header_text = json.dumps(header).encode()
+    except (TypeError, ValueError):
+        return b""
     body = bundle.MAGIC + struct.pack(">I", len(header_text)) + header_text + payload
     return body + _KEY.sign(body)
+
+
+def _records(decoded: bundle.Bundle) -> None:
+    """What applying does with each record before anything is built (appliance/lists/apply.py)."""
+    for _number, record, raw in decoded.records():
+        assert isinstance(raw, str)
+        if record is None:
+            continue
+        assert isinstance(record, dict)
+        _entry, problems = csv_format.check_record(decoded.kind, record, extra=("op", "face"))
+        assert all(isinstance(problem, str) for problem in problems)
+        if record.get("face") is not None:
+            vector, problem = apply._face(record["face"], None)
+            assert (vector is None) != (problem is None)
 
 
 def list_bundle(data: bytes) -> None:
     if not data:
         return
     if data[0] & 1:
-        # A well-formed, signed frame around the fuzzer's header and payload.
+        # Signed by the trusted key around the fuzzer's header (JSON) and records (NDJSON).
         split = int.from_bytes(data[1:3], "big") % max(1, len(data)) if len(data) > 2 else 0
-        header_text, payload = data[3:3 + split], data[3 + split:]
         try:
-            header = json.loads(header_text)
+            header = json.loads(data[3:3 + split])
         except ValueError:
-            header = None
-        if isinstance(header, dict):
-            header.setdefault("payload", {"size": len(payload)})
-            if isinstance(header["payload"], dict):
-                header["payload"]["size"] = len(payload)
-            header_text = json.dumps(header).encode()
-        message = _signed_bundle(header_text, payload)
+            return
+        if not isinstance(header, dict):
+            return
+        message = _signed_bundle(header, data[3 + split:])
     else:
         message = data[1:]
     try:
-        decoded = bundle.decode(message, _PUBLIC)
-        for _number, record, raw in decoded.records():
-            assert record is None or isinstance(record, dict)
-            assert isinstance(raw, str)
+        _records(bundle.decode(message, _PUBLIC))
     except BundleError:
         return
 
