@@ -35,6 +35,7 @@ from appliance.cli import (
     mrz,
     officers,
     provision,
+    retention,
     run,
     screen,
     selftest,
@@ -45,7 +46,7 @@ from appliance.cli import (
 )  # noqa: E402,E501
 
 for _module in (run, demo, config_cmd, db, audit, officers, mrz, crossings, watchlist, lists, screen, faces, models,
-                stats, uplink, bench, selftest, provision):
+                stats, uplink, bench, selftest, provision, retention):
     cli.add_command(_module.command)
 cli.add_command(stick.export_command)
 cli.add_command(stick.receipt_command)

@@ -11,6 +11,7 @@ from appliance.config.common import StrictModel
 from appliance.config.crossings import CrossingsSection
 from appliance.config.hardware import HardwareSection
 from appliance.config.kiosk import KioskSection
+from appliance.config.retention import RetentionSection
 from appliance.config.screening import ScreeningSection
 from appliance.config.security import SecuritySection
 from appliance.config.ui import UiSection
@@ -28,6 +29,7 @@ class Config(StrictModel):
     screening: ScreeningSection = Field(default_factory=ScreeningSection)
     crossings: CrossingsSection = Field(default_factory=CrossingsSection)
     ui: UiSection = Field(default_factory=UiSection)
+    retention: RetentionSection = Field(default_factory=RetentionSection)
 
     source: Path | None = Field(default=None, exclude=True, title="File this config was read from")
 
