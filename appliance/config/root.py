@@ -14,6 +14,7 @@ from appliance.config.kiosk import KioskSection
 from appliance.config.retention import RetentionSection
 from appliance.config.screening import ScreeningSection
 from appliance.config.security import SecuritySection
+from appliance.config.storage import StorageSection
 from appliance.config.ui import UiSection
 from appliance.config.uplink import UplinkSection
 
@@ -30,6 +31,7 @@ class Config(StrictModel):
     crossings: CrossingsSection = Field(default_factory=CrossingsSection)
     ui: UiSection = Field(default_factory=UiSection)
     retention: RetentionSection = Field(default_factory=RetentionSection)
+    storage: StorageSection = Field(default_factory=StorageSection)
 
     source: Path | None = Field(default=None, exclude=True, title="File this config was read from")
 

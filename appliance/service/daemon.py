@@ -174,7 +174,7 @@ class KioskService:
         uplink.start()
 
     def start_housekeeping(self) -> None:
-        self.housekeeping = housekeeping = Housekeeping(_made(self.store, "init_store"))
+        self.housekeeping = housekeeping = Housekeeping(_made(self.store, "init_store"), config=self.config)
         housekeeping.start()
 
     def start_watchdog(self) -> None:

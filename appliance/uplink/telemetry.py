@@ -18,7 +18,7 @@ from appliance import __version__
 from appliance.config import Config
 from appliance.domain import clock
 from appliance.lists.status import list_status
-from appliance.storage import audit, battery_history
+from appliance.storage import audit, battery_history, budget
 from appliance.storage.store import Store
 from appliance.uplink import outbox, status
 
@@ -49,6 +49,12 @@ def collect(store: Store, config: Config, devices: Any = None, power_policy: Any
     except OSError as exc:
         report["disk_free_bytes"] = report["disk_free_percent"] = None
         errors.append(f"disk: {exc}")
+    try:
+        # Against [storage]'s budget: HQ sees "warn" as early as the officer does.
+        report["storage"] = budget.measure(config, store).to_dict()
+    except Exception as exc:
+        report["storage"] = None
+        errors.append(f"storage budget: {exc}")
     try:
         oldest = outbox.oldest_created_at(store, "crossing")
         report["outbox_depth"] = outbox.depth(store)

@@ -5,8 +5,9 @@
 ``hint`` (what to check) when it failed. Devices are opened one at a time and closed
 again, so a broken one cannot keep another's port busy. When a face embedder is
 configured, one more row (``face_models``) loads the models and runs them once on a blank
-image. Stop the service first (``systemctl stop kiosk``): it holds the serial ports
-exclusively.
+image. The last row (``sd_card``) is the card of the data partition: free space against the
+storage budget, error counters, bytes written. Stop the service first (``systemctl stop
+kiosk``): it holds the serial ports exclusively.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from appliance.errors import DeviceError, FrameError, InferenceError, MRZError
 from appliance.hw import KINDS, NOT_FITTED, backend_class
 from appliance.hw.photo_quality import assess
 from appliance.inference import face_embedder, face_pipeline, litert, model_pack
+from appliance.storage import card_health
 
 log = logging.getLogger(__name__)
 
@@ -213,11 +215,28 @@ def check_face_pack(pack: Path, settings: Any) -> dict[str, Any]:
     return row
 
 
+SD_CARD_HINT = ("back up (uplink or `kiosk export --to /media/kiosk-usb`), then replace the card; a full budget: "
+                "see [storage] in docs/operations.md")
+
+
+def check_sd_card(config: Config) -> dict[str, Any]:
+    """The self-test row of the card holding the data partition: free space against the storage budget,
+    ext4's error counter, bytes written and the age estimate (``storage/card_health.py``)."""
+    health = card_health.report(config)
+    port = f"/dev/{health['partition']}" if health["partition"] else str(config.kiosk.data_dir)
+    result = card_health.summary(health)
+    if health["problems"]:
+        result = "; ".join(health["problems"]) + (f" ({result})" if result else "")
+    return {"device": "sd_card", "backend": "sysfs", "port": port, "ok": not health["problems"], "result": result,
+            "hint": SD_CARD_HINT if health["problems"] else ""}
+
+
 def run(config: Config) -> list[dict[str, Any]]:
     """One row per device kind, in start-up order: device, backend, port, ok, result, hint;
-    then the face models' row when an embedder is configured."""
+    then the face models' row when an embedder is configured; then the SD card's."""
     rows = [check(kind, config.hardware) for kind in KINDS]
     faces = check_face_models(config)
     if faces is not None:
         rows.append(faces)
+    rows.append(check_sd_card(config))
     return rows
