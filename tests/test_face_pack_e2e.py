@@ -207,3 +207,28 @@ def test_kiosk_models_build_and_faces_embed_with_the_pack(run_cli, config_path, 
     assert embedded.exit_code == 0, embedded.output
     data = json.loads(embedded.stdout)
     assert data["dim"] == 192 and data["model"]["embedder"] == summary["embedders"]["int8-weights"]["sha256"]
+
+
+def test_the_demo_screens_faces_with_a_pack(tmp_path):
+    from appliance.cli import cli
+    from appliance.storage.officers import Officers
+    from appliance.storage.store import Store
+
+    directory = tmp_path / "demo"
+    made = CliRunner().invoke(cli, ["demo", "--dir", str(directory), "--setup-only", "--face-pack", str(built_pack())],
+                              catch_exceptions=False)
+    assert made.exit_code == 0, made.output
+    assert "Faces are screened with the pack" in made.stdout
+    config = config_module.load(directory / "kiosk.toml")
+    with Store(config.db_path) as store:
+        officers = Officers(store, config.security)
+        officers.add("alice", "officer", OFFICER_PIN)
+        camera = directory / "camera"
+        shown = {path.name: path.read_bytes() for path in camera.iterdir()}
+        assert sorted(shown) == ["1-same-person.jpg", "2-someone-else.jpg"]
+        listed, _ = _photo_crossing((store, config, officers, camera), shown["1-same-person.jpg"], "1.jpg")
+        assert [(h["list"], h["entry_id"]) for h in listed["screening"]["hits"]] == [("demo-faces", "P-DEMO-FACE")]
+        other, _ = _photo_crossing((store, config, officers, camera), shown["2-someone-else.jpg"], "2.jpg")
+        assert other["screening"]["hits"] == [] and other["screening"]["face"]["model"] is not None
+    plain = CliRunner().invoke(cli, ["demo", "--dir", str(tmp_path / "plain"), "--setup-only"], catch_exceptions=False)
+    assert plain.exit_code == 0 and "Faces are not screened (no model pack)" in plain.stdout

@@ -37,7 +37,11 @@ def _random_pin(config: config_module.Config) -> str:
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
 @click.option("--training/--no-training", default=False, help="Start in training mode.")
 @click.option("--setup-only", is_flag=True, help="Create the demo kiosk but do not start the service.")
-def command(directory: Path | None, host: str, port: int, training: bool, setup_only: bool) -> None:
+@click.option("--face-pack", "face_pack", type=click.Path(file_okay=False, path_type=Path),
+              help="Screen faces with this model pack (built into it first when it holds none: downloads the pinned "
+              "packages once); the camera then shows a listed person and a stranger in turn.")
+def command(directory: Path | None, host: str, port: int, training: bool, setup_only: bool,
+            face_pack: Path | None) -> None:
     """Create a demo kiosk (config, officer with a random PIN, sample watchlists) and run it.
 
     A temporary folder (no --dir) holds the demo's biometric key in plain text: it is
@@ -51,7 +55,7 @@ def command(directory: Path | None, host: str, port: int, training: bool, setup_
     temporary = directory is None
     directory = directory or Path(tempfile.mkdtemp(prefix="kiosk-demo-"))
     try:
-        _create_and_run(directory, host, port, training, setup_only, temporary)
+        _create_and_run(directory, host, port, training, setup_only, temporary, face_pack)
     finally:
         if temporary and not setup_only:
             shutil.rmtree(directory, ignore_errors=True)
@@ -59,7 +63,7 @@ def command(directory: Path | None, host: str, port: int, training: bool, setup_
 
 
 def _create_and_run(directory: Path, host: str, port: int, training: bool, setup_only: bool,
-                    temporary: bool) -> None:
+                    temporary: bool, face_pack: Path | None = None) -> None:
     config_path = directory / "kiosk.toml"
     directory.mkdir(parents=True, exist_ok=True)
     raw = {
@@ -68,6 +72,12 @@ def _create_and_run(directory: Path, host: str, port: int, training: bool, setup
         # A throw-away key: the demo's photos and fingerprints are encrypted like a real kiosk's.
         "security": {"biometric_key": secrets.token_hex(32)},
     }
+    faces = None
+    if face_pack is not None:
+        from appliance.cli import demo_faces
+
+        faces = demo_faces.prepare(face_pack, directory, lambda line: click.echo(line, err=True))
+        raw.update(faces["sections"])
     config_path.write_text(config_module.to_toml(raw), encoding="utf-8")
     config = config_module.load(config_path)
 
@@ -78,6 +88,8 @@ def _create_and_run(directory: Path, host: str, port: int, training: bool, setup
         for kind in ("persons", "documents"):
             with resources.as_file(samples.joinpath(f"{kind}.csv")) as path:
                 import_csv(store, kind, path, actor="demo")
+        if faces is not None:
+            demo_faces.enrol(store, config, faces)
     with resources.as_file(samples.joinpath("specimens.mrz")) as path:
         specimen = path.read_text(encoding="utf-8").strip().split("\n\n")[1]
 
@@ -95,6 +107,11 @@ Record a crossing from another terminal:
   {kiosk} crossings record --config {config_path} --direction entry --mrz-file /tmp/mrz.txt --officer demo
   {kiosk} crossings list --config {config_path} --json
 """)
+    if faces is not None:
+        click.echo(f"Faces are screened with the pack in {face_pack}: the camera shows a listed person "
+                   f"({demo_faces.LISTED}, list demo-faces), then someone else, in turn.")
+    else:
+        click.echo("Faces are not screened (no model pack): `kiosk demo --face-pack DIR` builds and uses one.")
     if setup_only:
         return
     service.setup_logging("INFO")
