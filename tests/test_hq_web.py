@@ -291,3 +291,35 @@ def test_the_grafana_dashboard_uses_only_metrics_the_console_serves():
     assert used and used <= served, sorted(used - served)
     page = (docs / "hq.md").read_text(encoding="utf-8")
     assert all(f"`{name}`" in page or name in page for name in served), sorted(n for n in served if n not in page)
+
+
+def test_bad_requests_are_refused_with_a_reason_and_change_nothing(hq):
+    _, db, _ = hq
+    db.enrol("POST-A", "K1", "key")
+    db.store_items("POST-A", "K1", [{"seq": 1, "kind": "alert", "id": "A-1", "created_at": clock.iso(clock.utcnow()),
+                                     "data": {"crossing_id": "A-1", "hits": [], "decision": "referred"}}])
+    analyst = _client(hq, "ana")
+    csrf = _session_csrf(analyst, "/alerts")
+    too_long = analyst.post("/alerts/POST-A/K1/A-1/acknowledge", data={"csrf": csrf, "note": "x" * 1001})
+    assert too_long.status_code == 422 and "at most 1000" in too_long.text
+    unknown = analyst.post("/alerts/POST-A/K1/NOPE/acknowledge", data={"csrf": csrf})
+    assert unknown.status_code == 404 and "no alert NOPE" in unknown.text
+    assert alerts.get(db, "POST-A", "K1", "A-1")["acknowledged_by"] is None
+    for query, problem in (("decision=maybe", "is not cleared, referred or refused"),
+                           ("first=2026-02-30", "is not a date"),
+                           ("first=2026-03-01&last=2026-01-01", "reversed")):
+        answer = analyst.get(f"/crossings?{query}")
+        assert answer.status_code == 422 and problem in answer.text, query
+    assert analyst.get("/crossings/export.pdf").status_code == 422
+    assert analyst.get("/crossings/NOPE").status_code == 404
+    assert analyst.get("/statistics?period=year").status_code == 422
+    assert analyst.get("/statistics/export.csv?table=secrets").status_code == 422
+    admin = _client(hq, "adam")
+    csrf = _session_csrf(admin, "/kiosks/POST-A/K1")
+    odd = admin.post("/kiosks/POST-A/K1/command", data={"csrf": csrf, "name": "format-disk"})
+    assert odd.status_code == 404 and "no command &#39;format-disk&#39;" in odd.text
+    assert admin.post("/kiosks/POST-A/K1/command", data={"csrf": "forged", "name": "health"}).status_code == 403
+    assert users.audit_log(db, action="kiosk.command") == []
+    # A login redirect never leaves the console.
+    page = _client(hq).get("/login?next=//evil.example/")
+    assert 'name="next" value="/"' in page.text

@@ -152,6 +152,25 @@ def test_an_alert_appears_live_and_only_an_analyst_acknowledges_it(page, browser
     check(page, "crossing")
 
 
+def test_an_admin_sends_a_command_and_sees_the_answer(page, console):
+    login(page, console, "admin")
+    page.goto("/kiosks/POST-C/K1")
+    page.click("#command-health")
+    expect(page.locator("#command-note")).to_contain_text("Command sent")
+    expect(page.locator("#commands tbody tr").first).to_contain_text("health")
+    deadline = time.monotonic() + 20
+    while "health received" not in page.locator("#commands tbody tr").first.inner_text():
+        assert time.monotonic() < deadline, "the kiosk's answer never showed"
+        time.sleep(0.5)
+        page.reload()
+    check(page, "kiosk-admin")
+    scraped = page.request.get("/metrics", headers={"Authorization": "Bearer browser-test-token"}).text()
+    counts = {topic: float(value) for topic, value in re.findall(
+        r'hq_ingest_messages_total\{topic="(\w+)",worker="[^"]+"\} ([0-9.]+)', scraped)}
+    assert counts.get("health", 0) > 0 and counts.get("status", 0) > 0, scraped
+    assert 'hq_kiosk_online{kiosk="K1",post="POST-C"} 1.0' in scraped
+
+
 def test_statistics_match_the_crossings_sent_and_exports_open(page, console):
     kiosk = console.kiosks["c"]
     for _ in range(12):

@@ -21,7 +21,9 @@ def web(config_path: str | None, host: str | None, port: int | None) -> None:
     config = load(config_path)
     with open_db(config) as db:
         app = create_app(config, db)
-        uvicorn.run(app, host=host or config.web.host, port=port or config.web.port, log_level="info")
+        # An open Alerts page holds its event stream for ever: stopping must not wait for it.
+        uvicorn.run(app, host=host or config.web.host, port=port or config.web.port, log_level="info",
+                    timeout_graceful_shutdown=3)
 
 
 @click.group("users")

@@ -111,7 +111,7 @@ class HQ:
         ingest.start()
         self.server = uvicorn.Server(uvicorn.Config(create_app(self.config, self.db), host="127.0.0.1",
                                                     port=self.web_port, log_config=None, access_log=False,
-                                                    lifespan="off"))
+                                                    lifespan="off", timeout_graceful_shutdown=3))
         web = threading.Thread(target=self.server.run, name="hq-web", daemon=True)
         web.start()
         self.threads = [ingest, web]
