@@ -24,7 +24,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-from appliance.bench.rig import HQ, KioskProcess, LocalBroker, Officer, Start, quantiles
+from appliance.bench.rig import (
+    HQ,
+    OFFICER_PIN,
+    KioskProcess,
+    LocalBroker,
+    Officer,
+    Start,
+    quantiles,
+)
 from appliance.errors import UplinkError
 from appliance.storage.store import Store
 from appliance.uplink import outbox, protocol
@@ -129,7 +137,10 @@ def campaign(target: Target, hq: HQ, settings: Settings,
     """Cut ``target`` ``settings.cuts`` times while officers record; returns the counts (see the module docstring)."""
     rng = random.Random(settings.seed)
     stop = threading.Event()
-    officers = [Officer(target.base_url, f"officer{n}", stop) for n in range(1, settings.officers + 1)]
+    # A target may name its officers (the booted image has only its provisioned supervisor).
+    known = getattr(target, "officers", None) or [(f"officer{n}", OFFICER_PIN) for n in range(1, settings.officers + 1)]
+    officers = [Officer(target.base_url, known[n % len(known)][0], stop, pin=known[n % len(known)][1])
+                for n in range(settings.officers)]
     starts: list[Start] = []
     startup_cuts = 0
     target.start()

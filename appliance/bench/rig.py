@@ -346,9 +346,9 @@ class Officer(threading.Thread):
     """
 
     def __init__(self, base_url: str, officer_id: str, stop: threading.Event, pace_s: float = 0.0,
-                 with_photo: bool = False, timing: Callable[[], bool] | None = None) -> None:
+                 with_photo: bool = False, timing: Callable[[], bool] | None = None, pin: str = OFFICER_PIN) -> None:
         super().__init__(name=f"bench-{officer_id}", daemon=True)
-        self.base_url, self.officer_id, self.stop_event = base_url, officer_id, stop
+        self.base_url, self.officer_id, self.pin, self.stop_event = base_url, officer_id, pin, stop
         self.pace_s, self.with_photo = pace_s, with_photo
         self.timing = timing or (lambda: True)  # whether this moment's latencies are kept
         self.desk = Desk()
@@ -356,7 +356,7 @@ class Officer(threading.Thread):
         self._rng = random.Random(officer_id)
 
     def _login(self, client: httpx.Client) -> None:
-        response = client.post("/api/login", json={"officer_id": self.officer_id, "pin": OFFICER_PIN})
+        response = client.post("/api/login", json={"officer_id": self.officer_id, "pin": self.pin})
         response.raise_for_status()
         self._token = response.json()["token"]
 
