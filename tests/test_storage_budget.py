@@ -255,3 +255,24 @@ def test_selftest_on_a_machine_without_card_counters_says_so_and_passes(config_p
     config = _with_storage(config_path, f'sysfs_root = "{tmp_path / "empty"}"\n', env)
     row = selftest.check_sd_card(config)
     assert row["ok"] and "no card counters in sysfs" in row["result"]
+
+
+def test_the_officer_sees_the_warning_in_the_status_bar_in_both_languages(store, config_path, env, officers):
+    from fastapi.testclient import TestClient
+
+    from appliance.web.app import create_app
+
+    # 16 MiB of budget on this machine's real disk: far over it.
+    tight = TestClient(create_app(_with_storage(config_path, "budget_bytes = 16777216\n", env), store))
+    page = tight.get("/login").text
+    assert 'id="storage"' in page and "Storage full: photos reduced" in page and "level-critical" in page
+    assert "Stockage plein : photos réduites" in tight.get("/login", params={"lang": "fr"}).text
+
+
+def test_no_storage_pill_while_under_the_warning(store, config, officers):
+    from fastapi.testclient import TestClient
+
+    from appliance.web.app import create_app
+
+    roomy = config.model_copy(update={"storage": config.storage.model_copy(update={"budget_bytes": 2**60})})
+    assert 'id="storage"' not in TestClient(create_app(roomy, store)).get("/login").text

@@ -1,15 +1,18 @@
-"""The read side the screens and the API show: the uplink's state, the lists in force, the battery's history."""
+"""The read side the screens and the API show: the uplink's state, the lists in force, the battery's history,
+the data partition against its storage budget."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
 
+from appliance.config import Config
 from appliance.domain import clock
 from appliance.lists.status import list_status
 from appliance.storage import battery_history
 from appliance.storage.store import Store
 from appliance.uplink import status as uplink_status
+from appliance.workflow import storage_budget
 
 
 def lists(store: Store) -> list[dict[str, Any]]:
@@ -26,3 +29,8 @@ def power_history(store: Store, hours: float = 24) -> list[dict[str, Any]]:
     """The battery's recorded readings of the last ``hours``, oldest first."""
     since = clock.iso(clock.utcnow() - timedelta(hours=hours))
     return battery_history.read(store, since=since)
+
+
+def storage(store: Store, config: Config) -> dict[str, Any]:
+    """The data partition's fill against [storage]'s budget: ``level`` ok, warn, thin, full (or unknown), ``percent``."""
+    return storage_budget.level(store, config)

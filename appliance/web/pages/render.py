@@ -105,6 +105,14 @@ def _lists_status(request: Request) -> dict[str, Any]:
     return {"count": len(items), "age": oldest["age"], "stale": any(item.get("stale") for item in items)}
 
 
+def _storage_status(request: Request) -> dict[str, Any] | None:
+    """The data partition's fill for the status bar; None while under the warning (nothing to say)."""
+    fill = status.storage(get_store(request), get_config(request))
+    if fill.get("level") in (None, "ok", "unknown"):
+        return None
+    return {"level": fill["level"], "percent": int(fill["percent"])}
+
+
 def status_snapshot(request: Request) -> dict[str, Any]:
     """The status bar: power, uplink, list ages, training; each part None when its source is missing."""
     config = get_config(request)
@@ -115,6 +123,7 @@ def status_snapshot(request: Request) -> dict[str, Any]:
         "power": power_status(request),
         "uplink": _uplink_status(request),
         "lists": _lists_status(request),
+        "storage": _storage_status(request),
     }
 
 
