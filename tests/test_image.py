@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from appliance.bench import qemu
 from appliance.bench.qemu import SECTOR, Guest, Image, console_checks, partitions, run
 from tests.provisioning import write_provisioning_set
 
@@ -197,3 +199,20 @@ def test_boot_provision_record_power_cut_and_boot_again(image: Image, tmp_path: 
     assert {row["device"] for row in rows} >= {"mrz_reader", "camera", "fingerprint", "power"}, rows
     assert checks["kiosk-service"] == (0, "active")
     second.power_cut()
+
+
+def test_power_cuts_of_the_whole_machine_lose_nothing_acknowledged(image: Image, tmp_path: Path) -> None:
+    # The machine-depth campaign of `kiosk bench powercut --depth machine`, shortened: officers
+    # record over the forwarded port while qemu is killed at random moments (one may land in
+    # the boot), the uplink drains to HQ through a real broker on the host, and a last boot runs
+    # db check, audit verify and the self-test inside the guest.
+    started = time.monotonic()
+    figures = qemu.run_machine(image, qemu.machine_settings(cuts=3, seed=12), directory=tmp_path)
+    phase(f"machine-depth campaign, {figures['boots']} boots", started)
+    print(f"[image test] power cuts: {json.dumps(figures)}", flush=True)
+    assert figures["acknowledged"] > 0, figures
+    assert (figures["lost"], figures["duplicated"], figures["refused"]) == (0, 0, 0), figures
+    assert figures["hq"]["missing"] == figures["hq"]["duplicated"] == figures["hq"]["foreign"] == 0, figures
+    assert figures["hq"]["in_kiosk_order"] and figures["hq"]["drained"], figures
+    assert figures["checks"] and all(figures["checks"].values()), figures
+    assert figures["ok"], figures
