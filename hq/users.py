@@ -173,6 +173,8 @@ def login(db: HQDatabase, name: str, password: str, max_failed: int, lockout_min
     stamp = clock.iso(now)
     with db.transaction():
         db.run("UPDATE hq_users SET failed = 0, locked_until = NULL WHERE name = ?", (name,))
+        # Sessions nobody closed: none can be live after a day idle (web.session_idle_minutes <= 24 h).
+        db.run("DELETE FROM hq_sessions WHERE last_seen < ?", (clock.iso(now - timedelta(days=1)),))
         db.run("INSERT INTO hq_sessions(token_hash, name, csrf, created_at, last_seen) VALUES (?, ?, ?, ?, ?)",
                (_token_hash(token), name, csrf, stamp, stamp))
     audit(db, name, "login")

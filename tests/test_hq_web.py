@@ -113,6 +113,11 @@ def test_pages_need_a_login_and_a_wrong_password_locks_out(hq):
     assert ok.status_code == 303 and "hq_session" in ok.headers["set-cookie"]
     assert "HttpOnly" in ok.headers["set-cookie"] and "SameSite=strict" in ok.headers["set-cookie"]
     assert client.get("/").status_code == 200
+    db = hq[1]
+    db.enrol("POST-A", "K1", "key")
+    db.enrol("POST-B", "K1", "key")
+    filtered = client.get("/?post=POST-B").text
+    assert 'id="kiosk-POST-B-K1"' in filtered and 'id="kiosk-POST-A-K1"' not in filtered
     assert client.post("/logout", data={"csrf": "forged"}).status_code == 403
     client.post("/logout", data={"csrf": _session_csrf(client)})
     assert client.get("/", follow_redirects=False).status_code == 303
@@ -257,6 +262,15 @@ def test_hq_users_and_sessions_on_both_databases(hq_db):
     assert users.session(hq_db, session.token + "x", 30) is None
     users.logout(hq_db, session.token)
     assert users.session(hq_db, session.token, 30) is None
+    idle = users.login(hq_db, "ana", PASSWORD, 3, 5)
+    with hq_db.transaction():
+        hq_db.run("UPDATE hq_sessions SET last_seen = ?", (clock.iso(clock.utcnow() - timedelta(minutes=31)),))
+    assert users.session(hq_db, idle.token, 30) is None  # idle too long
+    stale = users.login(hq_db, "ana", PASSWORD, 3, 5)
+    with hq_db.transaction():
+        hq_db.run("UPDATE hq_sessions SET last_seen = ?", (clock.iso(clock.utcnow() - timedelta(days=2)),))
+    users.login(hq_db, "ana", PASSWORD, 3, 5)  # the next login sweeps sessions a day idle
+    assert len(hq_db.query("SELECT 1 FROM hq_sessions")) == 1 and users.session(hq_db, stale.token, 3000) is None
     assert json.dumps(users.audit_log(hq_db))  # serialisable, newest first
 
 

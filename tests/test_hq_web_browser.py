@@ -97,6 +97,7 @@ def test_fleet_shows_a_kiosk_going_offline(page, console):
     page.goto("/kiosks/POST-A/K1")
     expect(page.locator("#kiosk-state")).to_contain_text("online")
     expect(page.locator("#charts svg")).to_have_count(5)
+    expect(page.locator("#charts svg").first).to_have_attribute("aria-label", re.compile(r"^Battery \(%\): \d+ points"))
     check(page, "kiosk")
 
     console.kiosks["b"].go_offline()
