@@ -17,6 +17,7 @@ from openpyxl import load_workbook
 from playwright.sync_api import expect
 
 from hq import records
+from hq.fleet import fleet_rows
 from hq.demo.hq_side import HQ
 from hq.demo.kiosks import SimKiosk
 
@@ -53,6 +54,8 @@ def console(tmp_path_factory):
         kiosk.start()
     try:
         wait_until(lambda: all(k.connected for k in kiosks.values()), 30, what="every kiosk connected")
+        wait_until(lambda: [r["state"] for r in fleet_rows(hq.db, 60)] == ["online"] * 3, 30,
+                   what="HQ to see every kiosk online")
         yield Console(hq, kiosks, passwords)
     finally:
         for kiosk in kiosks.values():
