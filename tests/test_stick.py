@@ -378,3 +378,57 @@ def test_the_image_mounts_only_fat_or_exfat_usb_sticks_for_the_kiosk_user_never_
     unit = (REPO / "systemd/kiosk-usb@.service").read_text()
     assert "BindsTo=dev-%i.device" in unit and "ExecStart=/usr/lib/kiosk/usb-mount /dev/%I" in unit
     assert "/media/kiosk-usb" in text and "kiosk-usb@.service" in (REPO / "image-build/build").read_text()
+
+
+def test_hq_stick_keygen_writes_the_key_once_and_prints_the_kiosks_config_value(tmp_path):
+    hq_dir = tmp_path / "hq2"
+    hq_dir.mkdir()
+    protocol.generate_key_file(hq_dir / "hq.key")
+    path = hq_dir / "hq.toml"
+    base = f'[hq]\ndatabase = "{hq_dir / "hq.sqlite3"}"\nsigning_key_file = "{hq_dir / "hq.key"}"\n'
+    broker = '[broker]\nurl = "mqtt://127.0.0.1:1883"\n'
+    path.write_text(base + broker)
+    runner = CliRunner()
+    unset = runner.invoke(hq_cli, ["keygen", "--stick", "--config", str(path)])
+    assert unset.exit_code == 1 and "set hq.stick_key_file" in unset.output
+    path.write_text(base + f'stick_key_file = "{hq_dir / "stick.key"}"\n' + broker)
+    made = runner.invoke(hq_cli, ["keygen", "--stick", "--config", str(path)])
+    assert made.exit_code == 0, made.output
+    printed = made.stdout.strip().splitlines()[-1]
+    assert stick.load_public_key(printed)  # what uplink.hq_stick_key takes
+    assert (hq_dir / "stick.key").stat().st_mode & 0o777 == 0o600
+    again = runner.invoke(hq_cli, ["keygen", "--stick", "--config", str(path)])
+    assert again.exit_code == 1 and "already exists" in again.output
+
+
+@pytest.mark.parametrize("value, reason", [("not base64!", "hq_stick_key is not base64"),
+                                           ("AAAA", "hq_stick_key must be 32 bytes (an X25519 public key)")])
+def test_a_bad_hq_stick_key_is_a_config_error(post, value, reason):
+    from appliance.errors import ConfigError
+
+    path = post.kiosks["K1"][1]
+    path.write_text(path.read_text().replace(post.stick_public, value))
+    with pytest.raises(ConfigError, match=reason.replace("(", r"\(").replace(")", r"\)")):
+        config_module.load(path, environ={})
+
+
+def test_photos_beyond_the_exports_budget_wait_for_the_next_one(post):
+    from appliance.workflow import stick as stick_workflow
+
+    post.record("K1", 2, photos=True)
+    config = post.kiosks["K1"][0]
+    with Store(config.db_path) as store:
+        one = len(biometrics.read(store, config, outbox.next_rows(store, 3, 0, 1)[0].ref_id)[0])
+        result = stick_workflow.export(store, config, post.stick, photos=True, max_photo_bytes=one + 1)
+    assert (result["captures"], result["captures_left"]) == (1, 1)
+
+
+def test_hq_stopped_between_storing_and_recording_the_import_stores_nothing_twice(post):
+    recorded = post.record("K1", 3)
+    path = post.export("K1")["file"]
+    assert post.hq("import", path).exit_code == 0
+    with HQDatabase(post.hq_config.hq.database) as db, db.transaction():
+        db.run("DELETE FROM stick_imports")  # as if HQ had died before recording the import
+    again = json.loads(post.hq("import", path, "--json").stdout)
+    assert (again["crossings"], again["new_crossings"]) == (3, 0)
+    assert sorted(c["id"] for c in post.hq_crossings()) == sorted(c["id"] for c in recorded)
