@@ -114,6 +114,14 @@ class Post:
         with HQDatabase(self.hq_config.hq.database) as db:
             return db.crossings()
 
+    def two_exports(self, name: str) -> tuple[Path, Path]:
+        """A crossing, an export, another crossing, another export: (first, second)."""
+        files = []
+        for _ in range(2):
+            self.record(name, 1)
+            files.append(Path(self.export(name)["file"]))
+        return files[0], files[1]
+
     def audit_actions(self, name: str) -> list[str]:
         with Store(self.kiosks[name][0].db_path) as store:
             return [a for (a,) in store.conn.execute("SELECT action FROM audit ORDER BY seq")]
@@ -267,10 +275,7 @@ def test_hq_refuses_an_export_encrypted_for_another_hq(post, tmp_path):
 
 
 def test_hq_imports_an_export_once_and_refuses_an_older_one(post):
-    post.record("K1", 1)
-    first = Path(post.export("K1")["file"])
-    post.record("K1", 1)
-    second = Path(post.export("K1")["file"])
+    first, second = post.two_exports("K1")
     assert post.hq("import", str(second)).exit_code == 0
     held = post.hq_crossings()
     assert len(held) == 2
@@ -319,10 +324,7 @@ def test_kiosk_refuses_a_receipt_not_signed_by_its_hq(post):
 
 
 def test_kiosk_refuses_an_applied_receipt_and_an_older_one(post):
-    post.record("K1", 1)
-    first = Path(post.export("K1")["file"])
-    post.record("K1", 1)
-    second = Path(post.export("K1")["file"])
+    first, second = post.two_exports("K1")
     assert post.hq("import", str(first)).exit_code == 0
     assert post.hq("import", str(second)).exit_code == 0
     applied = post.kiosk("K1", "import-receipt", str(stick.receipt_path(second)), "--json")

@@ -164,10 +164,16 @@ def generate_key_file(path: Path) -> str:
     Refuses to overwrite: replacing a kiosk's or HQ's key silently would cut it off from
     the other end.
     """
+    key = Ed25519PrivateKey.generate()
+    write_key_file(path, key)
+    return public_key_text(key.public_key())
+
+
+def write_key_file(path: Path, key: Any) -> None:
+    """Write a private key as PEM (PKCS#8), mode 0600, fsynced; raises UplinkError if ``path`` exists."""
     if path.exists():
         raise UplinkError(f"{path} already exists; remove it first if the key really must be replaced")
     path.parent.mkdir(parents=True, exist_ok=True)
-    key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -175,19 +181,25 @@ def generate_key_file(path: Path) -> str:
         out.write(pem)
         out.flush()
         os.fsync(out.fileno())
-    return public_key_text(key.public_key())
+
+
+def read_key_file(path: Path, kind: type, what: str, make: str) -> Any:
+    """The PEM private key of type ``kind`` at ``path``; raises UplinkError naming the file (and the
+    command ``make`` that creates it) if it is missing, unreadable or of another type."""
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except FileNotFoundError:
+        raise UplinkError(f"{what} {path} does not exist (create it with `{make}`)") from None
+    except (OSError, ValueError, TypeError) as exc:
+        raise UplinkError(f"cannot read {what} {path}: {exc}") from None
+    if not isinstance(key, kind):
+        raise UplinkError(f"{what} {path} is not an {kind.__name__.removesuffix('PrivateKey')} key")
+    return key
 
 
 def load_private_key(path: Path) -> Ed25519PrivateKey:
     """Raises UplinkError naming the file if it is missing or not an Ed25519 PEM key."""
-    try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except FileNotFoundError:
-        raise UplinkError(f"signing key {path} does not exist (create it with `keygen`)") from None
-    except (OSError, ValueError, TypeError) as exc:
-        raise UplinkError(f"cannot read signing key {path}: {exc}") from None
-    if not isinstance(key, Ed25519PrivateKey):
-        raise UplinkError(f"signing key {path} is not an Ed25519 key")
+    key: Ed25519PrivateKey = read_key_file(path, Ed25519PrivateKey, "signing key", "keygen")
     return key
 
 

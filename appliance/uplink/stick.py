@@ -43,7 +43,7 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from appliance.domain import clock
-from appliance.errors import ProtocolError, UplinkError
+from appliance.errors import ProtocolError
 from appliance.uplink import protocol
 
 EXPORT_MAGIC = b"KIOSK-EXPORT v1\n"
@@ -189,30 +189,14 @@ def generate_key_file(path: Path) -> str:
 
     Refuses to overwrite: exports already on their way would no longer open.
     """
-    if path.exists():
-        raise UplinkError(f"{path} already exists; remove it first if the key really must be replaced")
-    path.parent.mkdir(parents=True, exist_ok=True)
     key = X25519PrivateKey.generate()
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(pem)
-        out.flush()
-        os.fsync(out.fileno())
+    protocol.write_key_file(path, key)
     return base64.b64encode(_raw(key.public_key())).decode()
 
 
 def load_private_key(path: Path) -> X25519PrivateKey:
     """Raises UplinkError naming the file if it is missing or not an X25519 PEM key."""
-    try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except FileNotFoundError:
-        raise UplinkError(f"stick key {path} does not exist (create it with `kiosk-hq keygen --stick`)") from None
-    except (OSError, ValueError, TypeError) as exc:
-        raise UplinkError(f"cannot read stick key {path}: {exc}") from None
-    if not isinstance(key, X25519PrivateKey):
-        raise UplinkError(f"stick key {path} is not an X25519 key")
+    key: X25519PrivateKey = protocol.read_key_file(path, X25519PrivateKey, "stick key", "kiosk-hq keygen --stick")
     return key
 
 
