@@ -11,6 +11,7 @@ from appliance import config as config_module
 from appliance.domain import clock
 from appliance.errors import ConfigError
 from appliance.hw import open_devices
+from appliance.service.housekeeping import Housekeeping
 from appliance.storage import audit
 from appliance.uplink import outbox
 from appliance.workflow import biometrics, crossings, retention, stats
@@ -110,6 +111,13 @@ def test_biometrics_then_identity_go_only_once_hq_has_receipted(store, retention
     assert store.conn.execute("SELECT COUNT(*) FROM audit WHERE action LIKE 'retention.%'").fetchone()[0] == 2
     # The purged crossing still reads, lists and shows.
     assert crossings.get(store, old_hit).to_dict()["document_number"] is None
+
+
+def test_housekeeping_applies_the_policy(store, retention_config, officers, devices):
+    crossing_id = _record(store, retention_config, officers.get("alice"), devices, days_ago=100)
+    _receipt(store, crossing_id)
+    removed = Housekeeping(store, config=retention_config).run_once()
+    assert removed["retention_personal_data"] == 1 and _row(store, crossing_id)["surname"] is None
 
 
 def test_without_a_policy_nothing_is_purged(store, config, officers):

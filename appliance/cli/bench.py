@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from appliance.cli import bench_face, bench_outage, bench_powercut, bench_screening, bench_uplink
+from appliance.cli import bench_face, bench_footprint, bench_outage, bench_powercut, bench_screening, bench_uplink
 from appliance.cli.common import KioskGroup
 
 
@@ -20,6 +20,7 @@ def command() -> None:
 
 command.add_command(bench_uplink.command)
 command.add_command(bench_screening.command)
+command.add_command(bench_footprint.command)
 command.add_command(bench_face.command)
 command.add_command(bench_powercut.command)
 command.add_command(bench_outage.command)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from appliance.config.common import StrictModel
 
@@ -30,6 +31,20 @@ class SecuritySection(StrictModel):
         description="AES-256 key (64 hex characters) that encrypts face photos and fingerprint templates "
         "at rest; better given as $KIOSK_SECURITY_BIOMETRIC_KEY. No default: without it captures are refused.",
     )
+
+    biometric_key_file: Path | None = Field(
+        default=None,
+        title="Biometric key file",
+        description="File holding the biometric key (64 hex characters) instead of biometric_key: kept out of "
+        "the database and the config file, owned by the kiosk's user with mode 0600 (or 0400). `kiosk run` "
+        "refuses to start while group or others can read it. Not together with biometric_key.",
+    )
+
+    @model_validator(mode="after")
+    def _one_key(self) -> "SecuritySection":
+        if self.biometric_key is not None and self.biometric_key_file is not None:
+            raise ValueError("set security.biometric_key or security.biometric_key_file, not both")
+        return self
 
     @field_validator("biometric_key")
     @classmethod

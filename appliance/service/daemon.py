@@ -24,11 +24,11 @@ from appliance.lists.apply import apply_bundle
 from appliance.service import sdnotify
 from appliance.service.housekeeping import Housekeeping
 from appliance.service.power_records import StorePowerRecords
-from appliance.storage import audit
+from appliance.storage import audit, key_files
 from appliance.storage.store import Store
 from appliance.uplink import status as uplink_status
 from appliance.uplink import telemetry
-from appliance.uplink.client import Uplink
+from appliance.uplink.client import Uplink, signing_key_path
 from appliance.uplink.list_sync import ListAssembler
 from appliance.web.app import create_app
 from appliance.workflow import biometrics
@@ -80,6 +80,7 @@ class KioskService:
         self.power_policy: PowerPolicy | None = None
 
     def start(self) -> None:
+        self.check_keys()
         self.init_store()
         self.init_devices()
         self.init_face_models()
@@ -88,6 +89,17 @@ class KioskService:
         self.start_uplink()
         self.start_housekeeping()
         self.start_watchdog()
+
+    def check_keys(self) -> None:
+        """Refuse to start with a private key that group or others can read (ConfigError naming the file).
+
+        Checked before anything opens, so a kiosk never serves with a key another local
+        account could have copied.
+        """
+        if self.config.security.biometric_key_file is not None:
+            biometrics.key(self.config)
+        if self.config.uplink.broker_url:
+            key_files.check_private(signing_key_path(self.config), "uplink signing key")
 
     def init_store(self) -> None:
         self.store = store = Store(self.config.db_path)
@@ -169,7 +181,7 @@ class KioskService:
             heavy_work_allowed=heavy_work_allowed,
             # Without a biometric key nothing was captured, so there is nothing to read.
             capture_bytes=(biometrics.uplink_reader(store, self.config)
-                           if self.config.security.biometric_key else None),
+                           if biometrics.key_configured(self.config) else None),
         )
         uplink.start()
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable, Iterable
@@ -26,7 +27,7 @@ from appliance.domain.reasons import reason
 from appliance.errors import ConfigError, DeviceError, KioskError, NotFound, WorkflowError
 from appliance.hw.photo_quality import assess, preview
 from appliance.inference import face_pipeline
-from appliance.storage import audit
+from appliance.storage import audit, key_files
 from appliance.storage.officers import Officer, require_role
 
 if TYPE_CHECKING:
@@ -39,13 +40,29 @@ UNAVAILABLE_KINDS = {"photo": "face", "fingerprint": "fingerprint"}
 MAX_REASON = 500
 
 
+def key_configured(config: Config) -> bool:
+    """Whether the config names a biometric key (in the config, the environment or a key file)."""
+    return config.security.biometric_key is not None or config.security.biometric_key_file is not None
+
+
 def key(config: Config) -> bytes:
-    """The 32-byte biometric key; raises ConfigError if ``security.biometric_key`` is not set."""
+    """The 32-byte biometric key, from ``security.biometric_key`` or ``security.biometric_key_file``.
+
+    Raises ConfigError if neither is set, or if the key file is missing, readable by group or
+    others (``appliance.storage.key_files``) or not 64 hex characters (never echoed).
+    """
+    path = config.security.biometric_key_file
+    if path is not None:
+        text = key_files.read_private(path, "biometric key file").decode("ascii", "replace").strip()
+        if not re.fullmatch(r"[0-9a-fA-F]{64}", text):
+            raise ConfigError(f"biometric key file {path} must hold 64 hex characters (32 bytes), "
+                              f"not {len(text)} characters")
+        return bytes.fromhex(text)
     secret = config.security.biometric_key
     if secret is None:
         raise ConfigError(
-            "security.biometric_key is not set (64 hex characters, or $KIOSK_SECURITY_BIOMETRIC_KEY): "
-            "photos and fingerprints are not captured without it"
+            "security.biometric_key is not set (64 hex characters, or $KIOSK_SECURITY_BIOMETRIC_KEY, or a "
+            "security.biometric_key_file): photos and fingerprints are not captured without it"
         )
     return bytes.fromhex(secret.get_secret_value())
 

@@ -248,9 +248,11 @@ def _keep_biometric_key(raw: dict[str, Any], installed: Config | None) -> None:
     if security is not None and not isinstance(security, dict):
         return  # validation names the key
     security = raw.setdefault("security", {})
-    if "biometric_key" in security:
+    if "biometric_key" in security or "biometric_key_file" in security:
         return
-    if installed is not None and installed.security.biometric_key is not None:
+    if installed is not None and installed.security.biometric_key_file is not None:
+        security["biometric_key_file"] = str(installed.security.biometric_key_file)
+    elif installed is not None and installed.security.biometric_key is not None:
         security["biometric_key"] = installed.security.biometric_key.get_secret_value()
     else:
         security["biometric_key"] = secrets.token_hex(32)
