@@ -41,6 +41,8 @@ def fleet_rows(db: HQDatabase, silent_after_s: int) -> list[dict[str, Any]]:
             "audit_alarm": db.audit_alarm(kiosk["post_id"], kiosk["kiosk_id"]),
             "state_at": kiosk["state_at"],
             "solar_w": health.get("solar_w"),
+            # The data partition against the kiosk's storage budget (ok, warn, thin, full), from its health.
+            "storage": health.get("storage") if isinstance(health.get("storage"), dict) else None,
             "list_versions": {name: info.get("version") for name, info in (health.get("lists") or {}).items()
                               if isinstance(info, dict)} or dict(kiosk["lists"] or {}),
         })
@@ -69,6 +71,8 @@ def problems(row: dict[str, Any]) -> list[str]:
         found.append("stale_list")
     if row["rejected_messages"]:
         found.append("rejected")
+    if row["storage"] and row["storage"].get("level") in ("warn", "thin", "full"):
+        found.append("storage_full" if row["storage"]["level"] in ("thin", "full") else "storage_warn")
     return found
 
 
@@ -107,15 +111,21 @@ def _age(seconds: int | None) -> str:
     return f"{seconds}s"
 
 
+def _storage(storage: dict[str, Any] | None) -> str:
+    if not storage or storage.get("percent") is None:
+        return "-"
+    return f"{storage['percent']:.0f}% {storage.get('level', '')}".strip()
+
+
 def render_table(rows: list[dict[str, Any]]) -> str:
-    headers = ["post", "kiosk", "state", "last seen", "battery", "outbox", "list age", "version", "audit"]
+    headers = ["post", "kiosk", "state", "last seen", "battery", "outbox", "list age", "storage", "version", "audit"]
     body = []
     for row in rows:
         battery = "-" if row["battery_percent"] is None else f"{row['battery_percent']:.0f}%" + (
             "+" if row["charging"] else "")
         body.append([row["post_id"], row["kiosk_id"], row["state"], row["last_seen"] or "never",
                      battery, "-" if row["outbox_depth"] is None else str(row["outbox_depth"]),
-                     _age(row["list_age_s"]), row["version"] or "-",
+                     _age(row["list_age_s"]), _storage(row["storage"]), row["version"] or "-",
                      "ALARM: " + row["audit_alarm"] if row["audit_alarm"] else "ok"])
     if not body:
         return "no kiosks enrolled (kiosk-hq enrol POST KIOSK KEY)"

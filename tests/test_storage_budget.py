@@ -276,3 +276,20 @@ def test_no_storage_pill_while_under_the_warning(store, config, officers):
 
     roomy = config.model_copy(update={"storage": config.storage.model_copy(update={"budget_bytes": 2**60})})
     assert 'id="storage"' not in TestClient(create_app(roomy, store)).get("/login").text
+
+
+def test_hq_sees_the_warning_in_its_fleet_view(store, config_path, env, tmp_path):
+    from hq.db import HQDatabase
+    from hq.fleet import fleet_rows, render_table
+
+    tight = _with_storage(config_path, "budget_bytes = 16777216\n", env)  # the real disk is far over it
+    with HQDatabase(str(tmp_path / "hq.sqlite3")) as db:
+        db.enrol("POST-T", "K9", "key")
+        db.record_health("POST-T", "K9", telemetry.collect(store, tight))
+        [row] = fleet_rows(db, 900)
+        assert row["storage"]["level"] == "full" and "storage_full" in row["problems"]
+        assert "% full" in render_table([row])
+        db.record_health("POST-T", "K9", {**telemetry.collect(store, tight),
+                                          "storage": {"level": "warn", "percent": 83.0}})
+        [row] = fleet_rows(db, 900)
+        assert "storage_warn" in row["problems"] and "83% warn" in render_table([row])

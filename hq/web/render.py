@@ -20,7 +20,8 @@ STATE_TEXT = {"online": N_("online"), "offline": N_("offline"), "silent": N_("si
 PROBLEM_TEXT = {"audit_alarm": N_("audit alarm"), "offline": N_("offline"), "silent": N_("silent"),
                 "never_seen": N_("never seen"), "unknown": N_("no status yet"), "low_battery": N_("low battery"),
                 "old_unsent": N_("crossings unsent for over a day"), "stale_list": N_("list older than a week"),
-                "rejected": N_("rejected messages")}
+                "rejected": N_("rejected messages"), "storage_warn": N_("storage nearing its budget"),
+                "storage_full": N_("storage full: photos being thinned")}
 ROLE_TEXT = {"viewer": N_("viewer"), "analyst": N_("analyst"), "admin": N_("admin")}
 DECISION_TEXT = {"cleared": N_("cleared"), "referred": N_("referred"), "refused": N_("refused"),
                  "unknown": N_("unknown")}
