@@ -22,15 +22,17 @@ def _report(r: dict[str, Any]) -> None:
         state = "passes the gates" if photo["passed"] else f"FAILS: {r['photos_failing_gates'].get(name)}"
         click.echo(f"  {name:<10} {photo['size'][1]}x{photo['size'][0]} ({photo['person']}): {state}")
     click.echo(f"\nlatency per capture, ms (median over photos; target detect + align + embed <= "
-               f"{r['pipeline_target_ms']:.0f} ms)")
+               f"{r['pipeline_target_ms']:.0f} ms on every photo; resize depends on the frame's size)")
     float_ms = r["latency_ms"].get("float32", {}).get("median_total_ms")
     for variant, figures in r["latency_ms"].items():
         stages = {stage: statistics_median([p[stage] for p in figures["per_photo"].values()])
                   for stage in ("resize", "detect", "align", "embed")}
         ratio = f"  ({figures['median_total_ms'] / float_ms:.2f}x float32)" if float_ms and variant != "float32" else ""
+        met = "met" if figures["max_detect_align_embed_ms"] <= r["pipeline_target_ms"] else "NOT met"
         click.echo(f"  {variant:<13} resize {stages['resize']:5.2f}  detect {stages['detect']:5.2f}  align "
                    f"{stages['align']:5.2f}  embed {stages['embed']:5.2f}  total {figures['median_total_ms']:6.2f} "
-                   f"(max {figures['max_total_ms']:.2f}){ratio}")
+                   f"(max {figures['max_total_ms']:.2f}){ratio}; detect+align+embed "
+                   f"{figures['median_detect_align_embed_ms']:.2f} (max {figures['max_detect_align_embed_ms']:.2f}): {met}")
     click.echo(f"\ncosine to the float32 embedding of the same face (target >= {r['cosine_target']})")
     for variant, cosines in r["cosine_vs_float32"].items():
         click.echo(f"  {variant:<13} min {min(cosines.values()):.4f}  " +

@@ -14,12 +14,10 @@ does not alias.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-from appliance.errors import InferenceError
 from appliance.inference.face_detector import LEFT_EYE, MOUTH, NOSE, RIGHT_EYE
+from appliance.inference.face_embedder import opencv
 
 SIZE = 112
 # InsightFace's arcface_dst: the image's left eye (the subject's right), right eye, nose tip,
@@ -29,14 +27,6 @@ ARCFACE_TEMPLATE = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 7
 TARGET = np.vstack([ARCFACE_TEMPLATE[:3], ARCFACE_TEMPLATE[3:].mean(axis=0)])
 SOURCE_POINTS = (RIGHT_EYE, LEFT_EYE, NOSE, MOUTH)
 MAX_DOWNSCALE = 0.5  # below this warp scale the face is shrunk with INTER_AREA first
-
-
-def _cv2() -> Any:
-    try:
-        import cv2
-    except ImportError:
-        raise InferenceError("decoding photos needs OpenCV (install the [pi] extra: opencv-python-headless)") from None
-    return cv2
 
 
 def similarity(source: np.ndarray, target: np.ndarray = TARGET) -> np.ndarray:
@@ -60,7 +50,7 @@ def similarity(source: np.ndarray, target: np.ndarray = TARGET) -> np.ndarray:
 
 def align(image: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
     """The 112 x 112 RGB face of an RGB frame, warped from its keypoints [6, 2] onto the template."""
-    cv2 = _cv2()
+    cv2 = opencv()
     points = np.asarray(keypoints, np.float64)[list(SOURCE_POINTS)]
     matrix = similarity(points)
     scale = float(np.hypot(matrix[0, 0], matrix[0, 1]))

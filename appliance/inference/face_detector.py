@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
-
 import numpy as np
 
 from appliance.errors import InferenceError
 from appliance.inference import litert
+from appliance.inference.face_embedder import opencv
 
 RIGHT_EYE, LEFT_EYE, NOSE, MOUTH, RIGHT_TRAGION, LEFT_TRAGION = range(6)
 KEYPOINTS = 6
@@ -77,18 +76,10 @@ class Face:
                 min(max(y1 / height, 0.0), 1.0), min(max(x1 / width, 0.0), 1.0))
 
 
-def _cv2() -> Any:
-    try:
-        import cv2
-    except ImportError:
-        raise InferenceError("decoding photos needs OpenCV (install the [pi] extra: opencv-python-headless)") from None
-    return cv2
-
-
 def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, float, int, int]:
     """The RGB frame scaled to fit ``size`` x ``size`` with its aspect kept, padded with black;
     and (scale, left pad, top pad) to map the model's pixels back to the frame's."""
-    cv2 = _cv2()
+    cv2 = opencv()
     height, width = image.shape[:2]
     scale = size / max(height, width)
     new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))

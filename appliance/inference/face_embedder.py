@@ -51,7 +51,8 @@ CROP_MARGIN = 0.2  # of the box's larger side, added on every side: forehead, ch
 PIXEL_MEAN, PIXEL_SCALE = 127.5, 128.0
 
 
-def _cv2() -> Any:
+def opencv() -> Any:
+    """The cv2 module; InferenceError naming the extra to install when OpenCV is missing."""
     try:
         import cv2
     except ImportError:
@@ -64,7 +65,7 @@ def decode(photo: bytes) -> np.ndarray:
 
     Raises InferenceError if OpenCV is missing or the bytes are not a decodable image.
     """
-    cv2 = _cv2()
+    cv2 = opencv()
     if not photo:
         raise InferenceError("the photo is empty")
     image = cv2.imdecode(np.frombuffer(photo, np.uint8), cv2.IMREAD_COLOR)
@@ -75,7 +76,7 @@ def decode(photo: bytes) -> np.ndarray:
 
 def _input_tensor(image: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
     """An RGB uint8 image resized and converted to the model input's size, type and quantization."""
-    cv2 = _cv2()
+    cv2 = opencv()
     _, height, width, _ = (int(n) for n in detail["shape"])
     interpolation = cv2.INTER_AREA if image.shape[0] > height else cv2.INTER_LINEAR
     resized = cv2.resize(image, (width, height), interpolation=interpolation).astype(np.float32)

@@ -27,13 +27,12 @@ little detail.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
 import numpy as np
 
 from appliance.domain.reasons import Reason, reason
 from appliance.errors import InferenceError, NoFaceFound
 from appliance.inference.face_detector import LEFT_EYE, NOSE, RIGHT_EYE, Face
+from appliance.inference.face_embedder import opencv
 
 MIN_INTEROCULAR = 32.0  # pixels in the captured frame; the ArcFace template's eyes are 35 apart
 MAX_ROLL_DEGREES = 20.0
@@ -83,14 +82,6 @@ def rejected(verdict: Verdict) -> QualityRejected:
     return NoFaceRejected(verdict) if verdict.code == "no_face" else QualityRejected(verdict)
 
 
-def _cv2() -> Any:
-    try:
-        import cv2
-    except ImportError:
-        raise InferenceError("decoding photos needs OpenCV (install the [pi] extra: opencv-python-headless)") from None
-    return cv2
-
-
 def pose(face: Face) -> tuple[float, float]:
     """(roll in degrees, yaw as the nose's offset from the eyes' midline in eye distances)."""
     points = face.keypoints.astype(np.float64)
@@ -128,7 +119,7 @@ def geometry(faces: list[Face]) -> Verdict:
 
 def appearance(aligned: np.ndarray, measures: dict[str, float] | None = None) -> Verdict:
     """The gates on the aligned 112 x 112 RGB face: exposure, then sharpness."""
-    cv2 = _cv2()
+    cv2 = opencv()
     grey = cv2.cvtColor(aligned, cv2.COLOR_RGB2GRAY)[CENTRE]
     mean = float(grey.mean())
     clipped = float((grey >= 250).mean())
