@@ -152,6 +152,15 @@ def test_without_a_pack_the_result_screen_says_no_model_is_installed(config, sto
         assert text in html.unescape(client.get(f"/crossings/{recorded['id']}").text), lang
 
 
+def test_with_a_pack_but_no_photo_the_crossing_says_no_photo(pack_kiosk):
+    store, config, officers, _ = pack_kiosk
+    recorded = crossings.record(store, config, officers.get("alice"),
+                                CrossingRequest(direction="entry", mrz=CLEAR_OKAFOR)).to_dict()
+    face = recorded["screening"]["face"]
+    assert face["reason"]["code"] == "face.no_photo" and face["error"] == "no face photo was taken"
+    assert recorded["screening"]["warnings"] == [] and recorded["decision"] == "cleared"
+
+
 def test_hq_refuses_a_photo_that_fails_a_gate_and_publishes_nothing(tmp_path, hq_export):
     import cv2
     import numpy as np
