@@ -293,3 +293,12 @@ def test_hq_sees_the_warning_in_its_fleet_view(store, config_path, env, tmp_path
                                           "storage": {"level": "warn", "percent": 83.0}})
         [row] = fleet_rows(db, 900)
         assert "storage_warn" in row["problems"] and "83% warn" in render_table([row])
+
+
+def test_thumbnails_wait_while_the_power_policy_defers_heavy_work(store, config_path, env, post):
+    config = _with_storage(config_path, "budget_bytes = 16777216\nthumbnail_width = 64\n", env)
+    low_battery = Housekeeping(store, config=config, heavy_work_allowed=lambda: False)
+    removed = low_battery.run_once()
+    assert removed["photos_deleted"] == 2 and removed["thumbnails"] == 0, "deleting is light; decoding waits"
+    assert low_battery.last_storage["thumbnails_unavailable"] == "deferred by the power policy"
+    assert Housekeeping(store, config=config, heavy_work_allowed=lambda: True).run_once()["thumbnails"] == 3

@@ -186,7 +186,9 @@ class KioskService:
         uplink.start()
 
     def start_housekeeping(self) -> None:
-        self.housekeeping = housekeeping = Housekeeping(_made(self.store, "init_store"), config=self.config)
+        self.housekeeping = housekeeping = Housekeeping(
+            _made(self.store, "init_store"), config=self.config,
+            heavy_work_allowed=self.power_policy.heavy_work_allowed if self.power_policy else None)
         housekeeping.start()
 
     def start_watchdog(self) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import timedelta
-from typing import Any
+from typing import Any, Callable
 
 from appliance.config import Config
 from appliance.storage.store import Store
@@ -24,10 +24,13 @@ UNLINKED_CAPTURE_AGE = timedelta(hours=1)
 
 
 class Housekeeping:
-    def __init__(self, store: Store, interval_s: float = INTERVAL_S, config: Config | None = None) -> None:
+    def __init__(self, store: Store, interval_s: float = INTERVAL_S, config: Config | None = None,
+                 heavy_work_allowed: Callable[[], bool] | None = None) -> None:
         self.store = store
         self.interval_s = interval_s
         self.config = config
+        # The power policy's say: thumbnails (decoding photos) wait while the battery is low.
+        self.heavy_work_allowed = heavy_work_allowed or (lambda: True)
         self.last_storage: dict[str, Any] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -36,7 +39,8 @@ class Housekeeping:
         """One round of clean-up; returns what was removed."""
         removed = {"unlinked_captures": biometrics.purge_unlinked(self.store, UNLINKED_CAPTURE_AGE)}
         if self.config is not None:
-            self.last_storage = storage_budget.enforce(self.store, self.config)
+            self.last_storage = storage_budget.enforce(self.store, self.config,
+                                                       thumbnails_allowed=self.heavy_work_allowed())
             removed["photos_deleted"] = self.last_storage["photos_deleted"]
             removed["thumbnails"] = self.last_storage["thumbnails"]
             for stage, count in retention.purge(self.store, self.config).items():

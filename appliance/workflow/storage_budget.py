@@ -44,13 +44,16 @@ _TO_THUMBNAIL = """
     ORDER BY EXISTS (SELECT 1 FROM outbox o WHERE o.ref_id = c.id), c.created_at LIMIT ?"""
 
 
-def enforce(store: Store, config: Config, disk_usage: DiskUsage = statvfs_usage) -> dict[str, Any]:
+def enforce(store: Store, config: Config, disk_usage: DiskUsage = statvfs_usage,
+            thumbnails_allowed: bool = True) -> dict[str, Any]:
     """One round: measure, thin photos while over ``thin_percent``; returns {level, percent, photos_deleted,
-    thumbnails, thumbnails_unavailable}. Raises OSError if the partition cannot be measured."""
+    thumbnails, thumbnails_unavailable}. Thumbnails (decoding photos: heavy) wait while
+    ``thumbnails_allowed`` is False (the power policy defers heavy work); deleting does not.
+    Raises OSError if the partition cannot be measured."""
     fill = measure(config, store, disk_usage)
     _note_level(store, fill)
     deleted = thumbnails = 0
-    unavailable = ""
+    unavailable = "" if thumbnails_allowed else "deferred by the power policy"
     while fill.percent >= config.storage.thin_percent:
         count = _delete_receipted_cleared(store, fill)
         if not count:
