@@ -239,8 +239,29 @@ def _checked_items(payload: dict[str, Any]) -> list[dict[str, Any]]:
             raise ProtocolError(f"batch item {item['id']!r}: data is not JSON: {exc}") from None
         if not isinstance(record, dict):
             raise ProtocolError(f"batch item {item['id']!r}: data is not a JSON object")
+        _check_columns(item, record)
         item["text"], item["data"] = item["data"], record
     return items
+
+
+SQL_INT = range(-(1 << 63), 1 << 63)  # SQLite INTEGER, PostgreSQL BIGINT
+
+
+def _check_columns(item: dict[str, Any], record: dict[str, Any]) -> None:
+    """The record's fields HQ stores in columns of their own must fit them, or the insert would fail
+    after the batch was accepted (and the kiosk would send it again for ever)."""
+    where = f"batch item {item['id']!r}"
+    if item["seq"] not in SQL_INT:
+        raise ProtocolError(f"{where}: seq {item['seq']} does not fit 64 bits")
+    if item["kind"] == "crossing":
+        seq = record.get("seq", 0)
+        if not isinstance(seq, int) or isinstance(seq, bool) or seq not in SQL_INT:
+            raise ProtocolError(f"{where}: the crossing's seq {seq!r:.40} is not a 64-bit integer")
+        if not isinstance(record.get("recorded_at", ""), str):
+            raise ProtocolError(f"{where}: recorded_at is not text")
+    for key in ("direction", "decision", "outcome"):
+        if record.get(key) is not None and not isinstance(record[key], str):
+            raise ProtocolError(f"{where}: {key} is not text")
 
 
 def send_command(config: HQConfig, post_id: str, kiosk_id: str, command: str, ttl_s: int = 600) -> None:

@@ -24,6 +24,9 @@ from appliance.uplink import outbox, status
 log = logging.getLogger(__name__)
 
 CAPTURE_PRIORITY = 3
+# What an SQLite INTEGER holds: a receipt naming a seq outside it cannot name a row (and would
+# make the DELETE itself fail rather than match nothing).
+SQL_INT = range(-(1 << 63), 1 << 63)
 
 # publish(leaf, kind, payload) -> True if handed to the client (False: link busy or down).
 Publish = Callable[[str, str, dict[str, Any]], bool]
@@ -163,8 +166,8 @@ class Sender:
         items = receipt_pairs(payload.get("items", []))
         progress = payload.get("progress", [])
         if not isinstance(progress, list) or not all(
-            isinstance(p, list) and len(p) == 3 and isinstance(p[0], int) and isinstance(p[1], str)
-            and isinstance(p[2], int) and p[2] >= 0 for p in progress
+            isinstance(p, list) and len(p) == 3 and isinstance(p[0], int) and p[0] in SQL_INT
+            and isinstance(p[1], str) and isinstance(p[2], int) and 0 <= p[2] < SQL_INT.stop for p in progress
         ):
             raise ProtocolError("receipt 'progress' must be a list of [seq, id, offset]")
         # One transaction (one fsync) per receipt: the rows go and the receipt time is noted together.
@@ -192,7 +195,8 @@ def receipt_pairs(items: Any) -> list[tuple[int, str]]:
         raise ProtocolError("receipt 'items' must be a list")
     pairs = []
     for item in items:
-        if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], int) and isinstance(item[1], str)):
+        if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], int) and item[0] in SQL_INT
+                and isinstance(item[1], str)):
             raise ProtocolError(f"receipt item {item!r} is not [seq, id]")
         pairs.append((item[0], item[1]))
     return pairs

@@ -53,8 +53,10 @@ def envelope() -> list[bytes]:
     sealed = protocol.seal(_KEY, TOPIC, "batch", _batch(), compress=True)
     header = cbor2.dumps({"z": True})
     zipped = zstandard.ZstdCompressor().compress(cbor2.dumps(_batch()))
+    receipt = cbor2.dumps({"batch": "b1", "items": [[1, "c1"], [2, "c2"]], "progress": [[3, "p1", 4096]],
+                           "at": "2026-12-01T00:00:00.000000Z"})
     return [b"\x00" + sealed, bytes([1, len(header)]) + header + zipped,
-            bytes([1, 0]) + cbor2.dumps(_batch())]
+            bytes([1, 0]) + cbor2.dumps(_batch()), bytes([1, 0]) + receipt]
 
 
 def _bundle_header() -> dict:

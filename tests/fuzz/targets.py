@@ -15,19 +15,25 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
+import tempfile
 from datetime import date
+from pathlib import Path
 from typing import Callable
 
 import cbor2
 import zstandard
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from appliance.config import UplinkSection
 from appliance.domain import mrz
 from appliance.errors import BundleError, FrameError, ImportFileError, MRZError, ProtocolError
 from appliance.hw import r30x_protocol
 from appliance.hw.mrz_framing import LINES_FOR_LENGTH, MRZAssembler
 from appliance.lists import apply, bundle, csv_format
+from appliance.storage.store import Store
 from appliance.uplink import protocol
+from appliance.uplink.sender import Sender
+from hq.db import HQDatabase
 from hq.ingest import _checked_items
 
 TODAY = date(2026, 12, 1)
@@ -135,12 +141,36 @@ def cbor_envelope(data: bytes) -> None:
     except ProtocolError:
         return
     assert isinstance(received.payload, dict)
-    # What HQ does next with a batch: every item checked before anything is stored.
+    # What the kiosk does with a receipt: checked, then the rows it names deleted.
+    try:
+        _sender().on_receipt(dict(received.payload))
+    except ProtocolError:
+        pass
+    # What HQ does with a batch: every item checked, then stored in one transaction. A checked
+    # batch must store: a failing insert would leave it unreceipted, sent again for ever.
     try:
         items = _checked_items(dict(received.payload))
     except ProtocolError:
         return
     assert all(isinstance(item["data"], dict) and isinstance(item["text"], str) for item in items)
+    _hq().store_items("POST-F", "K1", items)
+
+
+_STATE: dict[str, object] = {}
+
+
+def _hq() -> HQDatabase:
+    if "hq" not in _STATE:
+        _STATE["hq"] = HQDatabase(":memory:")
+    return _STATE["hq"]  # type: ignore[return-value]
+
+
+def _sender() -> Sender:
+    """A kiosk's sender over a throw-away store (created once per fuzzing process)."""
+    if "sender" not in _STATE:
+        store = Store(Path(tempfile.mkdtemp(prefix="fuzz-kiosk-")) / "kiosk.sqlite3")
+        _STATE["sender"] = Sender(store, UplinkSection(), lambda *_args: False)
+    return _STATE["sender"]  # type: ignore[return-value]
 
 
 def _signed_bundle(header: dict, plain: bytes) -> bytes:
