@@ -44,12 +44,24 @@ class AuthError(KioskError, PermissionError):
     """An officer could not be authenticated (unknown id, wrong PIN, no session)."""
 
 
+class WrongPin(AuthError):
+    """An enrolled officer's PIN was wrong; ``tries_left`` more wrong PINs start the lockout."""
+
+    def __init__(self, message: str, tries_left: int) -> None:
+        super().__init__(message)
+        self.tries_left = tries_left
+
+
 class LockedOut(AuthError):
     """Too many wrong PINs: the officer is locked out until a given time."""
 
 
 class Forbidden(AuthError):
     """The officer is authenticated but their role may not do this."""
+
+
+class FourEyes(Forbidden):
+    """The supervisor deciding a referral recorded it, and the post requires a second person (four eyes)."""
 
 
 class NotFound(KioskError, LookupError):

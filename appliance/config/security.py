@@ -25,6 +25,17 @@ class SecuritySection(StrictModel):
         default=10, ge=1, le=12 * 60, title="Session idle timeout",
         description="A session not used for this long expires and the officer must log in again.",
     )
+    draft_minutes: int = Field(
+        default=30, ge=1, le=55, title="Crossing in progress kept",
+        description="How long the crossing an officer had started (document, capture ids) is kept for them "
+        "after its last change, through a reload or a new login; below the hour after which captures never "
+        "linked to a crossing are purged.",
+    )
+    four_eyes: bool = Field(
+        default=True, title="Four eyes on referrals",
+        description="The officer who recorded a referred crossing cannot also decide its outcome: another "
+        "supervisor's ID and PIN are needed. Set false only at a post with one supervisor on duty.",
+    )
     biometric_key: SecretStr | None = Field(
         default=None,
         title="Biometric key",

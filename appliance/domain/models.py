@@ -262,7 +262,7 @@ class Crossing:
             # ``unavailable`` as codes with parameters, beside the texts HQ already reads.
             "unavailable_reasons": {kind: unavailable_reason(text).to_dict() for kind, text in self.unavailable.items()},
             "purpose": self.purpose, "visa_number": self.visa_number, "visa_type": self.visa_type,
-            "request_id": self.request_id,
+            "request_id": self.request_id, "outcome_reason": self.outcome_reason,
         }
 
 
@@ -272,7 +272,7 @@ _RECORDED_ORDER = (
     "id", "post_id", "kiosk_id", "officer_id", "direction", "recorded_at", "training", "document_source",
     *Document.__dataclass_fields__, "document_checks", "screening", "decision", "note", "unavailable", "seq",
     "outcome", "outcome_by", "outcome_at", "outcome_note", "captures", "unavailable_reasons",
-    "purpose", "visa_number", "visa_type", "request_id",
+    "purpose", "visa_number", "visa_type", "request_id", "outcome_reason",
 )
 
 

@@ -21,7 +21,7 @@ from typing import Literal
 
 from appliance.config import SecuritySection
 from appliance.domain import clock
-from appliance.errors import AuthError, Forbidden, KioskError, LockedOut, NotFound
+from appliance.errors import AuthError, Forbidden, KioskError, LockedOut, NotFound, WrongPin
 from appliance.storage import audit
 from appliance.storage.store import Store
 
@@ -313,7 +313,7 @@ class Officers:
                 f"{self.rules.max_failed_logins} wrong PINs"
             )
         left = self.rules.max_failed_logins - failures
-        raise AuthError(f"unknown officer id or wrong PIN ({left} tries left before lockout)")
+        raise WrongPin(f"unknown officer id or wrong PIN ({left} tries left before lockout)", tries_left=left)
 
     def session(self, token: str, now: datetime | None = None, refresh: bool = True) -> Session:
         """The live session for a token, refreshing its idle timer unless ``refresh`` is False.

@@ -47,3 +47,6 @@ class CaptureBody(_Body):
 class OutcomeBody(_Body):
     outcome: Literal["cleared", "refused"]
     note: str = Field(default="", max_length=2000)
+    reason: str | None = Field(
+        default=None, max_length=40, description="Why: not_the_listed_person, listed_person_confirmed, "
+        "document_checked_valid, document_invalid or other (other needs a note)")

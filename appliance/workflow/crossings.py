@@ -32,7 +32,7 @@ from appliance.domain.models import (
     ScreeningResult,
 )
 from appliance.domain.reasons import reason
-from appliance.errors import NotFound, WorkflowError
+from appliance.errors import FourEyes, NotFound, WorkflowError
 from appliance.storage import audit
 from appliance.storage.officers import Officer, require_role
 from appliance.storage.store import Store
@@ -45,6 +45,10 @@ Decision = Literal["cleared", "referred", "refused"]
 DIRECTIONS = ("entry", "exit")
 DECISIONS = ("cleared", "referred", "refused")
 OUTCOMES = ("cleared", "refused")
+# Why a supervisor cleared or refused a referral: the short list the decision form offers
+# ("other" needs a note). Stored as the code; the screens name it in the officer's language.
+OUTCOME_REASONS = ("not_the_listed_person", "listed_person_confirmed", "document_checked_valid",
+                   "document_invalid", "other")
 
 log = logging.getLogger(__name__)
 
@@ -461,19 +465,30 @@ def record(store: Store, config: Config, officer: Officer, request: CrossingRequ
     return recorded
 
 
-def resolve(store: Store, supervisor: Officer, crossing_id: str, outcome: str, note: str = "",
-            now: datetime | None = None) -> Crossing:
-    """A supervisor's outcome for a referred crossing.
-
-    Raises Forbidden unless the officer is a supervisor, NotFound for an unknown id,
-    WorkflowError if the crossing was not referred, already has an outcome, or the
-    outcome is not cleared/refused.
-    """
-    require_role(supervisor, "supervisor")
+def check_outcome(outcome: str, reason: str | None, note: str) -> None:
+    """Raises WorkflowError for an outcome, reason or note a supervisor's decision cannot have."""
     if outcome not in OUTCOMES:
         raise WorkflowError(f"outcome {outcome!r} is not one of {', '.join(OUTCOMES)}")
+    if reason is not None and reason not in OUTCOME_REASONS:
+        raise WorkflowError(f"outcome reason {reason!r} is not one of {', '.join(OUTCOME_REASONS)}")
+    if reason == "other" and not note.strip():
+        raise WorkflowError("outcome reason 'other' needs a note saying why")
     if len(note) > 2000:
         raise WorkflowError("note is longer than 2000 characters")
+
+
+def resolve(store: Store, supervisor: Officer, crossing_id: str, outcome: str, note: str = "",
+            now: datetime | None = None, *, reason: str | None = None, four_eyes: bool = False) -> Crossing:
+    """A supervisor's outcome for a referred crossing, with the reason (``OUTCOME_REASONS``) and a note.
+
+    With ``four_eyes`` (``security.four_eyes``), the officer who recorded the crossing cannot
+    decide it: another supervisor must. Raises Forbidden unless the officer is a supervisor,
+    FourEyes for the recording officer under four eyes, NotFound for an unknown id,
+    WorkflowError if the crossing was not referred, already has an outcome, or the outcome,
+    reason or note is not one a decision can have (see ``check_outcome``).
+    """
+    require_role(supervisor, "supervisor")
+    check_outcome(outcome, reason, note)
     now = now or clock.utcnow()
     with store.transaction():
         current = get(store, crossing_id)
@@ -483,18 +498,48 @@ def resolve(store: Store, supervisor: Officer, crossing_id: str, outcome: str, n
             raise WorkflowError(
                 f"crossing {crossing_id} already has outcome {current.outcome} by {current.outcome_by}"
             )
+        if four_eyes and current.officer_id == supervisor.id:
+            raise FourEyes(f"supervisor {supervisor.id} recorded crossing {crossing_id}: another supervisor "
+                           "must decide it (security.four_eyes)")
         store.conn.execute(
-            "UPDATE crossings SET outcome = ?, outcome_by = ?, outcome_at = ?, outcome_note = ? WHERE id = ?",
-            (outcome, supervisor.id, clock.iso(now), note, crossing_id),
+            "UPDATE crossings SET outcome = ?, outcome_by = ?, outcome_at = ?, outcome_note = ?, outcome_reason = ? "
+            "WHERE id = ?",
+            (outcome, supervisor.id, clock.iso(now), note, reason, crossing_id),
         )
         updated = get(store, crossing_id)
         if not updated.training:
             outbox.enqueue(store, "crossing_outcome", crossing_id, {
                 "id": crossing_id, "seq": updated.seq, "outcome": outcome,
                 "outcome_by": supervisor.id, "outcome_at": updated.outcome_at, "outcome_note": note,
+                "outcome_reason": reason,
             })
-        audit.append(store, supervisor.id, "crossing.resolve", crossing_id, {"outcome": outcome})
+        audit.append(store, supervisor.id, "crossing.resolve", crossing_id, {"outcome": outcome, "reason": reason})
     return updated
+
+
+def open_referrals(store: Store, limit: int = 100, training: bool | None = None) -> list[Crossing]:
+    """Referred crossings still waiting for a supervisor's outcome, of any day, oldest first."""
+    clauses = ["decision = 'referred'", "outcome IS NULL"]
+    params: list[int] = []
+    if training is not None:
+        clauses.append("training = ?")
+        params.append(int(training))
+    with store.lock:
+        rows = list(store.db.query(
+            f"SELECT * FROM crossings WHERE {' AND '.join(clauses)} ORDER BY seq LIMIT ?", [*params, limit]))
+    captures = biometrics.of_crossings(store, [row["id"] for row in rows])
+    return [_from_row(row, captures[row["id"]]) for row in rows]
+
+
+def count_open_referrals(store: Store, training: bool | None = None) -> int:
+    """How many referred crossings (any day) wait for a supervisor's outcome."""
+    sql = "SELECT count(*) FROM crossings WHERE decision = 'referred' AND outcome IS NULL"
+    params: list[int] = []
+    if training is not None:
+        sql += " AND training = ?"
+        params.append(int(training))
+    with store.lock:
+        return int(store.conn.execute(sql, params).fetchone()[0])
 
 
 def _from_row(row: dict[str, Any], captures: list[Capture]) -> Crossing:
@@ -508,6 +553,7 @@ def _from_row(row: dict[str, Any], captures: list[Capture]) -> Crossing:
         screening=ScreeningResult.from_dict(json.loads(row["screening"])),
         decision=row["decision"], note=row["note"], outcome=row.get("outcome"), outcome_by=row.get("outcome_by"),
         outcome_at=row.get("outcome_at"), outcome_note=row.get("outcome_note"),
+        outcome_reason=row.get("outcome_reason"),
         unavailable=json.loads(row.get("unavailable") or "{}"), captures=captures,
         purpose=row.get("purpose"), visa_number=row.get("visa_number"), visa_type=row.get("visa_type"),
         request_id=row.get("request_id"),

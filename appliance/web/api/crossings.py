@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query
 from appliance.domain import clock
 from appliance.web.deps import Authenticated, ConfigDep, DevicesDep, StoreDep
 from appliance.web.models import CrossingBody, OutcomeBody
-from appliance.workflow import crossings
+from appliance.workflow import crossings, drafts
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,8 @@ def record_crossing(body: CrossingBody, officer: Authenticated, config: ConfigDe
         request_id=body.request_id, purpose=body.purpose, visa_number=body.visa_number, visa_type=body.visa_type,
     )
     recorded = crossings.record(store, config, officer, request)
+    # Recorded: the officer's crossing in progress (appliance.workflow.drafts) is done.
+    drafts.discard(store, officer.id)
     indicators = getattr(devices, "indicators", None)
     if recorded.crossing.screening.hits and indicators is not None:
         try:
@@ -61,6 +63,16 @@ def get_crossing(crossing_id: str, officer: Authenticated, store: StoreDep) -> d
 
 
 @router.post("/api/crossings/{crossing_id}/outcome")
-def resolve_crossing(crossing_id: str, body: OutcomeBody, officer: Authenticated, store: StoreDep) -> dict[str, Any]:
-    """A supervisor records the outcome of a referred crossing."""
-    return crossings.resolve(store, officer, crossing_id, body.outcome, body.note).to_dict()
+def resolve_crossing(crossing_id: str, body: OutcomeBody, officer: Authenticated, config: ConfigDep,
+                     store: StoreDep) -> dict[str, Any]:
+    """A supervisor records the outcome of a referred crossing (not one they recorded, under four eyes)."""
+    return crossings.resolve(store, officer, crossing_id, body.outcome, body.note, reason=body.reason,
+                             four_eyes=config.security.four_eyes).to_dict()
+
+
+@router.get("/api/referrals")
+def open_referrals(officer: Authenticated, config: ConfigDep, store: StoreDep,
+                   limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+    """Referred crossings of any day still waiting for a supervisor's outcome, oldest first."""
+    items = crossings.open_referrals(store, limit=limit, training=config.kiosk.training)
+    return {"referrals": [item.to_dict() for item in items], "count": len(items)}
