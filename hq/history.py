@@ -147,16 +147,18 @@ def log(db: HQDatabase, post_id: str, kiosk_id: str, since: datetime, limit: int
 
 
 def uplink_spans(db: HQDatabase, post_id: str, kiosk_id: str, since: datetime,
-                 until: datetime | None = None) -> list[tuple[str, str, bool]]:
-    """(from, to, up) spans of the uplink since ``since``, from the online/offline lines of the log."""
+                 until: datetime | None = None) -> list[tuple[str, str, bool | None]]:
+    """(from, to, up) spans of the uplink since ``since``, from the online/offline lines of the log;
+    ``up`` is None before the first line HQ has."""
     db.ensure(SCHEMA)
     start, end = clock.iso(since), clock.iso(until or clock.utcnow())
     before = db.query("SELECT kind FROM kiosk_log WHERE post_id = ? AND kiosk_id = ? AND at < ?"
                       " AND kind IN ('online', 'offline') ORDER BY at DESC LIMIT 1", (post_id, kiosk_id, start))
     changes = db.query("SELECT at, kind FROM kiosk_log WHERE post_id = ? AND kiosk_id = ? AND at >= ?"
                        " AND kind IN ('online', 'offline') ORDER BY at", (post_id, kiosk_id, start))
-    spans: list[tuple[str, str, bool]] = []
-    state, since_at = (before[0][0] == "online" if before else False), start
+    spans: list[tuple[str, str, bool | None]] = []
+    state: bool | None = before[0][0] == "online" if before else None
+    since_at = start
     for at, kind in changes:
         if at > since_at:
             spans.append((since_at, at, state))

@@ -55,7 +55,7 @@ def test_log_has_uplink_changes_reboots_and_list_changes(hq_db):
     kinds = [line["kind"] for line in history.log(hq_db, "P", "K", start - timedelta(hours=1))]
     assert kinds == ["lists", "reboot", "online", "offline", "lists", "online"]
     spans = history.uplink_spans(hq_db, "P", "K", start - timedelta(minutes=10))
-    assert [up for _, _, up in spans] == [False, True, False, True]
+    assert [up for _, _, up in spans] == [None, True, False, True]
 
 
 def test_ingest_counters_add_up_over_workers_and_survive_a_restart(hq_db):

@@ -54,22 +54,31 @@ def time_chart(title: str, points: list[tuple[str, float]], since: datetime, unt
         parts.append(f'<text x="{left + 8}" y="{(top + bottom) / 2:.0f}" font-size="13" fill="{TEXT}">'
                      f'{escape(empty)}</text>')
     else:
-        coords = " ".join(f"{_x(at, since, until, left, width - left):.1f},"
-                          f"{bottom - (bottom - top) * (value - low) / (high - low):.1f}" for at, value in points)
-        parts.append(f'<polyline points="{coords}" fill="none" stroke="{LINE}" stroke-width="2"/>')
+        xy = [(_x(at, since, until, left, width - left), bottom - (bottom - top) * (value - low) / (high - low))
+              for at, value in points]
+        parts.append(f'<polyline points="{" ".join(f"{x:.1f},{y:.1f}" for x, y in xy)}" fill="none" '
+                     f'stroke="{LINE}" stroke-width="2"/>')
+        if len(xy) <= 48:  # few samples (a kiosk just enrolled, a short range): each one visible
+            parts += [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{LINE}"/>' for x, y in xy]
+        parts.append(f'<text x="{width - 4}" y="15" font-size="13" text-anchor="end" fill="{TEXT}">'
+                     f'{points[-1][1]:.1f} {escape(unit)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
 
 
-def uplink_band(title: str, spans: list[tuple[str, str, bool]], since: datetime, until: datetime, up_text: str,
-                down_text: str, *, width: int = 440, height: int = 56) -> Markup:
-    """Green where the uplink was up, red where down, over the same time axis as ``time_chart``."""
+def uplink_band(title: str, spans: list[tuple[str, str, bool | None]], since: datetime, until: datetime,
+                up_text: str, down_text: str, *, width: int = 440, height: int = 56) -> Markup:
+    """Green where the uplink was up, red where down, nothing before HQ first heard of the kiosk,
+    over the same time axis as ``time_chart``."""
     left = 44
     up_s = sum((clock.parse_iso(b) - clock.parse_iso(a)).total_seconds() for a, b, up in spans if up)
     total = max(1.0, (until - since).total_seconds())
-    label = f"{title}: {up_text} {100 * up_s / total:.0f} %, {sum(1 for *_, up in spans if not up)} × {down_text}"
+    label = f"{title}: {up_text} {100 * up_s / total:.0f} %, {sum(1 for *_, up in spans if up is False)} × {down_text}"
     parts = _open(width, height, title, label)
+    parts.append(f'<line x1="{left}" y1="30" x2="{width}" y2="30" stroke="{GRID}"/>')
     for start, end, up in spans:
+        if up is None:
+            continue
         x1, x2 = _x(start, since, until, left, width - left), _x(end, since, until, left, width - left)
         parts.append(f'<rect x="{x1:.1f}" y="22" width="{max(0.5, x2 - x1):.1f}" height="16" '
                      f'fill="{UP if up else DOWN}"/>')

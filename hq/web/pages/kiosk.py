@@ -38,7 +38,7 @@ def kiosk(request: Request, session: Viewer, db: DbDep, config: ConfigDep, post_
     until = clock.utcnow()
     since = until - RANGES[span]
     samples = history.series(db, post_id, kiosk_id, since)
-    none = _("No health messages in this period.")
+    none = _("No readings in this period.")
 
     def points(column: str) -> list[tuple[str, float]]:
         return [(s["at"], s[column]) for s in samples if s[column] is not None]
