@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 import socket
 import subprocess
 import sys
@@ -31,6 +30,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from appliance import config as config_module
+from appliance.bench.rig import LocalBroker, quantiles, wait_for_line
 from appliance.domain import clock
 from appliance.errors import UplinkError
 from appliance.storage.officers import Officers
@@ -113,32 +113,11 @@ class CountingRelay:
 
 @contextmanager
 def local_broker(directory: Path) -> Iterator[int]:
-    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    if not Path(binary).exists():
-        raise UplinkError("the benchmark needs mosquitto (apt install mosquitto)")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    conf = directory / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n", encoding="utf-8")
-    process = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    broker = LocalBroker(directory).start()
     try:
-        _wait_port(port)
-        yield port
+        yield broker.port
     finally:
-        process.terminate()
-        process.wait(10)
-
-
-def _wait_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise UplinkError(f"nothing listens on port {port}")
+        broker.stop()
 
 
 def run_baseline(port: int, crossings: list[dict[str, Any]], topic_name: str) -> dict[str, float]:
@@ -188,7 +167,7 @@ def run_kiosk(port: int, crossings: list[dict[str, Any]], workdir: Path) -> dict
         hq = subprocess.Popen([sys.executable, "-m", "hq", "ingest", "--config", str(hq_dir / "hq.toml"),
                                "--log-level", "WARNING"], stderr=subprocess.PIPE)
         try:
-            _wait_until_ready(hq)
+            wait_for_line(hq, "ingest ready")
             uplink = Uplink(config, store)
             uplink.start()
             deadline = time.monotonic() + 20
@@ -231,20 +210,12 @@ def run_kiosk(port: int, crossings: list[dict[str, Any]], workdir: Path) -> dict
     return {"seconds": elapsed, "crossings_per_s": len(crossings) / elapsed, "bytes": relay.bytes,
             "bytes_per_crossing": relay.bytes / expected, "batches": stats.batches_sent,
             "resent_batches": stats.resends,
-            "record_ms_idle": _quantiles(idle_ms), "record_ms_while_draining": _quantiles(officer_desk.busy_ms)}
+            "record_ms_idle": quantiles(idle_ms), "record_ms_while_draining": quantiles(officer_desk.busy_ms)}
 
 
 def _left(store: Store, last_seq: int) -> int:
     with store.lock:
         return store.conn.execute("SELECT count(*) FROM outbox WHERE seq <= ?", (last_seq,)).fetchone()[0]
-
-
-def _quantiles(samples: list[float]) -> dict[str, float | int | None]:
-    ordered = sorted(samples)
-    if not ordered:
-        return {"n": 0, "p50": None, "p99": None}
-    return {"n": len(ordered), "p50": round(ordered[len(ordered) // 2], 2),
-            "p99": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 2)}
 
 
 PACE_S = 0.1
@@ -281,26 +252,6 @@ class _OfficerDesk:
         # that would only measure lock contention.
         while not self.stop.wait(PACE_S):
             self.busy_ms.append(self._record_one())
-
-
-def _wait_until_ready(process: subprocess.Popen, timeout: float = 30.0) -> None:
-    """Wait for HQ's "ingest ready" line; then keep draining its stderr so it never blocks."""
-    stderr = process.stderr
-    if stderr is None:
-        raise UplinkError("HQ ingest was started without stderr=PIPE: its ready line cannot be read")
-    lines: list[str] = []
-    ready = threading.Event()
-
-    def read() -> None:
-        for raw in stderr:
-            line = raw.decode(errors="replace")
-            lines.append(line)
-            if "ingest ready" in line:
-                ready.set()
-
-    threading.Thread(target=read, name="bench-hq-stderr", daemon=True).start()
-    if not ready.wait(timeout):
-        raise UplinkError(f"HQ ingest did not become ready: {''.join(lines)[-2000:]}")
 
 
 def run(count: int = 10_000, rounds: int = 3) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from appliance.cli.common import print_json
+from appliance.cli.bench_powercut import emit
 
 
 @click.command("outage")
@@ -21,12 +21,7 @@ def command(crossings: int, officers: int, as_json: bool) -> None:
 
     figures = outage.run(outage.Settings(crossings=crossings, officers=officers),
                          None if as_json else lambda text: click.echo(text, err=True))
-    if as_json:
-        print_json(figures)
-    else:
-        _report(figures)
-    if not figures["ok"]:
-        raise SystemExit(1)
+    emit(figures, as_json, _report)
 
 
 def _report(f: dict[str, Any]) -> None:

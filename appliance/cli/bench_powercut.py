@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import click
 
@@ -45,10 +45,15 @@ def command(cuts: int | None, officers: int, max_uptime: float, seed: int, depth
     else:
         settings = powercut.Settings(cuts=cuts, officers=officers, max_uptime_s=max_uptime, seed=seed)
         figures = powercut.run(settings, progress)
+    emit(figures, as_json, _report)
+
+
+def emit(figures: dict[str, Any], as_json: bool, report: Callable[[dict[str, Any]], None]) -> None:
+    """Print a campaign's figures (one JSON object, or ``report``'s lines); exit 1 unless they say ``ok``."""
     if as_json:
         print_json(figures)
     else:
-        _report(figures)
+        report(figures)
     if not figures["ok"]:
         raise SystemExit(1)
 
