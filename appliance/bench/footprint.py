@@ -41,6 +41,7 @@ from appliance.lists import apply as list_apply
 from appliance.lists import indexes as list_indexes
 from appliance.storage.store import Store
 from appliance.uplink import status
+from hq import lists as hq_lists
 
 PERSONS_LIST, DOCUMENTS_LIST = "bench-persons", "bench-documents"
 LIST_TABLES = ("lists", "watchlist_persons", "watchlist_person_names", "list_bundles")
@@ -103,8 +104,6 @@ def _documents(settings: Settings) -> Iterator[dict[str, Any]]:
 def cached_lists(settings: Settings, say: Callable[[str], None]) -> tuple[Path, bool]:
     """A kiosk directory with the bench's lists applied (as signed bundles), built once under
     the cache and reused; returns it and whether this call built it."""
-    from hq import lists as hq_lists
-
     root = (settings.cache or default_cache()) / (f"footprint-p{settings.persons}-d{settings.documents}-"
                                                  f"f{settings.faces}x{settings.dim}-seed{settings.seed}")
     if (root / "ready").exists():

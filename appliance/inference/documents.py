@@ -379,6 +379,17 @@ class DocumentIndex:
     def _read_page(self, page: int, pages: int = 1) -> bytes:
         return os.pread(self._records_file.fileno(), PAGE * pages, page * PAGE)
 
+    def _big(self, page: int, data: bytes) -> tuple[int, int, Callable[[], Record]]:
+        """(key, pages spanned, a reader of the record) of a page holding one long record."""
+        size = int.from_bytes(data[10:14], "little")
+        span = -(-(14 + size) // PAGE)
+
+        def record() -> Record:
+            whole = self._read_page(page, span) if span > 1 else data
+            return Record.from_line(whole[14:14 + size])
+
+        return int.from_bytes(data[2:10], "little"), span, record
+
     def _paged(self, key: int, issuing_state: str, document_number: str) -> list[Record]:
         """The records of ``key`` in the table: from the last page whose first key is below
         it, on through the pages that start with it (a document reported many times)."""
@@ -390,12 +401,9 @@ class DocumentIndex:
             data = self._read_page(page)
             count = int.from_bytes(data[:2], "little")
             if count == _BIG:
-                size = int.from_bytes(data[10:14], "little")
-                span = -(-(14 + size) // PAGE)
-                if int.from_bytes(data[2:10], "little") == key:
-                    if span > 1:
-                        data = self._read_page(page, span)
-                    found.append(Record.from_line(data[14:14 + size]))
+                big_key, span, record = self._big(page, data)
+                if big_key == key:
+                    found.append(record())
                 page += span
             else:
                 keys = np.frombuffer(data, dtype="<u8", count=count, offset=2)
@@ -418,9 +426,8 @@ class DocumentIndex:
             data = self._read_page(page)
             count = int.from_bytes(data[:2], "little")
             if count == _BIG:
-                size = int.from_bytes(data[10:14], "little")
-                span = -(-(14 + size) // PAGE)
-                yield Record.from_line(self._read_page(page, span)[14:14 + size])
+                _, span, record = self._big(page, data)
+                yield record()
                 page += span
                 continue
             ends = np.frombuffer(data, dtype="<u2", count=count, offset=2 + 8 * count).tolist()
