@@ -72,6 +72,7 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/api/referrals"): Rule(STAFF),
     ("POST", "/api/crossings/{crossing_id}/outcome"): Rule(SUPERVISORS, json={"outcome": "cleared", "note": ""}),
     ("GET", "/api/stats/daily"): Rule(STAFF),
+    ("GET", "/api/exports/crossings"): Rule(SUPERVISORS),
     ("GET", "/api/lists"): Rule(STAFF),
     ("GET", "/api/devices"): Rule(STAFF),
     ("GET", "/api/uplink"): Rule(STAFF),
@@ -295,12 +296,15 @@ def test_pin_guessing_is_locked_out_on_every_way_in_until_the_lockout_ends(app, 
     assert client.post("/api/login", json={"officer_id": "alice", "pin": OFFICER_PIN}).status_code == 423
     assert client.post("/login", data=LOGIN_FORM).status_code == 423
     assert store.conn.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 0
+    with store.transaction():  # alice's lockout ends early, so her screen can be used for the next part
+        store.conn.execute("UPDATE officers SET locked_until = NULL, failed_logins = 0 WHERE id = 'alice'")
     # Guessing a supervisor's PIN on the outcome form counts towards that supervisor's lockout.
-    client.post("/login", data={"officer_id": "tech", "pin": TECH_PIN})
+    client.post("/login", data={"officer_id": "alice", "pin": OFFICER_PIN})
     crossing_id = _referred(store, config, officers)
     for attempt in range(limit):
         client.post(f"/crossings/{crossing_id}/outcome", data={"supervisor_id": "sam", "pin": "000111",
-                                                               "outcome": "cleared"})
+                                                               "outcome": "cleared", "reason": "not_the_listed_person",
+                                                               "note": "checked"})
     assert officers.get("sam").locked_until is not None
     assert crossings.get(store, crossing_id).outcome is None
     # The lockout ends by itself after lockout_minutes.

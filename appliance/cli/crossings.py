@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -15,6 +17,7 @@ from appliance.errors import KioskError
 from appliance.storage.officers import Officers
 from appliance.storage.store import Store
 from appliance.workflow import crossings as workflow
+from appliance.workflow import export as export_workflow
 
 
 @click.group("crossings", cls=KioskGroup)
@@ -129,3 +132,39 @@ def resolve(crossing_id: str, supervisor_id: str, outcome: str, note: str) -> No
         finally:
             officers.logout(session.token)
     click.echo(f"resolved {_summary(crossing)}")
+
+
+@command.command("export")
+@click.option("--supervisor", "supervisor_id", required=True, help="Supervisor exporting (PIN on stdin).")
+@click.option("--from", "first", required=True, metavar="YYYY-MM-DD", help="First post-local day.")
+@click.option("--to", "last", metavar="YYYY-MM-DD", help="Last day (default: the first).")
+@click.option("--format", "fmt", type=click.Choice(export_workflow.FORMATS), default="csv", show_default=True,
+              help="CSV (one row per crossing) or a JSON array of the full records.")
+@click.option("--output", type=click.Path(dir_okay=False, allow_dash=True), default="-", show_default=True,
+              help="File to write ('-' for stdout); created mode 0600.")
+def export(supervisor_id: str, first: str, last: str | None, fmt: str, output: str) -> None:
+    """Export crossings with their personal data: a supervisor's PIN on stdin, and an audit entry."""
+    config = load_config()
+    first_day = _day(first)
+    last_day = _day(last) if last else first_day
+    pin = sys.stdin.readline().strip()
+    with Store(config.db_path) as store:
+        officers = Officers(store, config.security)
+        # The same PIN check and lockout as at the screen; the session is only for this command.
+        session = officers.login(supervisor_id, pin)
+        try:
+            items = export_workflow.export_crossings(store, session.officer, first_day, last_day,
+                                                     config.kiosk.timezone, fmt)
+        finally:
+            officers.logout(session.token)
+    text = export_workflow.to_csv(items) if fmt == "csv" else json.dumps(items, ensure_ascii=False, indent=1) + "\n"
+    if output == "-":
+        click.echo(text, nl=False)
+        return
+    try:
+        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise KioskError(f"cannot write {output}: {exc}") from None
+    click.echo(f"exported {len(items)} crossing(s) of {first_day}..{last_day} to {output}", err=True)

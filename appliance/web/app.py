@@ -17,12 +17,12 @@ from appliance.config import Config
 from appliance.storage.officers import Officers
 from appliance.storage.store import Store
 from appliance.web import csrf, errors, limits
-from appliance.web.api import captures, crossings, devices, docs, health, lists, session, statistics, uplink
+from appliance.web.api import captures, crossings, devices, docs, export, health, lists, session, statistics, uplink
 from appliance.web.pages import crossing, diagnostics, history, home, login, referrals, result, setup, status
 from appliance.web.pages import statistics as statistics_page
 
 API_ROUTERS = (health.router, session.router, crossings.router, captures.router, statistics.router,
-               lists.router, devices.router, uplink.router, docs.router)
+               lists.router, devices.router, uplink.router, export.router, docs.router)
 PAGE_ROUTERS = (login.router, setup.router, home.router, crossing.router, result.router, history.router,
                 statistics_page.router, diagnostics.router, status.router, referrals.router)
 
