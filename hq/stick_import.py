@@ -11,6 +11,7 @@ recording the import, importing the file again stores nothing twice.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any, Iterable
@@ -73,35 +74,34 @@ def import_file(config: HQConfig, db: HQDatabase, path: Path, receipt_out: Path 
             pairs.append([chunk["seq"], chunk["id"]])
     new_crossings = len(crossing_ids) - len(already)
     now = clock.iso(clock.utcnow())
-    with db.transaction():
-        db.run("INSERT INTO stick_imports(post_id, kiosk_id, export_seq, export_id, created_at, imported_at, items,"
-               " captures, new_crossings, kiosk_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-               (post_id, kiosk_id, header["export_seq"], header["export_id"], header["created_at"], now,
-                len(items), len(captures), new_crossings, kiosk_key))
     receipt = receipt_out or stick.receipt_path(path)
     payload = {"batch": header["export_id"], "export_seq": header["export_seq"], "items": pairs, "progress": [],
                "at": now}
-    _write(receipt, stick.seal_receipt(signing_key, post_id, kiosk_id, payload))
-    written = []
-    for index, (source, content) in enumerate(bundles, start=1):
-        target = receipt.parent / LISTS_DIR / f"{index:02d}-{source.name}"
-        _write(target, content)
-        written.append(str(target))
+    # The receipt and the bundles are on the stick (as .part) before the import is recorded:
+    # a full or pulled stick then leaves nothing recorded, and the same file can be imported again.
+    files = [(receipt, stick.seal_receipt(signing_key, post_id, kiosk_id, payload))]
+    files += [(receipt.parent / LISTS_DIR / f"{index:02d}-{source.name}", content)
+              for index, (source, content) in enumerate(bundles, start=1)]
+    partials: list[Path] = []
+    try:
+        for target, content in files:
+            partials.append(_write_partial(target, content))
+        with db.transaction():
+            db.run("INSERT INTO stick_imports(post_id, kiosk_id, export_seq, export_id, created_at, imported_at,"
+                   " items, captures, new_crossings, kiosk_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   (post_id, kiosk_id, header["export_seq"], header["export_id"], header["created_at"], now,
+                    len(items), len(captures), new_crossings, kiosk_key))
+    except BaseException:
+        for partial in partials:
+            partial.unlink(missing_ok=True)
+        raise
+    for partial, (target, _content) in zip(partials, files):
+        os.replace(partial, target)
+    written = [str(target) for target, _content in files[1:]]
     return {"post_id": post_id, "kiosk_id": kiosk_id, "export_seq": header["export_seq"],
             "export_id": header["export_id"], "items": len(items), "crossings": len(crossing_ids),
             "new_crossings": new_crossings, "captures": len(captures), "receipted": len(pairs),
             "receipt": str(receipt), "lists": written}
-
-
-def imports(db: HQDatabase, post_id: str | None = None, kiosk_id: str | None = None) -> list[dict[str, Any]]:
-    """The exports HQ has imported, per kiosk in export order."""
-    db.ensure(TABLES)
-    rows = db.query("SELECT post_id, kiosk_id, export_seq, export_id, created_at, imported_at, items, captures,"
-                    " new_crossings FROM stick_imports ORDER BY post_id, kiosk_id, export_seq")
-    keys = ("post_id", "kiosk_id", "export_seq", "export_id", "created_at", "imported_at", "items", "captures",
-            "new_crossings")
-    return [dict(zip(keys, row)) for row in rows
-            if (post_id is None or row[0] == post_id) and (kiosk_id is None or row[1] == kiosk_id)]
 
 
 def _enrolled(db: HQDatabase, post_id: str, kiosk_id: str) -> Any:
@@ -146,12 +146,19 @@ def _read_bundle(path: Path) -> tuple[Path, bytes]:
     return path, content
 
 
-def _write(path: Path, content: bytes) -> None:
-    """Whole or not at all: a stick pulled out mid-write leaves the old file or none, never half a one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _write_partial(path: Path, content: bytes) -> Path:
+    """``content`` in ``<path>.part``, fsynced; renamed once the import is recorded, so a stick pulled out
+    mid-write never holds half a receipt. Raises ProtocolError naming the file when it cannot be written."""
     partial = path.with_name(path.name + ".part")
-    with partial.open("wb") as out:
-        out.write(content)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(partial, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with partial.open("wb") as out:
+            out.write(content)
+            out.flush()
+            os.fsync(out.fileno())
+    except OSError as exc:
+        with contextlib.suppress(OSError):  # its folder may be what failed
+            partial.unlink(missing_ok=True)
+        raise ProtocolError(f"cannot write {path}: {exc.strerror or exc}; nothing was recorded, import the file "
+                            "again once there is room") from None
+    return partial

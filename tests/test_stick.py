@@ -434,3 +434,14 @@ def test_hq_stopped_between_storing_and_recording_the_import_stores_nothing_twic
     again = json.loads(post.hq("import", path, "--json").stdout)
     assert (again["crossings"], again["new_crossings"]) == (3, 0)
     assert sorted(c["id"] for c in post.hq_crossings()) == sorted(c["id"] for c in recorded)
+
+
+def test_hq_that_cannot_write_the_receipt_records_nothing_and_the_file_imports_later(post):
+    post.record("K1", 1)
+    path = Path(post.export("K1")["file"])
+    not_a_folder = post.root / "notes.txt"
+    not_a_folder.write_text("a file where the receipt's folder should be")
+    failed = post.hq("import", str(path), "--receipt-out", str(not_a_folder / "r.receipt"))
+    assert failed.exit_code == 1 and "nothing was recorded, import the file again" in failed.output
+    assert post.hq("import", str(path)).exit_code == 0, "not refused as a replay"
+    assert stick.receipt_path(path).exists()
