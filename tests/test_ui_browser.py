@@ -70,6 +70,10 @@ def test_clear_traveller_whole_flow(page, ui_kiosk):
 
     _capture(page, "photo", "05-clear")
     _capture(page, "fingerprint", "05-clear")
+    # The result step asks the purpose of travel: one tap records.
+    expect(page.locator("#step-purpose")).to_be_visible()
+    check_screen(page, "05-clear-purpose")
+    page.locator('[data-purpose="tourism"]').click()
 
     expect(page).to_have_url(re.compile(r"/crossings/.+\?new=1$"))
     expect(page.locator("#verdict")).to_have_class(re.compile("verdict-cleared"))
@@ -123,6 +127,7 @@ def test_watchlist_hit_typed_by_hand_and_supervisor_refuses(page, ui_kiosk):
     page.locator("#fingerprint-take").click()
     expect(page.locator("#fingerprint-status")).to_have_text(re.compile("Quality is (good|poor)"))
     page.locator("#fingerprint-accept").click()
+    page.locator('[data-purpose="business"]').click()
 
     expect(page.locator("body")).to_have_class("alert")
     expect(page.locator("#verdict h1")).to_have_text("ALERT: watchlist hit")
@@ -253,6 +258,7 @@ def test_traveller_recorded_from_typed_fields_with_live_preview(page, ui_kiosk):
     page.locator("#fingerprint-take").click()
     expect(page.locator("#fingerprint-status")).to_have_text(re.compile("Quality is (good|poor)"))
     page.locator("#fingerprint-accept").click()
+    page.locator('[data-purpose="work"]').click()
 
     expect(page).to_have_url(re.compile(r"/crossings/.+\?new=1$"))
     expect(page.locator("#verdict h1")).to_have_text("Refer to supervisor")
@@ -321,6 +327,7 @@ def test_a_year_only_birth_date_typed_on_the_fields_screen_is_recorded(page, ui_
         expect(page.locator(f"#step-{kind}")).to_be_visible()
         page.locator(f"#{kind}-skip").click()
         page.locator(f'#{kind}-reasons [data-reason="traveller refused"]').click()
+    page.locator('[data-purpose="family"]').click()
 
     expect(page).to_have_url(re.compile(r"/crossings/.+\?new=1$"))
     expect(page.locator("#verdict h1")).to_have_text("Refer to supervisor")
@@ -404,7 +411,7 @@ def test_other_screens_and_roles(page, ui_kiosk):
     check_screen(page, "42-diagnostics-before-selftest", fits=False)
     page.locator("#run-selftest").click()
     expect(page.locator("#selftest")).to_be_visible()
-    expect(page.locator("#devices")).to_contain_text("mrz_reader")
+    expect(page.locator("#devices")).to_contain_text("MRZ reader")
     check_screen(page, "42-diagnostics", fits=False)
     page.locator("#logout").click()
     expect(page.locator(".message.notice")).to_have_text("You are logged out.")

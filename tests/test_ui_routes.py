@@ -451,4 +451,4 @@ def test_charts_show_their_numbers_to_screen_readers():
     assert 'aria-label="Per day: 01-01 1, 01-02 2"' in column
     heights = [float(h) for h in re.findall(r'<rect x="[\d.]+" y="[\d.]+" width="[\d.]+" height="([\d.]+)" fill="#0b3d91"', column)]
     legend, first, second = heights  # the legend's entry swatch, then one column per day
-    assert legend == 12 and second == pytest.approx(2 * first)
+    assert legend == 14 and second == pytest.approx(2 * first)

@@ -23,6 +23,7 @@ from appliance.errors import (
     NotFound,
     WorkflowError,
 )
+from appliance.web.pages import error_page
 
 # A device missing or failing, whatever the device: the one status a client retries or works around.
 DEVICE_UNAVAILABLE = 503
@@ -77,8 +78,10 @@ async def _login_required(_request: Request, exc: Exception) -> Response:
     return RedirectResponse(exc.location, status_code=303)
 
 
-async def _validation_error(_request: Request, exc: Exception) -> Response:
+async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
+    if error_page.wants_page(request):
+        return error_page.page_error(request, 422)
     # FastAPI's own list of problems, flattened to the message a person reads: "body.direction: ...".
     message = "; ".join(
         ".".join(str(part) for part in error.get("loc", ())) + ": " + str(error.get("msg", ""))
@@ -87,9 +90,11 @@ async def _validation_error(_request: Request, exc: Exception) -> Response:
     return error_response(message, "RequestValidationError", 422)
 
 
-async def _http_error(_request: Request, exc: Exception) -> Response:
+async def _http_error(request: Request, exc: Exception) -> Response:
     # Starlette's own answers: no such route (404), wrong method (405).
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code in (404, 405) and error_page.wants_page(request):
+        return error_page.page_error(request, exc.status_code)
     phrase = HTTPStatus(exc.status_code).phrase
     response = error_response(str(exc.detail), phrase.replace(" ", "").replace("-", ""), exc.status_code)
     if exc.headers:

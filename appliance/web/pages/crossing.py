@@ -72,6 +72,7 @@ def crossing_page(request: Request, officer: PageOfficer, config: ConfigDep, dev
                   capture_fields=_records_capture_fields(),
                   unavailable=missing_captures(request, devices, translate(request)),
                   refer_manual=config.screening.refer_on_document_problem,
+                  purposes=config.crossings.purposes if config.crossings.ask_purpose else [],
                   FIELD_TEXT=FIELD_TEXT, FIELD_RULES=FIELD_RULES, REQUIRED_FIELDS=REQUIRED_FIELDS)
 
 

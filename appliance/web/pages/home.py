@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from appliance.web.deps import OfficersDep, page_officer
+from appliance.web.deps import OfficersDep, PageOfficer, page_officer
 from appliance.web.errors import LoginRequired
-from appliance.web.pages.render import render
+from appliance.web.pages.render import CONTRAST_COOKIE, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -20,3 +20,14 @@ def home(request: Request, officers: OfficersDep) -> Response:
         # The kiosk browser starts here: send it to the login page, not an error.
         return RedirectResponse("/login", status_code=303)
     return render(request, "home.html", officer)
+
+
+@router.get("/contrast")
+def contrast(request: Request, officer: PageOfficer, mode: str = "high") -> Response:
+    """Switch this screen's high-contrast theme on or off (a display preference: a cookie, nothing stored)."""
+    response = RedirectResponse("/", status_code=303)
+    if mode == "high":
+        response.set_cookie(CONTRAST_COOKIE, "high", max_age=365 * 86400, httponly=True, samesite="strict")
+    else:
+        response.delete_cookie(CONTRAST_COOKIE)
+    return response

@@ -33,6 +33,15 @@ CHECK_TEXT = {
     "composite": N_("Composite check"),
 }
 ROLE_TEXT = {"officer": N_("officer"), "supervisor": N_("supervisor"), "technician": N_("technician")}
+# Whole phrases, so a language can make the word agree ("Décision : refusée").
+OUTCOME_TEXT = {"cleared": N_("Outcome: Cleared"), "refused": N_("Outcome: Refused")}
+# The purposes of travel with a label; a post's own codes ([crossings] purposes) show as written.
+PURPOSE_TEXT = {
+    "tourism": N_("Tourism"), "business": N_("Business"), "work": N_("Work"), "study": N_("Study"),
+    "transit": N_("Transit"), "family": N_("Family visit"), "resident_return": N_("Resident returning"),
+    "other": N_("Other"), "unknown": N_("Not asked"),
+}
+CONTRAST_COOKIE = "kiosk_contrast"
 POWER_LEVEL_TEXT = {
     "normal": N_("normal"), "warn": N_("low battery"), "defer": N_("saving power"), "critical": N_("battery critical"),
 }
@@ -64,6 +73,30 @@ def local_time(zone: ZoneInfo, iso_text: str | None, with_date: bool = False) ->
     return moment.strftime("%Y-%m-%d %H:%M" if with_date else "%H:%M")
 
 
+def age_text(seconds: int | float, _: Translate) -> str:
+    """An age as an officer reads it, in their language: "45 s", "12 min", "3 h 05 min", "2 d 04 h"."""
+    seconds = max(int(seconds), 0)
+    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
+    if seconds < 60:
+        return _("{n} s", n=seconds)
+    if hours < 1:
+        return _("{n} min", n=minutes)
+    if days < 1:
+        return _("{h} h {m:02d} min", h=hours, m=minutes % 60)
+    return _("{d} d {h:02d} h", d=days, h=hours % 24)
+
+
+def purpose_text(code: str | None, _: Translate) -> str:
+    """A purpose of travel in the officer's language (a post's own code as written)."""
+    code = code or "unknown"
+    return _(PURPOSE_TEXT[code]) if code in PURPOSE_TEXT else code.replace("_", " ").capitalize()
+
+
+def high_contrast(request: Request) -> bool:
+    """The high-contrast theme: set for the kiosk in [ui], or switched on at this screen (a cookie)."""
+    return get_config(request).ui.high_contrast or request.cookies.get(CONTRAST_COOKIE) == "high"
+
+
 def post_time(request: Request) -> Callable[..., str]:
     """``local_time`` in the post's own time zone, as the templates call it."""
     return functools.partial(local_time, ZoneInfo(get_config(request).kiosk.timezone))
@@ -93,8 +126,15 @@ def _uplink_status(request: Request) -> dict[str, Any] | None:
     except Exception as exc:  # an uplink fault must not take the officer's screen down
         log.warning("uplink status unavailable: %s", exc)
         return None
-    return {"connected": bool(snap.get("connected")), "pending": int(snap.get("pending") or 0),
-            "configured": bool(get_config(request).uplink.broker_url)}
+    # Offline is the normal case at a remote post: the pill turns red only once the oldest
+    # crossing waiting for HQ is older than [ui] uplink_alarm_minutes.
+    oldest = snap.get("oldest_pending_at")
+    age = (clock.utcnow() - clock.parse_iso(oldest)).total_seconds() if oldest else 0
+    pending = int(snap.get("pending") or 0)
+    return {"connected": bool(snap.get("connected")), "pending": pending,
+            "configured": bool(get_config(request).uplink.broker_url),
+            "oldest_age": age_text(age, translate(request)) if pending and oldest else "",
+            "old": bool(pending and age > get_config(request).ui.uplink_alarm_minutes * 60)}
 
 
 def _lists_status(request: Request) -> dict[str, Any]:
@@ -102,7 +142,8 @@ def _lists_status(request: Request) -> dict[str, Any]:
     if not items:
         return {"count": 0, "age": "", "stale": False}
     oldest = max(items, key=lambda item: item["age_seconds"])
-    return {"count": len(items), "age": oldest["age"], "stale": any(item.get("stale") for item in items)}
+    return {"count": len(items), "age": age_text(oldest["age_seconds"], translate(request)),
+            "stale": any(item.get("stale") for item in items)}
 
 
 def _storage_status(request: Request) -> dict[str, Any] | None:
@@ -118,7 +159,7 @@ def status_snapshot(request: Request) -> dict[str, Any]:
     config = get_config(request)
     return {
         "training": config.kiosk.training,
-        "post": f"{config.kiosk.post_id} / {config.kiosk.kiosk_id}",
+        "post": f"{config.kiosk.post_id}/{config.kiosk.kiosk_id}",
         "time": datetime.now(ZoneInfo(config.kiosk.timezone)).strftime("%H:%M"),
         "power": power_status(request),
         "uplink": _uplink_status(request),
@@ -139,6 +180,8 @@ def render(request: Request, name: str, officer: Officer | None = None, status_c
         idle_seconds=get_config(request).security.session_idle_minutes * 60,
         DIRECTION_TEXT=DIRECTION_TEXT, DECISION_TEXT=DECISION_TEXT, CHECK_TEXT=CHECK_TEXT,
         POWER_LEVEL_TEXT=POWER_LEVEL_TEXT, ROLE_TEXT=ROLE_TEXT, local_time=post_time(request),
+        OUTCOME_TEXT=OUTCOME_TEXT, purpose_text=lambda code: purpose_text(code, _),
+        high_contrast=high_contrast(request),
         CHECK_TEXT_T={key: _(text) for key, text in CHECK_TEXT.items()}, csrf_token=csrf_token,
         reason_text=functools.partial(reasons.render_all, _), list_name=functools.partial(reasons.list_name, _),
         **context,

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from appliance.domain import clock
+from appliance.domain.models import Crossing
+from appliance.storage.store import Store
 from appliance.errors import AuthError, Forbidden, LockedOut, NotFound, WorkflowError
-from appliance.web.deps import DevicesDep, OfficersDep, PageOfficer, StoreDep
+from appliance.web.deps import DevicesDep, OfficersDep, PageOfficer, StoreDep, get_config
 from appliance.web.i18n import N_
-from appliance.web.pages.render import indicate, message, render, translate
+from appliance.web.pages.render import age_text, indicate, message, render, translate
 from appliance.workflow import crossings
 
 router = APIRouter(include_in_schema=False)
@@ -27,7 +30,17 @@ def crossing_result(request: Request, crossing_id: str, officer: PageOfficer, st
         return message(request, officer, 404, *NOT_FOUND)
     if new and crossing.screening.hits:
         indicate(devices, "alert")
-    return render(request, "result.html", officer, crossing=crossing.to_dict(), new=new, error=None)
+    return render(request, "result.html", officer, crossing=crossing.to_dict(), new=new, error=None,
+                  repeat=repeat_warning(request, store, crossing))
+
+
+def repeat_warning(request: Request, store: Store, crossing: Crossing) -> dict[str, Any] | None:
+    """The same document's crossing in the same direction shortly before this one, with how long before."""
+    earlier = crossings.earlier_same_document(store, get_config(request), crossing)
+    if earlier is None:
+        return None
+    seconds = (clock.parse_iso(crossing.recorded_at) - clock.parse_iso(earlier["recorded_at"])).total_seconds()
+    return {**earlier, "age": age_text(seconds, translate(request))}
 
 
 @router.post("/crossings/{crossing_id}/outcome")

@@ -32,6 +32,14 @@ async function api(method, path, body) {
   return { status: response.status, ok: response.ok, data };
 }
 
+/* A fresh id for one record call; crypto.randomUUID needs a secure context, getRandomValues does not. */
+function newRequestId() {
+  const bytes = new Uint8Array(16);
+  crypto.getRandomValues(bytes);
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("").replace(
+    /^(.{8})(.{4})(.{4})(.{4})(.{12})$/, "$1-$2-$3-$4-$5");
+}
+
 function errorText(data) {
   if (!data) return "";
   if (typeof data.error === "string") return data.error;
@@ -83,15 +91,39 @@ function setupKeyboards() {
         }
         return;
       }
+      // Keys type and delete at the cursor (a tap on the text, or the arrow keys, moves it),
+      // so one wrong character in the middle is fixed where it is.
       let value = target.value;
-      if (action === "backspace") value = value.slice(0, -1);
-      else if (action === "clear") value = "";
-      else if (action === "newline") value += "\n";
-      else if (key.dataset.key !== undefined) value += key.dataset.key;
+      const caret = typeof target.selectionStart === "number" && document.activeElement === target;
+      let start = caret ? target.selectionStart : value.length;
+      let end = caret ? target.selectionEnd : value.length;
+      if (action === "left" || action === "right") {
+        const at = action === "left" ? Math.max(0, start - (start === end ? 1 : 0))
+          : Math.min(value.length, end + (start === end ? 1 : 0));
+        target.setSelectionRange(at, at);
+        return;
+      }
+      let insert = null;
+      if (action === "backspace") {
+        if (start === end && start > 0) start -= 1;
+        insert = "";
+      } else if (action === "clear") { start = 0; end = value.length; insert = ""; }
+      else if (action === "newline") insert = "\n";
+      else if (key.dataset.key !== undefined) insert = key.dataset.key;
+      if (insert === null) return;
+      value = value.slice(0, start) + insert + value.slice(end);
       const limit = parseInt(target.getAttribute("maxlength") || "0", 10);
       if (limit && value.length > limit) return;
+      const before = start + insert.length;
       target.value = value;
+      if (caret) target.setSelectionRange(before, before);
       target.dispatchEvent(new Event("input", { bubbles: true }));
+      // An input handler may reformat the value (dates get their dashes): keep the cursor
+      // after what was typed, counted from the end, which reformatting leaves alone.
+      if (caret && document.activeElement === target) {
+        const at = Math.max(0, target.value.length - (value.length - before));
+        target.setSelectionRange(at, at);
+      }
     });
   }
 }
@@ -193,6 +225,21 @@ function setupCrossing() {
       item.classList.toggle("done", index >= 0 && position < index);
       if (position === index) item.setAttribute("aria-current", "step"); else item.removeAttribute("aria-current");
     });
+    if (name === "purpose" && $("visa-line")) {
+      $("visa-line").hidden = !state.visa;
+      if (state.visa) {
+        $("visa-line").textContent = config.visa_text.split("{type}").join(state.visa.type)
+          .split("{number}").join(state.visa.number);
+      }
+    }
+    if (name === "purpose") {
+      // The purpose question is the result step: the last of the progress bar.
+      document.querySelectorAll(".progress li[data-step]").forEach((item, position) => {
+        item.classList.toggle("current", position === 3);
+        item.classList.toggle("done", position < 3);
+        if (position === 3) item.setAttribute("aria-current", "step"); else item.removeAttribute("aria-current");
+      });
+    }
     if (name === "document") startReader();
     if (name === "photo" || name === "fingerprint") enterCapture(name);
     if (name === "photo") startPreview(); else stopPreview();
@@ -263,7 +310,8 @@ function setupCrossing() {
       const item = document.createElement("li");
       item.className = check.ok ? "ok" : "bad";
       item.dataset.check = check.name;
-      item.textContent = config.check_text[check.name] + (check.ok ? "" : ": " + t("check_failed"));
+      item.textContent = check.ok ? config.check_text[check.name]
+        : t("field_problem", { field: config.check_text[check.name], message: t("check_failed") });
       list.appendChild(item);
     }
   }
@@ -288,6 +336,9 @@ function setupCrossing() {
   function acceptDocument(feedback) {
     state.mrz = feedback.mrz;
     const fields = feedback.fields;
+    // A visa (MRV) read: the kiosk records its number and type with the crossing.
+    state.visa = fields.format === "MRVA" || fields.format === "MRVB"
+      ? { type: fields.document_code, number: fields.document_number } : null;
     $("doc-name").textContent = fields.surname + (fields.given_names ? ", " + fields.given_names : "");
     $("doc-number").textContent = fields.document_number + " (" + fields.issuing_state + ")";
     $("doc-nationality").textContent = fields.nationality;
@@ -354,7 +405,6 @@ function setupCrossing() {
         acceptDocument(feedback);
       } else {
         $("mrz-message").textContent = t("mrz_incomplete", { detail: feedback.message });
-        $("mrz-message").title = feedback.message;
       }
     }, 150);
   });
@@ -560,7 +610,7 @@ function setupCrossing() {
   }
 
   /* Photo and fingerprint: capture, retake, or record why there is none */
-  const NEXT = { photo: "fingerprint", fingerprint: "record" };
+  const NEXT = { photo: "fingerprint", fingerprint: config.ask_purpose ? "purpose" : "record" };
 
   function markUnavailable(kind, reason, detail) {
     delete state.captures[kind];
@@ -634,12 +684,31 @@ function setupCrossing() {
     $(kind + "-accept").addEventListener("click", () => showStep(NEXT[kind]));
   }
 
-  /* Record: one call; the answer comes only once the crossing is durably stored */
+  /* Purpose of travel: one tap records the crossing. An MRV read says its visa here. */
+  for (const button of document.querySelectorAll("[data-purpose]")) {
+    button.addEventListener("click", () => {
+      state.purpose = button.dataset.purpose;
+      showStep("record");
+    });
+  }
+
+  /* Record: one call; the answer comes only once the crossing is durably stored. One
+     request id per traveller: a second tap, or "Try again" after a lost answer, repeats
+     the same call and the kiosk answers the crossing the first one recorded. */
+  const requestId = newRequestId();
+  let recording = false;
   async function record() {
+    if (recording) return;
+    recording = true;
+    try { await recordOnce(); } finally { recording = false; }
+  }
+  async function recordOnce() {
     $("record-retry").hidden = true;
     $("record-status").textContent = t("recording");
     const body = state.document ? { direction: state.direction, document: state.document }
       : { direction: state.direction, mrz: state.mrz };
+    body.request_id = requestId;
+    if (state.purpose) body.purpose = state.purpose;
     if (config.capture_fields) {
       const ids = Object.values(state.captures).filter(Boolean);
       if (ids.length) body.capture_ids = ids;
