@@ -136,6 +136,33 @@ def test_a_photo_failing_a_gate_asks_for_a_retake_and_the_crossing_says_why(pack
             "du voyageur et reprenez la photo") in page
 
 
+def test_the_photo_step_gives_the_gates_reason_in_the_officers_language(pack_kiosk):
+    import cv2
+    import numpy as np
+    from fastapi.testclient import TestClient
+
+    from appliance.hw.camera_simulated import SimulatedCamera
+    from appliance.web.app import create_app
+
+    store, config, _, camera_dir = pack_kiosk
+    dark = (cv2.imdecode(np.frombuffer(sample_photos()["obama2"], np.uint8), 1) * 0.15).astype(np.uint8)
+    (camera_dir / "dark.jpg").write_bytes(cv2.imencode(".jpg", dark)[1].tobytes())
+    camera = SimulatedCamera.from_config(config.hardware)
+    try:
+        client = TestClient(create_app(config, store, type("Devices", (), {"camera": camera})()))
+        token = client.post("/api/login", json={"officer_id": "alice", "pin": OFFICER_PIN}).json()["token"]
+        client.headers["Authorization"] = f"Bearer {token}"
+        english = client.post("/api/captures/photo").json()["quality"]
+        client.cookies.set("kiosk_lang", "fr")
+        french = client.post("/api/captures/photo").json()["quality"]
+    finally:
+        camera.close()
+    assert english["ok"] is False and english["face"]["reason"]["code"] == "face.too_dark"
+    assert any(hint.startswith("face too dark (brightness ") for hint in english["hints"])
+    assert any(hint.startswith("visage trop sombre (luminosité ") and hint.endswith("reprenez la photo")
+               for hint in french["hints"]), french["hints"]
+
+
 def test_without_a_pack_the_result_screen_says_no_model_is_installed(config, store, officers):
     from appliance.web.app import create_app
 

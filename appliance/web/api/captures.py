@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from appliance.errors import ConfigError
-from appliance.web.deps import Authenticated, ConfigDep, DevicesDep, StoreDep
+from appliance.web import i18n, reasons
+from appliance.web.deps import LANGUAGE_COOKIE, Authenticated, ConfigDep, DevicesDep, StoreDep
 from appliance.web.errors import DEVICE_UNAVAILABLE, kiosk_error_response
 from appliance.web.models import CaptureBody
 from appliance.workflow import biometrics
@@ -25,9 +26,26 @@ def _capture(take: Callable[[], dict[str, Any]]) -> Any:
 
 
 @router.post("/api/captures/photo", status_code=201)
-def capture_photo(officer: Authenticated, config: ConfigDep, store: StoreDep, devices: DevicesDep) -> Any:
-    """Take a face photo now; stored encrypted until linked to a crossing. 503 if no camera."""
-    return _capture(lambda: biometrics.capture_photo(store, config, devices, officer))
+def capture_photo(request: Request, officer: Authenticated, config: ConfigDep, store: StoreDep,
+                  devices: DevicesDep) -> Any:
+    """Take a face photo now; stored encrypted until linked to a crossing. 503 if no camera.
+
+    With a face model pack, ``quality.face`` says whether the photo passes the quality gates;
+    a failed gate's reason is among ``quality.hints`` in the officer's language."""
+    return _face_hint_translated(_capture(lambda: biometrics.capture_photo(store, config, devices, officer)),
+                                 request)
+
+
+def _face_hint_translated(result: Any, request: Request) -> Any:
+    # The photo step shows the hints as they come: the gate's reason is rendered here, from its
+    # code, in the language of the officer's session cookie.
+    face = result.get("quality", {}).get("face") if isinstance(result, dict) else None
+    if not face or not face.get("reason"):
+        return result
+    translate = i18n.translator(i18n.choose(request.cookies.get(LANGUAGE_COOKIE)))
+    english, text = face["reason"]["text"], reasons.render(translate, face["reason"])
+    result["quality"]["hints"] = [text if hint == english else hint for hint in result["quality"]["hints"]]
+    return result
 
 
 @router.post("/api/captures/fingerprint", status_code=201)
