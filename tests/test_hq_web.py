@@ -246,6 +246,11 @@ def test_kiosk_page_charts_history_and_metrics_for_prometheus(hq):
     assert 'hq_kiosk_online{kiosk="K1",post="POST-A"} 1.0' in scraped.text
     assert 'hq_kiosk_oldest_unsent_age_seconds{kiosk="K1",post="POST-A"} 120.0' in scraped.text
     assert "hq_kiosk_last_seen_seconds" in scraped.text and "# TYPE hq_ingest_messages_total counter" in scraped.text
+    # A log cut on the kiosk: an event on its page.
+    db.record_health("POST-A", "K1", {"audit_head": {"seq": 9, "hash": "a9"}})
+    db.record_health("POST-A", "K1", {"audit_head": {"seq": 4, "hash": "a4"}})
+    events = _client(hq, "vera").get("/kiosks/POST-A/K1").text.split('id="events"')[1]
+    assert "audit alarm" in events and "went back from 9 to 4" in events
 
 
 def test_the_console_speaks_french(hq):

@@ -28,7 +28,7 @@ DECISION_TEXT = {"cleared": N_("cleared"), "referred": N_("referred"), "refused"
 DIRECTION_TEXT = {"entry": N_("entry"), "exit": N_("exit")}
 LOG_TEXT = {"online": N_("uplink up"), "offline": N_("uplink down"), "reboot": N_("reboot"),
             "lists": N_("list versions changed"), "power.shutdown": N_("power shutdown"),
-            "command": N_("command sent")}
+            "command": N_("command sent"), "audit_alarm": N_("audit alarm")}
 PERIOD_TEXT = {"day": N_("day"), "week": N_("week"), "month": N_("month")}
 TITLE_TEXT = (N_("Not allowed"), N_("Not found"), N_("Refused"))  # the error pages' titles (app.py)
 NAV = (("/", N_("Fleet"), "viewer"), ("/alerts", N_("Alerts"), "viewer"), ("/crossings", N_("Crossings"), "analyst"),

@@ -54,7 +54,9 @@ def kiosk(request: Request, session: Viewer, db: DbDep, config: ConfigDep, post_
     log = history.log(db, post_id, kiosk_id, since)
     shutdowns = [{"at": e["created_at"], "kind": "power.shutdown", "detail": e["data"]} for e in db.events("power.shutdown")
                  if (e["post_id"], e["kiosk_id"]) == (post_id, kiosk_id) and e["created_at"] >= clock.iso(since)]
-    log = sorted(log + shutdowns, key=lambda line: line["at"], reverse=True)
+    alarms = [{"at": row["health_at"] or row["last_seen"], "kind": "audit_alarm", "detail": {"": row["audit_alarm"]}}
+              ] if row["audit_alarm"] else []
+    log = sorted(log + shutdowns + alarms, key=lambda line: line["at"] or "", reverse=True)
     crossings = records.search(db, records.Search(post_id=post_id, limit=20)) if session.user.can("analyst") else []
     crossings = [c for c in crossings if c["kiosk_id"] == kiosk_id]
     commands = [line for line in users.audit_log(db, 200, "kiosk.command")
