@@ -93,6 +93,12 @@ ACCESS: dict[tuple[str, str], Rule] = {
     # The form's own check is the supervisor's PIN typed on it (test_ui_routes).
     ("POST", "/crossings/{crossing_id}/outcome"): Rule(STAFF, data={}),
     ("GET", "/history"): Rule(STAFF),
+    ("GET", "/referrals"): Rule(STAFF),
+    ("PUT", "/ui/draft"): Rule(STAFF, json={}),
+    ("DELETE", "/ui/draft"): Rule(STAFF),
+    # A supervisor unlocks an officer from the login page with their own ID and PIN on the form.
+    ("GET", "/login/unlock"): Rule(ANYONE),
+    ("POST", "/login/unlock"): Rule(ANYONE, data={}),
     ("GET", "/stats"): Rule(STAFF),
     ("GET", "/diagnostics"): Rule(STAFF),
     ("POST", "/diagnostics/selftest"): Rule(STAFF, data={}),
