@@ -139,7 +139,8 @@ def run(settings: Settings, progress: Callable[[str], None] | None = None) -> di
             drain_s = time.monotonic() - up_at
             draining_stop.set()
             during.join(30)
-            _wait(lambda: _outbox(store) == 0, 120, "the officer's own crossings to drain")
+            # The officer's own crossings and photos, recorded during the drain, go last.
+            _wait(lambda: _outbox(store) == 0, settings.drain_timeout_s, "the officer's own crossings to drain")
             memory_drained = kiosk.memory()
             sampler.done.set()
             with store.lock:
