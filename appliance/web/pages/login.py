@@ -8,7 +8,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from appliance.errors import AuthError, LockedOut
+from appliance.errors import AuthError, LockedOut, NotFound, WrongPin
 from appliance.web.deps import LANGUAGE_COOKIE, SESSION_COOKIE, OfficersDep
 from appliance.web.i18n import choose
 from appliance.web.pages.render import post_time, render, translate
@@ -26,7 +26,7 @@ def login_page(request: Request, officers: OfficersDep, note: str | None = None,
     if not officers.has_supervisor():
         # First boot without a provisioned supervisor: no default PIN, the screen asks for one.
         return RedirectResponse("/setup", status_code=303)
-    return render(request, "login.html", note=note, error=None, officer_id="")
+    return render(request, "login.html", note=note, error=None, officer_id="", locked=False)
 
 
 @router.post("/login")
@@ -36,20 +36,65 @@ def login_submit(request: Request, officers: OfficersDep, officer_id: Annotated[
     officer_id = officer_id.strip()
     if not officer_id or not pin:
         return render(request, "login.html", note=None, officer_id=officer_id, status_code=422,
-                      error=_("Enter your officer ID and your PIN."))
+                      error=_("Enter your officer ID and your PIN."), locked=False)
     try:
         session = officers.login(officer_id, pin)
     except LockedOut:
         until = officers.get(officer_id).locked_until
-        return render(request, "login.html", note=None, officer_id=officer_id, status_code=423,
+        return render(request, "login.html", note=None, officer_id=officer_id, status_code=423, locked=True,
                       error=_("Too many wrong PINs: this officer is locked out until {time}. "
-                              "Ask a supervisor to unlock the account.", time=post_time(request)(until)))
+                              "A supervisor can unlock the account now with their own PIN.",
+                              time=post_time(request)(until)))
+    except WrongPin as exc:
+        return render(request, "login.html", note=None, officer_id=officer_id, status_code=401, locked=False,
+                      error=_("Unknown officer ID or wrong PIN: {count} tries left before this ID is locked out.",
+                              count=exc.tries_left))
     except AuthError:
-        return render(request, "login.html", note=None, officer_id=officer_id, status_code=401,
+        return render(request, "login.html", note=None, officer_id=officer_id, status_code=401, locked=False,
                       error=_("Unknown officer ID or wrong PIN."))
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(SESSION_COOKIE, session.token, httponly=True, samesite="strict", path="/")
     return response
+
+
+@router.get("/login/unlock")
+def unlock_page(request: Request, officers: OfficersDep, officer_id: str = "") -> Response:
+    """A supervisor unlocks a locked-out officer here, with the supervisor's own ID and PIN."""
+    return render(request, "unlock.html", officer_id=officer_id.strip(), supervisor_id="", error=None)
+
+
+@router.post("/login/unlock")
+def unlock_submit(request: Request, officers: OfficersDep, officer_id: Annotated[str, Form()] = "",
+                  supervisor_id: Annotated[str, Form()] = "", pin: Annotated[str, Form()] = "") -> Response:
+    """Unlock ``officer_id`` for a supervisor who logs in to do it (audited as that supervisor; the session ends at once)."""
+    _ = translate(request)
+    officer_id, supervisor_id = officer_id.strip(), supervisor_id.strip()
+
+    def refuse(text: str, status_code: int) -> Response:
+        return render(request, "unlock.html", officer_id=officer_id, supervisor_id=supervisor_id, error=text,
+                      status_code=status_code)
+
+    if not officer_id or not supervisor_id or not pin:
+        return refuse(_("The supervisor must enter their ID and PIN."), 422)
+    try:
+        # A login: the supervisor's own wrong PINs count towards their own lockout.
+        session = officers.login(supervisor_id, pin)
+    except LockedOut:
+        return refuse(_("This supervisor is locked out after too many wrong PINs."), 423)
+    except WrongPin as exc:
+        return refuse(_("Unknown supervisor ID or wrong PIN: {count} tries left before this ID is locked out.",
+                        count=exc.tries_left), 401)
+    except AuthError:
+        return refuse(_("Unknown supervisor ID or wrong PIN."), 401)
+    try:
+        if session.officer.role != "supervisor":
+            return refuse(_("Only a supervisor can unlock an officer."), 403)
+        officers.unlock(officer_id, actor=session.officer.id)
+    except NotFound:
+        return refuse(_("There is no officer {officer} on this kiosk.", officer=officer_id), 404)
+    finally:
+        officers.logout(session.token)
+    return RedirectResponse("/login?note=unlocked", status_code=303)
 
 
 @router.post("/logout")
@@ -57,6 +102,7 @@ def logout(request: Request, officers: OfficersDep, reason: Annotated[str, Form(
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         officers.logout(token)
-    response = RedirectResponse("/login?note=" + ("idle" if reason == "idle" else "bye"), status_code=303)
+    note = reason if reason in ("idle", "idle-crossing") else "bye"
+    response = RedirectResponse("/login?note=" + note, status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     return response
