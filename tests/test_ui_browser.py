@@ -145,25 +145,37 @@ def test_watchlist_hit_typed_by_hand_and_supervisor_refuses(page, ui_kiosk):
     page.locator("#open-supervisor").click()
     expect(page.locator("body")).to_have_attribute("data-alarm", "off")
     expect(page.locator("#supervisor")).to_be_visible()
+    # The case beside the decision: the hit the supervisor decides on.
+    expect(page.locator("#sup-case")).to_contain_text("DOE, JOHN")
+    expect(page.locator("#sup-hits")).to_contain_text("P-0001")
     check_screen(page, "14-supervisor")
+    page.locator("#outcome-refused").click()
+    page.locator("#reason-listed_person_confirmed").click()
+    page.locator("#sup-next").click()
+    expect(page.locator("#sup-summary")).to_have_text("Refuse — The listed person, confirmed")
+    expect(page.locator("#supervisor_id")).to_be_focused()
     tap_keys(page, "kb-sup-id", "sam")
     page.locator("#supervisor_pin").click()
     tap_keys(page, "kb-sup-pin", "000000")
-    page.locator("#outcome-refused").click()
-    expect(page.locator("#outcome-error")).to_have_text("Unknown supervisor ID or wrong PIN.")
+    page.locator("#outcome-submit").click()
+    expect(page.locator("#outcome-error")).to_have_text(
+        "Unknown supervisor ID or wrong PIN: 2 tries left before this ID is locked out.")
     check_screen(page, "15-supervisor-wrong-pin")
     assert _crossing(ui_kiosk, crossing_id)["outcome"] is None
 
-    page.locator("#supervisor_id").click()
-    tap_keys(page, "kb-sup-id", "sam")
+    # The supervisor ID and the decision are kept: only the PIN is typed again.
+    expect(page.locator("#supervisor_id")).to_have_value("sam")
+    expect(page.locator("#sup-summary")).to_have_text("Refuse — The listed person, confirmed")
     page.locator("#supervisor_pin").click()
     tap_keys(page, "kb-sup-pin", SUPERVISOR_PIN)
-    page.locator("#outcome-refused").click()
+    page.locator("#outcome-submit").click()
     expect(page.locator("#verdict h1")).to_have_text("Outcome: Refused")
     expect(page.locator("#verdict")).to_contain_text("sam")
     check_screen(page, "16-result-refused")
+    expect(page.locator("#outcome-reason-text")).to_have_text("Reason: The listed person, confirmed")
     stored = _crossing(ui_kiosk, crossing_id)
     assert (stored["outcome"], stored["outcome_by"], stored["direction"]) == ("refused", "sam", "exit")
+    assert stored["outcome_reason"] == "listed_person_confirmed"
 
 
 def _captures(ui_kiosk) -> int:
@@ -341,7 +353,8 @@ def test_a_year_only_birth_date_typed_on_the_fields_screen_is_recorded(page, ui_
 def test_login_lockout_message(page, ui_kiosk):
     for attempt in range(2):
         login(page, "lockme", "999999"[:5] + str(attempt))
-        expect(page.locator("#login-error")).to_have_text("Unknown officer ID or wrong PIN.")
+        expect(page.locator("#login-error")).to_have_text(
+            f"Unknown officer ID or wrong PIN: {2 - attempt} tries left before this ID is locked out.")
     check_screen(page, "20-login-wrong-pin")
     login(page, "lockme", "888888")
     expect(page.locator("#login-error")).to_contain_text("locked out until")

@@ -76,7 +76,8 @@ def test_pages_need_a_session_and_login_sets_a_strict_httponly_cookie(client):
 def test_wrong_pin_then_lockout_then_right_pin_still_refused(client, store):
     for attempt in range(2):
         page = client.post("/login", data={"officer_id": "alice", "pin": "000000"})
-        assert page.status_code == 401 and "Unknown officer ID or wrong PIN." in page.text
+        assert page.status_code == 401
+        assert f"Unknown officer ID or wrong PIN: {2 - attempt} tries left before this ID is locked out." in page.text
     page = client.post("/login", data={"officer_id": "alice", "pin": "000001"})
     assert page.status_code == 423 and "locked out until" in page.text
     page = client.post("/login", data={"officer_id": "alice", "pin": OFFICER_PIN})
@@ -291,25 +292,35 @@ def test_supervisor_outcome_needs_a_supervisor_pin_and_changes_nothing_otherwise
                    CrossingRequest(direction="entry", mrz=CLEAR_OKAFOR)).to_dict()
     _login(client)
     url = f"/crossings/{hit['id']}/outcome"
+    why = {"reason": "listed_person_confirmed"}
     cases = [
-        ({"supervisor_id": "sam", "pin": SUPERVISOR_PIN, "outcome": "maybe"}, 422, "Choose cleared or refused."),
-        ({"supervisor_id": "", "pin": "", "outcome": "refused"}, 422, "must enter their ID and PIN"),
-        ({"supervisor_id": "sam", "pin": "000000", "outcome": "refused"}, 401, "Unknown supervisor ID or wrong PIN."),
-        ({"supervisor_id": "alice", "pin": OFFICER_PIN, "outcome": "refused"}, 403, "Only a supervisor"),
+        ({"supervisor_id": "sam", "pin": SUPERVISOR_PIN, "outcome": "maybe", **why}, 422, "Choose cleared or refused."),
+        ({"supervisor_id": "sam", "pin": SUPERVISOR_PIN, "outcome": "refused"}, 422, "Choose the reason"),
+        ({"supervisor_id": "sam", "pin": SUPERVISOR_PIN, "outcome": "refused", "reason": "because"}, 422,
+         "Choose the reason"),
+        ({"supervisor_id": "sam", "pin": SUPERVISOR_PIN, "outcome": "refused", "reason": "other"}, 422,
+         "Say why in the note"),
+        ({"supervisor_id": "", "pin": "", "outcome": "refused", **why}, 422, "must enter their ID and PIN"),
+        ({"supervisor_id": "sam", "pin": "000000", "outcome": "refused", **why}, 401,
+         "Unknown supervisor ID or wrong PIN: 2 tries left"),
+        ({"supervisor_id": "alice", "pin": OFFICER_PIN, "outcome": "refused", **why}, 403,
+         "You recorded this crossing"),
+        ({"supervisor_id": "tech", "pin": "615283", "outcome": "refused", **why}, 403, "Only a supervisor"),
     ]
     for data, status, message in cases:
         page = client.post(url, data=data)
         assert page.status_code == status and message in page.text, (data, page.status_code)
         assert get(store, hit["id"]).to_dict()["outcome"] is None
     page = client.post(f"/crossings/{clear['id']}/outcome",
-                       data={"supervisor_id": "sam", "pin": SUPERVISOR_PIN, "outcome": "refused"})
+                       data={"supervisor_id": "sam", "pin": SUPERVISOR_PIN, "outcome": "refused", **why})
     assert page.status_code == 409 and get(store, clear["id"]).to_dict()["outcome"] is None
     sessions = _sessions(store)
-    done = client.post(url, data={"supervisor_id": "sam", "pin": SUPERVISOR_PIN, "outcome": "refused"},
-                       follow_redirects=False)
+    done = client.post(url, data={"supervisor_id": "sam", "pin": SUPERVISOR_PIN, "outcome": "refused", **why,
+                                  "note": "seen"}, follow_redirects=False)
     assert done.status_code == 303 and done.headers["location"] == f"/crossings/{hit['id']}"
     stored = get(store, hit["id"]).to_dict()
-    assert (stored["outcome"], stored["outcome_by"]) == ("refused", "sam")
+    assert (stored["outcome"], stored["outcome_by"], stored["outcome_reason"], stored["outcome_note"]) == (
+        "refused", "sam", "listed_person_confirmed", "seen")
     assert _sessions(store) == sessions  # the supervisor's confirmation leaves no session open
     assert "Outcome: Refused" in client.get(f"/crossings/{hit['id']}").text
     assert client.get("/crossings/no-such-id").status_code == 404

@@ -8,7 +8,8 @@ the codes existed has only its English text, which is shown as it is.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from appliance.domain.reasons import REASONS, TERMS, Reason
 from appliance.web.i18n import N_

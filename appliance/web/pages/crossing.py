@@ -6,16 +6,17 @@ The script records through the JSON API (``appliance.web.api``); the routes here
 from __future__ import annotations
 
 import base64
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Request
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from fastapi.responses import Response
 from starlette.routing import NoMatchFound
 
 from appliance.errors import DeviceError
 from appliance.hw import photo_quality
 from appliance.storage.officers import require_role
-from appliance.web.deps import ConfigDep, DevicesDep, PageOfficer, PeekOfficer, ScriptOfficer
+from appliance.web.deps import ConfigDep, DevicesDep, PageOfficer, PeekOfficer, ScriptOfficer, StoreDep
 from appliance.web.i18n import N_
 from appliance.web.models import CrossingBody
 from appliance.web.pages.feedback import (
@@ -27,6 +28,7 @@ from appliance.web.pages.feedback import (
     mrz_feedback,
 )
 from appliance.web.pages.render import DIRECTION_TEXT, Translate, message, render, translate
+from appliance.workflow import drafts
 
 router = APIRouter(include_in_schema=False)
 
@@ -62,12 +64,43 @@ def missing_captures(request: Request, devices: Any, _: Translate) -> dict[str, 
     return missing
 
 
+class DraftBody(BaseModel):
+    """The crossing screen's state before the record call (``appliance.workflow.drafts``); unknown fields refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    direction: Literal["entry", "exit"]
+    step: Literal["document", "photo", "fingerprint", "record"]
+    mode: Literal["reader", "mrz", "fields"] = "reader"
+    mrz: str | None = Field(default=None, max_length=400)
+    document: dict[str, FieldText] | None = Field(default=None, max_length=20)
+    captures: dict[Literal["photo", "fingerprint"], Annotated[str, StringConstraints(max_length=64)]] = {}
+    unavailable: dict[Literal["photo", "fingerprint"], Annotated[str, StringConstraints(max_length=300)]] = {}
+
+
+@router.put("/ui/draft")
+def save_draft(officer: ScriptOfficer, store: StoreDep, body: DraftBody) -> dict[str, Any]:
+    """Keep the crossing in progress for this officer (a reload or a new login picks it up); records nothing."""
+    drafts.save(store, officer, body.model_dump())
+    return {"kept": True}
+
+
+@router.delete("/ui/draft")
+def discard_draft(officer: ScriptOfficer, store: StoreDep) -> dict[str, Any]:
+    """The officer cancelled the crossing in progress."""
+    drafts.discard(store, officer.id)
+    return {"kept": False}
+
+
 @router.get("/crossing")
-def crossing_page(request: Request, officer: PageOfficer, config: ConfigDep, devices: DevicesDep,
+def crossing_page(request: Request, officer: PageOfficer, config: ConfigDep, devices: DevicesDep, store: StoreDep,
                   direction: str | None = None) -> Response:
     if officer.role not in ("officer", "supervisor"):
         return message(request, officer, 403, N_("Not allowed"), N_("Your role cannot record crossings."))
-    return render(request, "crossing.html", officer,
+    draft = drafts.load(store, officer, config.security.draft_minutes)
+    if draft is not None and direction in DIRECTION_TEXT and draft["direction"] != direction:
+        draft = None  # a new crossing the other way: the one in progress stays kept for "Resume"
+    return render(request, "crossing.html", officer, draft=draft,
                   direction=direction if direction in DIRECTION_TEXT else None,
                   capture_fields=_records_capture_fields(),
                   unavailable=missing_captures(request, devices, translate(request)),

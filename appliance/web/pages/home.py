@@ -5,21 +5,25 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from appliance.web.deps import OfficersDep, PageOfficer, page_officer
+from appliance.web.deps import ConfigDep, OfficersDep, PageOfficer, StoreDep, page_officer
 from appliance.web.errors import LoginRequired
 from appliance.web.pages.render import CONTRAST_COOKIE, render
+from appliance.workflow import crossings, drafts
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/")
-def home(request: Request, officers: OfficersDep) -> Response:
+def home(request: Request, officers: OfficersDep, config: ConfigDep, store: StoreDep) -> Response:
     try:
         officer = page_officer(request, officers)
     except LoginRequired:
         # The kiosk browser starts here: send it to the login page, not an error.
         return RedirectResponse("/login", status_code=303)
-    return render(request, "home.html", officer)
+    draft = (drafts.load(store, officer, config.security.draft_minutes)
+             if officer.role in ("officer", "supervisor") else None)
+    return render(request, "home.html", officer, draft=draft,
+                  referrals=crossings.count_open_referrals(store, training=config.kiosk.training))
 
 
 @router.get("/contrast")

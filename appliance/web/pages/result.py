@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from appliance.domain import clock
 from appliance.domain.models import Crossing
 from appliance.storage.store import Store
-from appliance.errors import AuthError, Forbidden, LockedOut, NotFound, WorkflowError
+from appliance.errors import AuthError, Forbidden, FourEyes, LockedOut, NotFound, WorkflowError, WrongPin
 from appliance.web.deps import DevicesDep, OfficersDep, PageOfficer, StoreDep, get_config
 from appliance.web.i18n import N_
 from appliance.web.pages.render import age_text, indicate, message, render, translate
@@ -31,7 +31,26 @@ def crossing_result(request: Request, crossing_id: str, officer: PageOfficer, st
     if new and crossing.screening.hits:
         indicate(devices, "alert")
     return render(request, "result.html", officer, crossing=crossing.to_dict(), new=new, error=None,
-                  repeat=repeat_warning(request, store, crossing))
+                  repeat=repeat_warning(request, store, crossing), form=decision_form(), **outcome_texts())
+
+
+# Why a supervisor cleared or refused, as the decision form offers it (codes: crossings.OUTCOME_REASONS).
+OUTCOME_REASON_TEXT = {
+    "not_the_listed_person": N_("Not the listed person"),
+    "listed_person_confirmed": N_("The listed person, confirmed"),
+    "document_checked_valid": N_("Document checked: valid"),
+    "document_invalid": N_("Document invalid or false"),
+    "other": N_("Other (say why in the note)"),
+}
+
+
+def decision_form(supervisor_id: str = "", outcome: str = "", reason: str = "", note: str = "") -> dict[str, str]:
+    """What the supervisor decision form holds: kept when a PIN is refused, so nothing is typed twice."""
+    return {"supervisor_id": supervisor_id, "outcome": outcome, "reason": reason, "note": note}
+
+
+def outcome_texts() -> dict[str, Any]:
+    return {"OUTCOME_REASONS": crossings.OUTCOME_REASONS, "OUTCOME_REASON_TEXT": OUTCOME_REASON_TEXT}
 
 
 def repeat_warning(request: Request, store: Store, crossing: Crossing) -> dict[str, Any] | None:
@@ -47,31 +66,48 @@ def repeat_warning(request: Request, store: Store, crossing: Crossing) -> dict[s
 def crossing_outcome(request: Request, crossing_id: str, officer: PageOfficer, store: StoreDep,
                      officers: OfficersDep, devices: DevicesDep,
                      supervisor_id: Annotated[str, Form()] = "", pin: Annotated[str, Form()] = "",
-                     outcome: Annotated[str, Form()] = "", note: Annotated[str, Form(max_length=2000)] = "") -> Response:
-    """The supervisor's decision on a referral, confirmed with the supervisor's own PIN."""
+                     outcome: Annotated[str, Form()] = "", note: Annotated[str, Form(max_length=2000)] = "",
+                     reason: Annotated[str, Form()] = "") -> Response:
+    """The supervisor's decision on a referral, with a reason, confirmed with the supervisor's own PIN."""
     _ = translate(request)
     try:
         crossing = crossings.get(store, crossing_id)
     except NotFound:
         return message(request, officer, 404, *NOT_FOUND)
+    four_eyes = get_config(request).security.four_eyes
 
     def refuse(text: str, status_code: int) -> HTMLResponse:
+        # Everything typed stays (the supervisor ID too); only the PIN is typed again.
         return render(request, "result.html", officer, crossing=crossing.to_dict(), new=False, error=text,
-                      status_code=status_code)
+                      status_code=status_code, repeat=repeat_warning(request, store, crossing),
+                      form=decision_form(supervisor_id.strip(), outcome, reason, note),
+                      **outcome_texts())
 
     if outcome not in crossings.OUTCOMES:
         return refuse(_("Choose cleared or refused."), 422)
+    if reason not in crossings.OUTCOME_REASONS:
+        return refuse(_("Choose the reason for the outcome."), 422)
+    if reason == "other" and not note.strip():
+        return refuse(_("Say why in the note: the reason is Other."), 422)
     if not supervisor_id.strip() or not pin:
         return refuse(_("The supervisor must enter their ID and PIN."), 422)
+    if four_eyes and supervisor_id.strip() == crossing.officer_id:
+        # Refused before the PIN is checked: the same person cannot be the second pair of eyes.
+        return refuse(_("You recorded this crossing: another supervisor must decide it."), 403)
     try:
         # A login, not a bare PIN check: wrong PINs count towards the supervisor's lockout.
         session = officers.login(supervisor_id.strip(), pin)
     except LockedOut:
         return refuse(_("This supervisor is locked out after too many wrong PINs."), 423)
+    except WrongPin as exc:
+        return refuse(_("Unknown supervisor ID or wrong PIN: {count} tries left before this ID is locked out.",
+                        count=exc.tries_left), 401)
     except AuthError:
         return refuse(_("Unknown supervisor ID or wrong PIN."), 401)
     try:
-        crossings.resolve(store, session.officer, crossing_id, outcome, note)
+        crossings.resolve(store, session.officer, crossing_id, outcome, note, reason=reason, four_eyes=four_eyes)
+    except FourEyes:
+        return refuse(_("You recorded this crossing: another supervisor must decide it."), 403)
     except Forbidden:
         return refuse(_("Only a supervisor can record the outcome of a referral."), 403)
     except WorkflowError:

@@ -26,7 +26,7 @@ async function api(method, path, body) {
   let data = {};
   try { data = await response.json(); } catch (error) { data = {}; }
   if (response.status === 401) {
-    window.location.href = "/login?note=expired";
+    sessionEnded();
     throw new Error("session ended");
   }
   return { status: response.status, ok: response.ok, data };
@@ -38,6 +38,12 @@ function newRequestId() {
   crypto.getRandomValues(bytes);
   return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("").replace(
     /^(.{8})(.{4})(.{4})(.{4})(.{12})$/, "$1-$2-$3-$4-$5");
+}
+
+/* The session ended: on the crossing screen the login page says plainly that the
+   traveller was not recorded (the crossing in progress is kept for this officer). */
+function sessionEnded() {
+  window.location.href = "/login?note=" + ($("crossing-config") ? "expired-crossing" : "expired");
 }
 
 function errorText(data) {
@@ -149,7 +155,7 @@ function setupIdleLogout() {
   const reset = () => {
     clearTimeout(timer);
     timer = setTimeout(() => {
-      form.querySelector("input[name=reason]").value = "idle";
+      form.querySelector("input[name=reason]").value = $("crossing-config") ? "idle-crossing" : "idle";
       form.submit();
     }, seconds * 1000);
   };
@@ -163,7 +169,7 @@ function setupToggles() {
       for (const id of (button.dataset.hide || "").split(",").filter(Boolean)) { if ($(id)) $(id).hidden = true; }
       for (const id of (button.dataset.show || "").split(",").filter(Boolean)) { if ($(id)) $(id).hidden = false; }
       stopAlarm();
-      const first = document.querySelector("#supervisor:not([hidden]) input[data-keyboard]");
+      const first = document.querySelector('#supervisor:not([hidden])[data-step="confirm"] #sup-confirm input[data-keyboard]');
       if (first) first.focus();
     });
   }
@@ -196,6 +202,40 @@ function stopAlarm() {
   alarm.context.close();
   alarm = null;
   document.body.dataset.alarm = "off";
+}
+
+/* ---- The supervisor's decision: outcome and reason beside the case, then ID and PIN ---- */
+
+function setupSupervisor() {
+  const form = $("supervisor");
+  if (!form) return;
+  const chosen = (name) => form.querySelector(`[data-choice="${name}"][aria-pressed="true"]`);
+  for (const button of form.querySelectorAll("[data-choice]")) {
+    button.addEventListener("click", () => {
+      for (const other of form.querySelectorAll(`[data-choice="${button.dataset.choice}"]`)) {
+        other.setAttribute("aria-pressed", String(other === button));
+      }
+      $(button.dataset.choice === "outcome" ? "outcome" : "outcome-reason").value = button.dataset.value;
+      $("sup-needed").textContent = "";
+    });
+  }
+  function confirmStep() {
+    const outcome = chosen("outcome");
+    const reason = chosen("reason");
+    const note = $("outcome_note").value.trim();
+    const needed = !outcome ? t("sup_needed_outcome") : !reason ? t("sup_needed_reason")
+      : reason.dataset.value === "other" && !note ? t("sup_needed_note") : "";
+    $("sup-needed").textContent = needed;
+    if (needed) return;
+    $("sup-summary").textContent = outcome.textContent.trim() + " — " + reason.textContent.trim() + (note ? " — " + note : "");
+    form.dataset.step = "confirm";
+    const id = $("supervisor_id");
+    (id.value ? $("supervisor_pin") : id).focus();
+  }
+  $("sup-next").addEventListener("click", confirmStep);
+  $("sup-back").addEventListener("click", () => { form.dataset.step = "decide"; });
+  // Back from a refused PIN: the decision is kept, only the PIN is typed again.
+  if (form.dataset.step === "confirm" && !form.hidden) confirmStep();
 }
 
 /* ---- The new-crossing steps ------------------------------------------------------ */
@@ -244,6 +284,28 @@ function setupCrossing() {
     if (name === "photo" || name === "fingerprint") enterCapture(name);
     if (name === "photo") startPreview(); else stopPreview();
     if (name === "record") record();
+    // Not on "record": the record call itself drops the draft, and a late save would bring it back.
+    if (name === "photo" || name === "fingerprint") saveDraft(name);
+  }
+
+  /* The crossing in progress, kept on the kiosk for this officer (PUT /ui/draft): a
+     reload, a browser Back or a new login picks it up. Captures are named by id only;
+     they stay encrypted on the kiosk. */
+  async function saveDraft(step) {
+    if (!state.direction || !(state.mrz || state.document)) return;
+    try {
+      await api("PUT", "/ui/draft", { direction: state.direction, step: step || state.step, mode: state.mode,
+        mrz: state.mrz, document: state.document, captures: state.captures, unavailable: state.unavailable });
+    } catch (error) { /* the next step saves again */ }
+  }
+
+  // Cancel drops the crossing in progress; any other way off the screen keeps it.
+  for (const link of document.querySelectorAll('.step a[href="/"]')) {
+    link.addEventListener("click", async (event) => {
+      event.preventDefault();
+      try { await api("DELETE", "/ui/draft"); } catch (error) { /* gone with the session */ }
+      window.location.href = "/";
+    });
   }
 
   /* Direction */
@@ -439,6 +501,8 @@ function setupCrossing() {
     return label ? label.textContent.replace(/\s*\*$/, "").trim() : name;
   }
 
+  function overflows(input) { return input.scrollWidth > input.clientWidth + 1; }
+
   function fieldShown(name) {
     const input = $("f-" + name);
     return touched.has(name) || !input || input.value.trim() !== "";
@@ -463,9 +527,15 @@ function setupCrossing() {
     let text = "";
     let warn = false;
     if (pick) text = t("field_problem", { field: fieldLabel(pick), message: errors[pick] });
+    else if (focused && $("f-" + focused) && overflows($("f-" + focused))) {
+      // A long name does not fit its box: the line under the fields shows it whole (never cut).
+      text = t("field_problem", { field: fieldLabel(focused), message: $("f-" + focused).value });
+    }
     else if (state.document) {
-      // Typed by hand is always one problem; any other (expired, no expiry) is named.
-      const others = problemTexts(fieldsFeedback).slice(1);
+      // Typed by hand is always true here, and an empty expiry field shows itself: any other
+      // problem (an expired document) is named.
+      const others = ((fieldsFeedback && fieldsFeedback.problems) || [])
+        .filter((problem) => !["document.typed", "document.no_expiry"].includes(problem.code)).map((p) => p.text);
       if (others.length) {
         text = t(config.refer_manual ? "fields_problems_refer" : "fields_problems", { problems: others.join("; ") });
         warn = true;
@@ -477,7 +547,8 @@ function setupCrossing() {
       if (needed.length) text = t("fields_needed", { fields: needed.join(", ") });
     }
     message.textContent = text;
-    message.classList.toggle("bad", Boolean(pick) || warn);
+    message.classList.toggle("bad", Boolean(pick));
+    message.classList.toggle("warn", warn);
   }
 
   async function checkFields() {
@@ -586,7 +657,7 @@ function setupCrossing() {
         continue;
       }
       if (response.status === 401) {
-        window.location.href = "/login?note=expired";
+        sessionEnded();
         return;
       }
       if (response.ok) {
@@ -662,6 +733,7 @@ function setupCrossing() {
       }
       take.textContent = t("retake");
       $(kind + "-accept").disabled = false;
+      saveDraft();
     } else if (answer.status === 404 || answer.status === 405) {
       markUnavailable(kind, "device unavailable: " + (kind === "photo" ? "no photo capture" : "no fingerprint capture")
         + " on this kiosk", t("not_installed"));
@@ -731,6 +803,28 @@ function setupCrossing() {
   }
   $("record-retry").addEventListener("click", record);
 
+  const draft = config.draft;
+  if (draft && ["photo", "fingerprint", "record"].includes(draft.step) && (draft.mrz || draft.document)) {
+    // Back where the officer was; a record call that did not answer is offered again from the last capture.
+    Object.assign(state, { direction: draft.direction, mode: draft.mode, manual: draft.mode !== "reader",
+      mrz: draft.mrz, document: draft.document, captures: draft.captures || {}, unavailable: draft.unavailable || {} });
+    $("direction-tag").textContent = config.direction_text[state.direction];
+    const step = draft.step === "record" ? "fingerprint" : draft.step;
+    for (const kind of ["photo", "fingerprint"]) {
+      if (state.captures[kind]) {
+        $(kind + "-status").textContent = t("capture_kept");
+        $(kind + "-take").textContent = t("retake");
+        $(kind + "-accept").disabled = false;
+      } else if (state.unavailable[kind]) {
+        $(kind + "-status").textContent = t("capture_unavailable", { detail: state.unavailable[kind] });
+        $(kind + "-accept").disabled = false;
+      }
+    }
+    document.body.dataset.draft = "restored";
+    showStep(step);
+    if (!state.captures[step] && !state.unavailable[step]) $(step + "-status").textContent = t("draft_restored");
+    return;
+  }
   showStep(state.direction ? "document" : "direction");
 }
 
@@ -739,6 +833,7 @@ document.addEventListener("DOMContentLoaded", () => {
   setupStatusBar();
   setupIdleLogout();
   setupToggles();
+  setupSupervisor();
   setupCrossing();
   const verdict = $("verdict");
   if (verdict && verdict.dataset.alarm === "1") startAlarm();
