@@ -47,7 +47,7 @@ def _number(value: Any) -> float | None:
 
 
 def record_health(db: HQDatabase, post_id: str, kiosk_id: str, payload: dict[str, Any], sent_at: str) -> None:
-    """One raw sample, and a log line when the kiosk's list versions changed since its last health."""
+    """One raw sample, and a log line when the kiosk's list versions changed or a new list refusal came."""
     db.ensure(SCHEMA)
     at = sent_at or clock.iso(clock.utcnow())
     values = [_number(payload.get(field)) for field in FIELDS.values()]
@@ -55,6 +55,9 @@ def record_health(db: HQDatabase, post_id: str, kiosk_id: str, payload: dict[str
              if isinstance(info, dict)}
     previous = db.query("SELECT detail FROM kiosk_log WHERE post_id = ? AND kiosk_id = ? AND kind = 'lists'"
                         " ORDER BY at DESC LIMIT 1", (post_id, kiosk_id))
+    refusal = payload.get("last_list_error")
+    last_refusal = db.query("SELECT detail FROM kiosk_log WHERE post_id = ? AND kiosk_id = ? AND kind = 'list_refused'"
+                            " ORDER BY at DESC LIMIT 1", (post_id, kiosk_id))
     with db.transaction():
         db.run(f"INSERT INTO health_samples(post_id, kiosk_id, resolution, at, samples, {', '.join(COLUMNS)})"
                f" VALUES (?, ?, ?, ?, 1, {', '.join('?' * len(COLUMNS))})"
@@ -62,6 +65,10 @@ def record_health(db: HQDatabase, post_id: str, kiosk_id: str, payload: dict[str
                (post_id, kiosk_id, RAW, at, *values))
         if lists and (not previous or json.loads(previous[0][0]) != lists):
             _log(db, post_id, kiosk_id, at, "lists", lists)
+        # Each health repeats the last refusal until a bundle applies: log it once.
+        if isinstance(refusal, str) and refusal and (
+                not last_refusal or json.loads(last_refusal[0][0]).get("error") != refusal):
+            _log(db, post_id, kiosk_id, at, "list_refused", {"error": refusal})
 
 
 def record_status(db: HQDatabase, post_id: str, kiosk_id: str, payload: dict[str, Any], sent_at: str) -> None:

@@ -58,6 +58,23 @@ def test_log_has_uplink_changes_reboots_and_list_changes(hq_db):
     assert [up for _, _, up in spans] == [None, True, False, True]
 
 
+def test_a_list_refusal_the_kiosk_reports_is_logged_once(hq_db):
+    start = clock.utcnow() - timedelta(hours=1)
+
+    def health(minutes, error):
+        history.record_health(hq_db, "P", "K", {"battery_percent": 80.0, "lists": {},
+                                                "last_list_error": error}, clock.iso(start + timedelta(minutes=minutes)))
+
+    refusal = "persons v9: the bundle's signature does not verify with HQ's key"
+    health(0, None)
+    health(1, refusal)
+    health(2, refusal)  # every health repeats the last refusal until a bundle applies
+    health(3, "persons v10: deferred until the battery recovers")
+    log = history.log(hq_db, "P", "K", start - timedelta(minutes=5))
+    refused = [line["detail"]["error"] for line in log if line["kind"] == "list_refused"]
+    assert sorted(refused) == sorted([refusal, "persons v10: deferred until the battery recovers"])
+
+
 def test_ingest_counters_add_up_over_workers_and_survive_a_restart(hq_db):
     first = counters.Counts(hq_db, "worker-a")
     first.add("messages", "crossings", 3)

@@ -62,7 +62,11 @@ def collect(store: Store, config: Config, devices: Any = None, power_policy: Any
         report["oldest_unsent_age_s"] = (
             None if oldest is None else int((clock.utcnow() - clock.parse_iso(oldest)).total_seconds())
         )
-        report["last_receipt_at"] = status.snapshot(store)["last_receipt_at"]
+        snapshot = status.snapshot(store)
+        report["last_receipt_at"] = snapshot["last_receipt_at"]
+        # The last list bundle applied and the last one refused (with why): HQ logs a refusal.
+        report["last_list_applied"] = snapshot["last_list_applied"]
+        report["last_list_error"] = snapshot["last_list_error"]
         report["lists"] = list_versions(store)
         report["audit_head"] = audit.head(store)
         report["battery_24h"] = battery_summary(store)

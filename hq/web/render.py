@@ -27,7 +27,7 @@ DECISION_TEXT = {"cleared": N_("cleared"), "referred": N_("referred"), "refused"
                  "unknown": N_("unknown")}
 DIRECTION_TEXT = {"entry": N_("entry"), "exit": N_("exit")}
 LOG_TEXT = {"online": N_("uplink up"), "offline": N_("uplink down"), "reboot": N_("reboot"),
-            "lists": N_("list versions changed"), "power.shutdown": N_("power shutdown"),
+            "lists": N_("list versions changed"), "list_refused": N_("list refused"), "power.shutdown": N_("power shutdown"),
             "command": N_("command sent"), "audit_alarm": N_("audit alarm")}
 PERIOD_TEXT = {"day": N_("day"), "week": N_("week"), "month": N_("month")}
 TITLE_TEXT = (N_("Not allowed"), N_("Not found"), N_("Refused"))  # the error pages' titles (app.py)
