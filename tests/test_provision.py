@@ -23,7 +23,7 @@ from appliance.storage.store import Store
 from appliance.uplink import protocol
 from appliance.web.app import create_app
 from appliance.web.qr import qr_svg
-from appliance.workflow import provision
+from appliance.workflow import biometrics, provision
 
 from .provisioning import CA_FILE, CERT_FILE, KEY_FILE, write_provisioning_set
 from .web_client import BrowserClient
@@ -97,11 +97,15 @@ def test_a_good_set_is_installed_with_strict_modes_and_the_card_keeps_no_secret(
     assert (config.uplink.ca_file, config.uplink.cert_file, config.uplink.key_file) == (
         tls / CA_FILE, tls / CERT_FILE, tls / KEY_FILE)
     assert {name: (tls / name).read_bytes() for name in sent} == sent
-    assert config.security.biometric_key is not None  # made on the kiosk: captures work from the start
+    # Made on the kiosk, in its own file (not the config): captures work from the start.
+    biometric = kiosk.config_path.parent / provision.KEYS_DIR / provision.BIOMETRIC_KEY_FILE
+    assert config.security.biometric_key is None and config.security.biometric_key_file == biometric
+    assert len(biometrics.key(config)) == 32 and biometric.read_text().strip() not in kiosk.config_path.read_text()
     key_path = config.kiosk.data_dir / "uplink" / "kiosk_ed25519.key"
-    modes = {path: _mode(path) for path in (kiosk.config_path, tls / CA_FILE, tls / CERT_FILE, tls / KEY_FILE, key_path)}
+    modes = {path: _mode(path) for path in (kiosk.config_path, tls / CA_FILE, tls / CERT_FILE, tls / KEY_FILE, key_path,
+                                            biometric)}
     assert modes == {kiosk.config_path: 0o640, tls / CA_FILE: 0o640, tls / CERT_FILE: 0o640, tls / KEY_FILE: 0o600,
-                     key_path: 0o600}
+                     key_path: 0o600, biometric: 0o600}
     assert all(path.stat().st_uid == os.getuid() for path in modes)
 
     # The public key shown everywhere is the signing key's own.
@@ -121,7 +125,7 @@ def test_a_good_set_is_installed_with_strict_modes_and_the_card_keeps_no_secret(
         actions = [row["action"] for row in store.db.query("SELECT action FROM audit WHERE actor = 'provision'")]
     assert problems == [] and checked > 0
     assert actions == ["officer.add", "provision.config", "provision.file", "provision.file", "provision.file",
-                       "provision.signing_key"]
+                       "provision.file", "provision.signing_key"]
     status = kiosk.status()
     assert status["state"] == "applied" and status["public_key"] == public and status["kiosk_id"] == "K1"
 
@@ -228,6 +232,7 @@ def test_a_bad_set_is_refused_clearly_and_changes_nothing(kiosk, kind, provision
 def test_a_different_set_on_a_provisioned_kiosk_needs_force_and_says_what_it_overwrites(kiosk):
     assert kiosk.provision(kiosk.set("first", supervisor=SUPERVISOR)).exit_code == 0
     first_key = provision.public_key(kiosk.config())
+    first_biometric = biometrics.key(kiosk.config())
     before = kiosk.snapshot()
     folder = kiosk.set("second", kiosk_id="K2", supervisor=(SUPERVISOR[0], OTHER_PIN))
     refused = kiosk.provision(folder)
@@ -242,6 +247,7 @@ def test_a_different_set_on_a_provisioned_kiosk_needs_force_and_says_what_it_ove
     config = kiosk.config()
     assert config.kiosk.kiosk_id == "K2"
     assert provision.public_key(config) == first_key  # the kiosk's identity key is never replaced
+    assert biometrics.key(config) == first_biometric  # nor its biometric key: earlier captures still decrypt
     with Store(config.db_path) as store:
         officers = Officers(store, config.security)
         assert officers.login("sup1", OTHER_PIN).officer.role == "supervisor"

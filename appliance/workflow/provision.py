@@ -41,6 +41,8 @@ APPLIED_CONFIG = "kiosk.toml.applied"
 STATUS_FILE = "provision.json"
 # Certificates are installed beside the config (on the data partition: /etc/kiosk links there).
 TLS_DIR = "tls"
+# The biometric key a kiosk makes for itself: its own file beside the config, never in it.
+KEYS_DIR, BIOMETRIC_KEY_FILE = "keys", "biometric.key"
 KIOSK_USER = "kiosk"
 ACTOR = "provision"
 
@@ -54,10 +56,10 @@ State = Literal["applied", "unchanged", "refused"]
 
 @dataclass(frozen=True)
 class SetFile:
-    """A certificate or key file of the set, read and checked, and where it goes."""
+    """A certificate or key file of the set, read and checked (or the biometric key the kiosk made), and where it goes."""
 
     key: str  # its config key, e.g. "uplink.ca_file"
-    name: str  # its name in the set
+    name: str  # its name in the set ("" for a file the kiosk made)
     target: Path
     data: bytes
     private: bool
@@ -201,7 +203,9 @@ def read_set(folder: Path, config_path: Path, installed: Config | None = None) -
                 continue
             files.append(SetFile(f"uplink.{key}", name, tls_dir / name, (folder / name).read_bytes(), private))
             uplink[key] = str(tls_dir / name)
-    _keep_biometric_key(raw, installed)
+    generated = _keep_biometric_key(raw, installed, config_path.parent / KEYS_DIR / BIOMETRIC_KEY_FILE)
+    if generated is not None:
+        files.append(generated)
 
     config = None
     try:
@@ -238,24 +242,30 @@ def _has_secrets(raw: dict[str, Any]) -> bool:
     return False
 
 
-def _keep_biometric_key(raw: dict[str, Any], installed: Config | None) -> None:
-    """Give the config a biometric key: the set's, else the installed one, else a new one.
+def _keep_biometric_key(raw: dict[str, Any], installed: Config | None, key_path: Path) -> SetFile | None:
+    """Give the config a biometric key: the set's, else the installed one, else a new one in ``key_path``.
 
-    Without one the kiosk refuses every photo and fingerprint; the key stays on the kiosk
-    (in its config, mode 0640), never on the card.
+    Without one the kiosk refuses every photo and fingerprint. A new key goes in its own
+    file (mode 0600, named by ``security.biometric_key_file``), not in the config (0640):
+    returned as a file to install. A key file already at ``key_path`` is kept, so captures
+    made with it still decrypt. The key never goes on the card.
     """
     security = raw.get("security")
     if security is not None and not isinstance(security, dict):
-        return  # validation names the key
+        return None  # validation names the key
     security = raw.setdefault("security", {})
     if "biometric_key" in security or "biometric_key_file" in security:
-        return
+        return None
     if installed is not None and installed.security.biometric_key_file is not None:
         security["biometric_key_file"] = str(installed.security.biometric_key_file)
-    elif installed is not None and installed.security.biometric_key is not None:
+        return None
+    if installed is not None and installed.security.biometric_key is not None:
         security["biometric_key"] = installed.security.biometric_key.get_secret_value()
-    else:
-        security["biometric_key"] = secrets.token_hex(32)
+        return None
+    security["biometric_key_file"] = str(key_path)
+    if key_path.exists():
+        return None
+    return SetFile("security.biometric_key_file", "", key_path, (secrets.token_hex(32) + "\n").encode(), True)
 
 
 # -- What a set would change ------------------------------------------------------------------
@@ -448,9 +458,8 @@ def _apply(pset: ProvisioningSet, config_path: Path, changes: list[str], owner: 
         _make_dirs(config_path.parent, owner, undo)
         _make_dirs(config.kiosk.data_dir, owner, undo)
         staged = [(_stage(config_path, _config_text(pset), CONFIG_MODE, owner, undo), config_path, "the config")]
-        if pset.files:
-            _make_dirs(config_path.parent / TLS_DIR, owner, undo)
         for item in pset.files:
+            _make_dirs(item.target.parent, owner, undo)
             mode = PRIVATE_MODE if item.private else CONFIG_MODE
             staged.append((_stage(item.target, item.data, mode, owner, undo), item.target, item.key))
         new_key = None
@@ -523,7 +532,8 @@ def _clear_set(pset: ProvisioningSet, note: str) -> tuple[list[str], list[str]]:
     is a warning (the technician must then wipe it by hand), not a failure.
     """
     steps, warnings = [], []
-    secret_names = [SET_PINHASH] + [item.name for item in pset.files if item.private]
+    # A file the kiosk made itself (the biometric key) has no name in the set.
+    secret_names = [SET_PINHASH] + [item.name for item in pset.files if item.private and item.name]
     if pset.toml_has_secrets:
         secret_names.append(SET_CONFIG)
     try:
