@@ -56,7 +56,8 @@ def test_the_json_of_a_crossing_keeps_its_keys_and_their_order(kiosk):
                 "given_names", "nationality", "birth_date", "sex", "expiry_date"]
     outcome = ["outcome", "outcome_by", "outcome_at", "outcome_note"]
     # Added keys come last: HQ reads the others.
-    added = ["purpose", "visa_number", "visa_type", "request_id", "outcome_reason"]
+    added = ["purpose", "visa_number", "visa_type", "request_id", "outcome_reason",
+             "time_source", "time_uncertainty_s", "boot_id", "boot_s"]
     recorded = _record(kiosk, CLEAR_OKAFOR)
     # As recorded: in the order the row is written, seq drawn last; then why it was decided.
     assert list(recorded) == ["id", "post_id", "kiosk_id", "officer_id", "direction", "recorded_at", "training",

@@ -41,12 +41,13 @@ from appliance.cli import (
     selftest,
     stats,
     stick,
+    time_cmd,
     uplink,
     watchlist,
 )  # noqa: E402,E501
 
 for _module in (run, demo, config_cmd, db, audit, officers, mrz, crossings, watchlist, lists, screen, faces, models,
-                stats, uplink, bench, selftest, provision, retention):
+                stats, uplink, bench, selftest, provision, retention, time_cmd):
     cli.add_command(_module.command)
 cli.add_command(stick.export_command)
 cli.add_command(stick.receipt_command)

@@ -34,6 +34,7 @@ from appliance.config.screening import ScreeningSection
 from appliance.config.security import SecuritySection
 from appliance.config.simulated import SimulatedDevices
 from appliance.config.storage import StorageSection
+from appliance.config.time import TimeSection
 from appliance.config.uplink import UplinkSection
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "SecuritySection",
     "SimulatedDevices",
     "StorageSection",
+    "TimeSection",
     "UplinkSection",
     "from_mapping",
     "load",

@@ -15,6 +15,7 @@ from appliance.config.retention import RetentionSection
 from appliance.config.screening import ScreeningSection
 from appliance.config.security import SecuritySection
 from appliance.config.storage import StorageSection
+from appliance.config.time import TimeSection
 from appliance.config.ui import UiSection
 from appliance.config.uplink import UplinkSection
 
@@ -32,6 +33,7 @@ class Config(StrictModel):
     ui: UiSection = Field(default_factory=UiSection)
     retention: RetentionSection = Field(default_factory=RetentionSection)
     storage: StorageSection = Field(default_factory=StorageSection)
+    time: TimeSection = Field(default_factory=TimeSection)
 
     source: Path | None = Field(default=None, exclude=True, title="File this config was read from")
 

@@ -247,6 +247,12 @@ class Crossing:
     request_id: str | None = None
     # The supervisor's reason for the outcome (a code of workflow.crossings.OUTCOME_REASONS).
     outcome_reason: str | None = None
+    # Which source vouched for recorded_at (ntp, rtc, gps, hq, supervisor; "system": none since
+    # boot), how far it may be off (None: unknown), and the boot reference HQ re-anchors from.
+    time_source: str | None = None
+    time_uncertainty_s: float | None = None
+    boot_id: str | None = None
+    boot_s: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The crossing's JSON: the crossings table's columns in their order, then its captures."""
@@ -263,6 +269,8 @@ class Crossing:
             "unavailable_reasons": {kind: unavailable_reason(text).to_dict() for kind, text in self.unavailable.items()},
             "purpose": self.purpose, "visa_number": self.visa_number, "visa_type": self.visa_type,
             "request_id": self.request_id, "outcome_reason": self.outcome_reason,
+            "time_source": self.time_source, "time_uncertainty_s": self.time_uncertainty_s,
+            "boot_id": self.boot_id, "boot_s": self.boot_s,
         }
 
 
@@ -273,6 +281,7 @@ _RECORDED_ORDER = (
     *Document.__dataclass_fields__, "document_checks", "screening", "decision", "note", "unavailable", "seq",
     "outcome", "outcome_by", "outcome_at", "outcome_note", "captures", "unavailable_reasons",
     "purpose", "visa_number", "visa_type", "request_id", "outcome_reason",
+    "time_source", "time_uncertainty_s", "boot_id", "boot_s",
 )
 
 

@@ -22,6 +22,7 @@ from appliance.inference import face_embedder
 from appliance.lists import indexes
 from appliance.lists.apply import apply_bundle
 from appliance.service import sdnotify
+from appliance.service.clock_watch import ClockWatch
 from appliance.service.housekeeping import Housekeeping
 from appliance.service.power_records import StorePowerRecords
 from appliance.storage import audit, key_files
@@ -31,7 +32,7 @@ from appliance.uplink import telemetry
 from appliance.uplink.client import Uplink, signing_key_path
 from appliance.uplink.list_sync import ListAssembler
 from appliance.web.app import create_app
-from appliance.workflow import biometrics
+from appliance.workflow import biometrics, timekeeping
 
 log = logging.getLogger("kiosk")
 
@@ -78,10 +79,12 @@ class KioskService:
         self.app: FastAPI | None = None
         self.housekeeping: Housekeeping | None = None
         self.power_policy: PowerPolicy | None = None
+        self.clock_watch: ClockWatch | None = None
 
     def start(self) -> None:
         self.check_keys()
         self.init_store()
+        self.start_clock_watch()
         self.init_devices()
         self.init_face_models()
         self.init_api()
@@ -111,6 +114,11 @@ class KioskService:
         # List index files: drop builds a power cut interrupted.
         for removed in indexes.remove_unfinished(store, indexes.root_for(self.config)):
             log.warning("removed unfinished list index build %s", removed)
+
+    def start_clock_watch(self) -> None:
+        """Right after the store: a clock that restarted in the past is audited before any crossing."""
+        self.clock_watch = watch = ClockWatch(_made(self.store, "init_store"), self.config)
+        watch.start()
 
     def init_devices(self) -> None:
         self.devices = devices = open_devices(self.config.hardware)
@@ -179,6 +187,7 @@ class KioskService:
                                              getattr(app.state, "power_policy", None)),
             on_list_message=lists.on_message,
             heavy_work_allowed=heavy_work_allowed,
+            on_hq_time=lambda at: timekeeping.offer_hq(store, self.config, at),
             # Without a biometric key nothing was captured, so there is nothing to read.
             capture_bytes=(biometrics.uplink_reader(store, self.config)
                            if biometrics.key_configured(self.config) else None),
@@ -234,6 +243,8 @@ class KioskService:
             self.uplink.stop()
         if self.housekeeping:
             self.housekeeping.stop()
+        if self.clock_watch:
+            self.clock_watch.stop()
         if self.devices:
             self.devices.close()
         if self.store:

@@ -219,6 +219,19 @@ MIGRATIONS: list[str] = [
     ALTER TABLE crossings ADD COLUMN visa_type TEXT;
     CREATE INDEX crossings_document ON crossings(document_number, issuing_state);
     """,
+    # 8: trusted time: each crossing's time source, its uncertainty (NULL: no trusted source
+    # since boot) and the boot reference HQ re-anchors an untrusted run from; the clock's
+    # state (the last time seen, the current anchor) kept across restarts.
+    """
+    ALTER TABLE crossings ADD COLUMN time_source TEXT;
+    ALTER TABLE crossings ADD COLUMN time_uncertainty_s REAL;
+    ALTER TABLE crossings ADD COLUMN boot_id TEXT;
+    ALTER TABLE crossings ADD COLUMN boot_s REAL;
+    CREATE TABLE clock_state (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -46,7 +46,8 @@ class Uplink:
     def __init__(self, config: Config, store: Store, health: Callable[[], dict[str, Any]] | None = None,
                  capture_bytes: CaptureBytes | None = None,
                  on_list_message: Callable[[str, dict[str, Any]], None] | None = None,
-                 heavy_work_allowed: Callable[[], bool] | None = None) -> None:
+                 heavy_work_allowed: Callable[[], bool] | None = None,
+                 on_hq_time: Callable[[str], object] | None = None) -> None:
         section = config.uplink
         self.config, self.section, self.store = config, section, store
         self.broker = mqtt.Broker.from_url(section.broker_url)
@@ -64,6 +65,8 @@ class Uplink:
         self.boot_id = str(uuid.uuid4())
         self.health = health
         self.on_list_message = on_list_message
+        # HQ's signed time of each receipt ("at"), a trusted time source (workflow.timekeeping).
+        self.on_hq_time = on_hq_time
         self.sender = Sender(store, section, self._publish_sealed, capture_bytes, heavy_work_allowed)
         self.version = mqtt.protocol_version(section.protocol)
         self.backoff = mqtt.Backoff(section.reconnect_min_s, section.reconnect_max_s)
@@ -271,6 +274,8 @@ class Uplink:
             if leaf == "receipts":
                 released = self.sender.on_receipt(received.payload)
                 log.debug("receipt released %d outbox rows", released)
+                if self.on_hq_time is not None and isinstance(received.payload.get("at"), str):
+                    self.on_hq_time(received.payload["at"])
             elif leaf == "commands":
                 self._command(received.payload)
             elif leaf == "lists" and self.on_list_message is not None:

@@ -37,7 +37,7 @@ from appliance.storage import audit
 from appliance.storage.officers import Officer, require_role
 from appliance.storage.store import Store
 from appliance.uplink import outbox
-from appliance.workflow import biometrics, face_screening
+from appliance.workflow import biometrics, face_screening, timekeeping
 from appliance.workflow.screening import screen
 
 Direction = Literal["entry", "exit"]
@@ -391,7 +391,9 @@ def record(store: Store, config: Config, officer: Officer, request: CrossingRequ
     if first is not None:
         return first
     unavailable = biometrics.check_unavailable(request.unavailable)
-    now = now or clock.utcnow()
+    # The time a trusted source vouches for: the system clock may have restarted in the past.
+    when = timekeeping.stamp(store, config, now or clock.utcnow())
+    now = when.at
     today = now.date()
     if request.mrz is not None:
         document = _from_mrz(request.mrz, today)
@@ -439,6 +441,7 @@ def record(store: Store, config: Config, officer: Officer, request: CrossingRequ
             "purpose": request.purpose,
             "visa_number": visa_number,
             "visa_type": visa_type,
+            **when.columns(),
         })
         # Raises WorkflowError for an unknown or already-used capture: the whole
         # crossing rolls back with it.
@@ -450,7 +453,7 @@ def record(store: Store, config: Config, officer: Officer, request: CrossingRequ
             document_checks=document.checks, screening=screening, decision=decision, note=request.note,
             outcome=None, outcome_by=None, outcome_at=None, outcome_note=None, unavailable=unavailable,
             captures=linked, purpose=request.purpose, visa_number=visa_number, visa_type=visa_type,
-            request_id=request.request_id,
+            request_id=request.request_id, **when.columns(),
         )
         recorded = RecordedCrossing(crossing=crossing, decision_reason=reason, repeat_of=repeat_of)
         if not crossing.training:
@@ -556,7 +559,8 @@ def _from_row(row: dict[str, Any], captures: list[Capture]) -> Crossing:
         outcome_reason=row.get("outcome_reason"),
         unavailable=json.loads(row.get("unavailable") or "{}"), captures=captures,
         purpose=row.get("purpose"), visa_number=row.get("visa_number"), visa_type=row.get("visa_type"),
-        request_id=row.get("request_id"),
+        request_id=row.get("request_id"), time_source=row.get("time_source"),
+        time_uncertainty_s=row.get("time_uncertainty_s"), boot_id=row.get("boot_id"), boot_s=row.get("boot_s"),
     )
 
 

@@ -12,7 +12,7 @@ from appliance.lists.status import list_status
 from appliance.storage import battery_history
 from appliance.storage.store import Store
 from appliance.uplink import status as uplink_status
-from appliance.workflow import storage_budget
+from appliance.workflow import storage_budget, timekeeping
 
 
 def lists(store: Store) -> list[dict[str, Any]]:
@@ -34,3 +34,8 @@ def power_history(store: Store, hours: float = 24) -> list[dict[str, Any]]:
 def storage(store: Store, config: Config) -> dict[str, Any]:
     """The data partition's fill against [storage]'s budget: ``level`` ok, warn, thin, full (or unknown), ``percent``."""
     return storage_budget.level(store, config)
+
+
+def time_status(store: Store, config: Config) -> dict[str, Any]:
+    """The time a crossing would get now: ``trusted`` (a trusted source since boot), ``source``, ``uncertainty_s``."""
+    return timekeeping.status(store, config)

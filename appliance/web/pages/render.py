@@ -154,6 +154,16 @@ def _storage_status(request: Request) -> dict[str, Any] | None:
     return {"level": fill["level"], "percent": int(fill["percent"])}
 
 
+def _clock_status(request: Request) -> dict[str, Any] | None:
+    """No trusted time since boot, for the status bar; None while a source vouches for the clock."""
+    try:
+        snap = status.time_status(get_store(request), get_config(request))
+    except Exception as exc:  # a time source fault must not take the officer's screen down
+        log.warning("clock status unavailable: %s", exc)
+        return None
+    return None if snap["trusted"] else {"source": snap["source"]}
+
+
 def status_snapshot(request: Request) -> dict[str, Any]:
     """The status bar: power, uplink, list ages, training; each part None when its source is missing."""
     config = get_config(request)
@@ -165,6 +175,7 @@ def status_snapshot(request: Request) -> dict[str, Any]:
         "uplink": _uplink_status(request),
         "lists": _lists_status(request),
         "storage": _storage_status(request),
+        "clock": _clock_status(request),
     }
 
 
