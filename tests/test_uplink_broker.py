@@ -8,11 +8,13 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from appliance.config.time import SimulatedTimeSources, TimeSection
 from appliance.hw import open_devices
 from appliance.storage.store import Store
 from appliance.uplink import outbox, protocol, status
 from appliance.uplink.client import Uplink
 from appliance.uplink.telemetry import collect
+from appliance.workflow import timekeeping
 from hq.fleet import fleet_rows
 
 from .broker import Mosquitto
@@ -391,3 +393,21 @@ def test_two_ingest_workers_share_the_load_through_a_shared_subscription(world):
     assert all(worker.worker.stored > 0 for worker in workers), "each worker should have taken some batches"
     held = workers[0].crossings()
     assert [c["id"] for c in held] == [c["id"] for c in recorded]
+
+
+def test_hq_signed_receipt_time_becomes_the_kiosk_trusted_time(world):
+    store = world["store"]
+    # No NTP, no RTC, no GPS: until HQ answers, nothing vouches for the clock.
+    config = world["config"].model_copy(
+        update={"time": TimeSection(simulated=SimulatedTimeSources(ntp_synchronized=False))})
+    [before] = record_many(store, config, world["officer"], 1)
+    assert before["time_source"] == "system"
+    uplink = start_uplink(world, on_hq_time=lambda at: timekeeping.offer_hq(store, config, at))
+    start_ingest(world)
+    wait_until(lambda: outbox.depth(store) == 0, 30, what="outbox drained by receipts")
+    assert uplink.connected
+    wait_until(lambda: timekeeping.status(store, config)["source"] == "hq", 5, what="HQ's time taken")
+    anchored = store.conn.execute("SELECT subject FROM audit WHERE action = 'time.anchor'").fetchall()
+    assert anchored == [("hq",)]
+    [after] = record_many(store, config, world["officer"], 1)
+    assert after["time_source"] == "hq" and after["time_uncertainty_s"] >= config.time.hq_uncertainty_s

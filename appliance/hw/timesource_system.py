@@ -41,8 +41,13 @@ class AdjtimexNtpSource(TimeSource):
     name = "ntp"
     disciplines_system_clock = True
 
+    _libc: ctypes.CDLL | None = None
+
     def __init__(self) -> None:
-        self._libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        # find_library runs ldconfig: once per process, not once per crossing.
+        if AdjtimexNtpSource._libc is None:
+            AdjtimexNtpSource._libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        self.libc = AdjtimexNtpSource._libc
 
     @classmethod
     def from_config(cls, section: TimeSection) -> AdjtimexNtpSource:
@@ -50,7 +55,7 @@ class AdjtimexNtpSource(TimeSource):
 
     def read(self, wall: datetime) -> TimeReading | None:
         timex = _Timex()
-        state = self._libc.adjtimex(ctypes.byref(timex))
+        state = self.libc.adjtimex(ctypes.byref(timex))
         if state < 0 or state == TIME_ERROR or timex.status & STA_UNSYNC:
             return None
         return TimeReading(self.name, wall, timex.maxerror / 1e6)
