@@ -85,10 +85,18 @@ def _no_draft(ui_kiosk):
         ui_kiosk.store.conn.execute("DELETE FROM drafts")
 
 
+def _present(page, ui_kiosk, mrz):
+    # A reader call of a page left a moment ago may still be waiting on the server (2 s at
+    # most) and would take the document: let it time out first.
+    expect(page.locator("#reader-status")).to_be_visible()
+    page.wait_for_timeout(2200)
+    ui_kiosk.present(mrz)
+
+
 def _to_photo(page, ui_kiosk, mrz=CLEAR_OKAFOR, direction="entry"):
     _no_draft(ui_kiosk)
     page.goto(f"/crossing?direction={direction}")
-    ui_kiosk.present(mrz)
+    _present(page, ui_kiosk, mrz)
     expect(page.locator("#doc-next")).to_be_enabled()
     page.locator("#doc-next").click()
     expect(page.locator("#step-photo")).to_be_visible()
@@ -242,8 +250,8 @@ def test_two_taps_together_on_the_last_step_record_one_crossing(page, ui_kiosk):
     # OKAFOR entered three times within minutes: the result says so, with a link to the one before.
     page.goto(f"/crossings/{answers[0][1]}")
     warning = page.locator("#repeat-warning")
-    expect(warning).to_contain_text("The same document crossed (Entry)")
-    expect(warning).to_contain_text("check it is not a double entry")
+    expect(warning).to_contain_text("Same document, same direction")
+    expect(warning).to_contain_text("a double entry?")
     check_screen(page, "75-result-repeat-warning")
     page.locator("#repeat-link").click()
     expect(page).to_have_url(re.compile(r"/crossings/[0-9a-f-]{36}$"))
@@ -305,9 +313,10 @@ SMALL_TEXT = """() => {
     if (el.closest('.dfield label')) continue;
     let size = parseFloat(getComputedStyle(el).fontSize);
     const svg = el.closest('svg');
-    if (svg) {  // SVG text as drawn: its font size scaled with the picture
+    if (svg) {  // SVG text as drawn: its font size scaled with the picture (letterboxed: the smaller ratio)
       const box = svg.viewBox && svg.viewBox.baseVal;
-      if (box && box.width) size = size * svg.getBoundingClientRect().width / box.width;
+      const shown = svg.getBoundingClientRect();
+      if (box && box.width) size = size * Math.min(shown.width / box.width, shown.height / box.height);
     }
     if (size < 17.5) small.push(`${el.tagName}.${el.className && el.className.baseVal !== undefined ? el.className.baseVal : el.className} "${node.textContent.trim().slice(0, 30)}" ${size.toFixed(1)}px`);
   }
@@ -489,7 +498,7 @@ def test_purpose_is_one_tap_on_the_result_step_and_a_visa_is_recorded(page, ui_k
     check_screen(page, "81-purpose-visa")
     page.locator('[data-purpose="study"]').click()
     expect(page).to_have_url(re.compile(r"/crossings/.+\?new=1$"))
-    expect(page.locator("#purpose-line")).to_have_text("Purpose: Study · Visa VC V7731942")
+    expect(page.locator("#purpose-line")).to_have_text("· Purpose: Study · Visa VC V7731942")
     stored = ui_kiosk.crossings()[0]
     assert (stored["purpose"], stored["visa_number"], stored["visa_type"]) == ("study", "V7731942", "VC")
     # A post that does not ask: the fingerprint step records at once, with no purpose.
@@ -501,3 +510,149 @@ def test_purpose_is_one_tap_on_the_result_step_and_a_visa_is_recorded(page, ui_k
         assert ui_kiosk.crossings()[0]["purpose"] is None
     finally:
         ui_kiosk.config.crossings.ask_purpose = True
+
+
+# -- Every screen at both sizes in both languages, and the taps of the everyday crossing ----
+
+FITS = """() => { const main = document.querySelector('main'); const doc = document.scrollingElement;
+  return doc.scrollWidth <= innerWidth && doc.scrollHeight <= innerHeight
+    && main.scrollWidth <= main.clientWidth + 1 && main.scrollHeight <= main.clientHeight + 1; }"""
+
+
+class Walk:
+    """Screenshots one screen after another into $KIOSK_TEST_ARTIFACTS/screens/, and counts the officer's taps."""
+
+    def __init__(self, page, prefix: str):
+        self.page, self.prefix, self.index, self.taps = page, prefix, 0, 0
+        self.folder = artifacts_dir() / "screens"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.overflowing: list[str] = []
+
+    def shot(self, name: str, fits: bool = True) -> None:
+        self.page.wait_for_load_state("load")
+        self.index += 1
+        self.page.screenshot(path=str(self.folder / f"{self.prefix}-{self.index:02d}-{name}.png"))
+        if fits and not self.page.evaluate(FITS):
+            self.overflowing.append(name)
+
+    def tap(self, selector: str) -> None:
+        self.taps += 1
+        self.page.locator(selector).first.click()
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+@pytest.mark.parametrize("size", [SMALL, LARGE], ids=["800x480", "1024x600"])
+def test_every_screen_at_both_sizes_in_both_languages(browser, ui_kiosk, size, lang):
+    from appliance.workflow import crossings
+
+    context = browser.new_context(viewport=size, base_url=ui_kiosk.url)
+    page = context.new_page()
+    walk = Walk(page, f"{lang}-{size['width']}x{size['height']}")
+    try:
+        page.goto(f"/login?lang={lang}")
+        walk.shot("login")
+        login(page, "alice", OFFICER_PIN)
+        expect(page.locator("#new-entry")).to_be_visible()
+        walk.shot("home")
+        _no_draft(ui_kiosk)
+
+        # The everyday crossing: reader, photo, fingerprint, purpose. Its taps are counted.
+        walk.taps = 0
+        walk.tap("#new-entry")
+        expect(page.locator("#reader-status")).to_be_visible()
+        walk.shot("scan-waiting")
+        _present(page, ui_kiosk, CLEAR_OKAFOR)
+        expect(page.locator("#doc-next")).to_be_enabled()
+        walk.shot("scan-read")
+        walk.tap("#doc-next")
+        page.wait_for_function("() => Number(document.getElementById('photo-live').dataset.frames) >= 1", timeout=8000)
+        walk.shot("photo-live")
+        walk.tap("#photo-take")
+        expect(page.locator("#photo-preview")).to_be_visible()
+        walk.shot("photo-taken")
+        walk.tap("#photo-accept")
+        walk.shot("fingerprint")
+        walk.tap("#fingerprint-take")
+        expect(page.locator("#fingerprint-accept")).to_be_enabled()
+        walk.shot("fingerprint-taken")
+        walk.tap("#fingerprint-accept")
+        expect(page.locator("#step-purpose")).to_be_visible()
+        walk.shot("purpose")
+        walk.tap('[data-purpose="tourism"]')
+        expect(page.locator("#verdict")).to_have_class(re.compile("verdict-cleared"))
+        walk.shot("result-cleared")
+        assert walk.taps == 7, f"a clear traveller took {walk.taps} taps"
+
+        # Typed by hand: the MRZ keyboard, the fields, the photo step's question; referred.
+        _no_draft(ui_kiosk)
+        page.goto("/crossing")
+        walk.shot("direction")
+        page.locator("#choose-exit").click()
+        page.locator("#doc-manual").click()
+        tap_keys(page, "kb-mrz", PERSON_HIT_DOE[:-1] + str((int(PERSON_HIT_DOE[-1]) + 1) % 10))
+        expect(page.locator("#mrz-checks li.bad")).to_have_count(1)
+        walk.shot("manual-mrz-wrong-digit")
+        page.locator("#doc-fields").click()
+        tap_keys(page, "kb-fields", "MBALLA")
+        walk.shot("typed-fields")
+        page.locator("#doc-rescan").click()
+        walk.shot("scan-again")
+
+        # A watchlist hit from the reader, to the supervisor's form; its taps are counted.
+        _no_draft(ui_kiosk)
+        page.goto("/")
+        walk.taps = 0
+        walk.tap("#new-exit")
+        _present(page, ui_kiosk, PERSON_HIT_DOE)
+        expect(page.locator("#doc-next")).to_be_enabled()
+        walk.tap("#doc-next")
+        walk.tap("#photo-skip")
+        walk.shot("photo-why-none")
+        walk.tap('#photo-reasons [data-reason="traveller refused"]')
+        walk.tap("#fingerprint-take")
+        expect(page.locator("#fingerprint-accept")).to_be_enabled()
+        walk.tap("#fingerprint-accept")
+        walk.tap('[data-purpose="business"]')
+        expect(page.locator("body")).to_have_class(re.compile(r"\balert\b"))
+        walk.shot("result-hit")
+        walk.tap("#open-supervisor")
+        expect(page.locator("#supervisor")).to_be_visible()
+        walk.shot("supervisor")
+        hit_taps_to_form = walk.taps
+        hit_id = re.search(r"/crossings/([0-9a-f-]{36})", page.url).group(1)
+        crossings.resolve(ui_kiosk.store, ui_kiosk.app.state.officers.get("sam"), hit_id, "refused")
+        page.goto(f"/crossings/{hit_id}")
+        walk.shot("outcome-refused")
+        assert hit_taps_to_form == 8, f"a hit took {hit_taps_to_form} taps to the supervisor's form"
+
+        referred = _record(ui_kiosk, document=_typed("MBALLA", "AMINA", "UTO", number="WK0000001"))
+        page.goto(f"/crossings/{referred.id}?new=1")
+        walk.shot("result-referred")
+
+        page.goto("/history")
+        walk.shot("history")
+        page.locator("#q").click()
+        walk.shot("history-keyboard")
+        page.goto("/stats")
+        walk.shot("stats")
+        page.goto("/stats?part=decisions")
+        walk.shot("stats-decisions")
+        page.goto("/diagnostics")
+        page.locator("#run-selftest").click()
+        expect(page.locator("#selftest")).to_be_visible()
+        walk.shot("diagnostics", fits=False)
+        page.goto("/no-such-screen")
+        walk.shot("error-page")
+        page.goto("/contrast?mode=high")
+        walk.shot("home-high-contrast")
+        page.goto("/contrast?mode=normal")
+        page.locator("#logout").click()
+        walk.shot("logged-out")
+        login(page, "tech", TECH_PIN)
+        expect(page.locator("#go-diagnostics")).to_be_visible()
+        walk.shot("home-technician")
+        page.goto("/crossing?direction=entry")
+        walk.shot("not-allowed")
+        assert walk.overflowing == [], f"screens that scroll at {size}: {walk.overflowing}"
+    finally:
+        context.close()

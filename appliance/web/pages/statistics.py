@@ -48,7 +48,7 @@ def statistics(request: Request, officer: PageOfficer, config: ConfigDep, store:
     other = _("other")
     if part == "travellers":
         figures = {
-            "days": charts.day_chart(_("Crossings per day"), daily, _("Entry"), _("Exit"), height=190,
+            "days": charts.day_chart(_("Crossings per day"), daily, _("Entry"), _("Exit"), height=180,
                                      today=_("today")),
             "direction": charts.bar_chart(_("By direction"), direction, empty=none),
             "nationality": charts.bar_chart(_("By nationality"), nationality, empty=none, other=other, max_rows=5),
