@@ -30,7 +30,7 @@ def with_hardware(config_path: Path, text: str) -> None:
 
 def test_simulated_kiosk_passes(config) -> None:
     rows = selftest.run(config)
-    assert [row["device"] for row in rows] == [*KINDS, "sd_card"]
+    assert [row["device"] for row in rows] == [*KINDS, "time", "sd_card"]
     assert all(list(row) == KEYS for row in rows)
     assert all(row["ok"] and row["hint"] == "" for row in rows), rows
     by_device = {row["device"]: row for row in rows}
@@ -42,9 +42,9 @@ def test_simulated_kiosk_passes(config) -> None:
 def test_cli_table_and_json(run_cli) -> None:
     table = run_cli("selftest")
     assert table.exit_code == 0, table.output
-    assert "PASS  mrz_reader" in table.stdout and "all 6 devices passed" in table.stdout
+    assert "PASS  mrz_reader" in table.stdout and "all 7 devices passed" in table.stdout
     rows = json.loads(run_cli("selftest", "--json").stdout)
-    assert [row["ok"] for row in rows] == [True] * 6
+    assert [row["ok"] for row in rows] == [True] * 7
 
 
 def test_missing_serial_reader_fails_with_a_hint_and_exit_1(run_cli, config_path, tmp_path) -> None:
@@ -56,7 +56,7 @@ def test_missing_serial_reader_fails_with_a_hint_and_exit_1(run_cli, config_path
     assert "does not exist (unplugged?" in result.stdout
     assert "hint: plug the reader in; check hardware.mrz_serial.port" in result.stdout
     assert "PASS  fingerprint  none" in result.stdout and "not fitted" in result.stdout
-    assert "5 passed, 1 failed" in result.stdout
+    assert "6 passed, 1 failed" in result.stdout
     rows = json.loads(run_cli("selftest", "--json").stdout)
     assert [row["device"] for row in rows if not row["ok"]] == ["mrz_reader"]
 
@@ -152,15 +152,15 @@ def test_face_models_load_and_run_once(run_cli, config_path, face_models) -> Non
     with_screening(config_path, f'face_embedder_model = "{face_models["embedder"]}"\n'
                                 f'face_detector_model = "{face_models["detector"]}"\n')
     rows = json.loads(run_cli("selftest", "--json").stdout)
-    assert [row["device"] for row in rows] == [*KINDS, "face_models", "sd_card"]
-    row = rows[-2]
+    assert [row["device"] for row in rows] == [*KINDS, "face_models", "time", "sd_card"]
+    row = rows[-3]
     runtime = litert.runtime_info()
     assert row["ok"] and row["backend"] == f"{runtime['runtime']} {runtime['version']}"
     assert row["port"] == "face_embedder.tflite + face_detector.tflite"
     assert row["result"].startswith("embedder 112x112 float32 -> 128-d; detector 128x128 float32, 9 boxes "
                                     "(best score 0.12 on a blank image); loaded in ")
     table = run_cli("selftest")
-    assert table.exit_code == 0 and "PASS  face_models" in table.stdout and "all 7 devices passed" in table.stdout
+    assert table.exit_code == 0 and "PASS  face_models" in table.stdout and "all 8 devices passed" in table.stdout
 
 
 def test_a_face_model_that_does_not_load_fails_with_a_hint(run_cli, config_path, tmp_path) -> None:
@@ -174,4 +174,4 @@ def test_a_face_model_that_does_not_load_fails_with_a_hint(run_cli, config_path,
     assert "FAIL  face_models  ai-edge-litert" in result.stdout
     assert f"{junk} is not a TFLite model (no TFL3 file identifier)" in result.stdout
     assert "hint: check screening.face_embedder_model" in result.stdout and "kiosk faces models DIR" in result.stdout
-    assert "6 passed, 1 failed" in result.stdout
+    assert "7 passed, 1 failed" in result.stdout

@@ -21,7 +21,7 @@ from appliance.service.daemon import KioskService
 from appliance.storage import clock_state
 from appliance.storage.clock_state import BootPoint
 from appliance.web.app import create_app
-from appliance.workflow import crossings, timekeeping
+from appliance.workflow import crossings, selftest, timekeeping
 from appliance.workflow.crossings import CrossingRequest
 
 from .conftest import OFFICER_PIN, SUPERVISOR_PIN
@@ -242,3 +242,12 @@ def test_the_status_bar_warns_of_an_unverified_time_in_both_languages(store, con
     assert 'id="clock-untrusted"' in home and "Time not verified" in home
     client.cookies.set("kiosk_lang", "fr")
     assert "Heure non vérifiée" in client.get("/").text
+
+
+def test_the_selftest_says_what_each_time_source_answers(config):
+    row = selftest.check_time(_with_time(config, ntp_synchronized=False, rtc_offset_s=0.0))
+    assert row["device"] == "time" and row["ok"] is True and row["hint"] == ""
+    assert row["result"].startswith("ntp: no answer; rtc: ") and "(±2 s)" in row["result"]
+    assert "gps: no answer" in row["result"]
+    silent = selftest.check_time(_with_time(config, ntp_synchronized=False))
+    assert silent["ok"] is False and "kiosk time set" in silent["hint"]

@@ -5,7 +5,7 @@
 ``hint`` (what to check) when it failed. Devices are opened one at a time and closed
 again, so a broken one cannot keep another's port busy. When a face embedder is
 configured, one more row (``face_models``) loads the models and runs them once on a blank
-image. The last row (``sd_card``) is the card of the data partition: free space against the
+image. A ``time`` row says what each configured time source answers now. The last row (``sd_card``) is the card of the data partition: free space against the
 storage budget, error counters, bytes written. Stop the service first (``systemctl stop
 kiosk``): it holds the serial ports exclusively.
 """
@@ -20,9 +20,9 @@ from typing import Any, Callable
 import numpy as np
 
 from appliance.config import Config, HardwareSection
-from appliance.domain import mrz
+from appliance.domain import clock, mrz
 from appliance.errors import DeviceError, FrameError, InferenceError, MRZError
-from appliance.hw import KINDS, NOT_FITTED, backend_class
+from appliance.hw import KINDS, NOT_FITTED, backend_class, timesource
 from appliance.hw.photo_quality import assess
 from appliance.inference import face_embedder, face_pipeline, litert, model_pack
 from appliance.storage import card_health
@@ -231,12 +231,41 @@ def check_sd_card(config: Config) -> dict[str, Any]:
             "hint": SD_CARD_HINT if health["problems"] else ""}
 
 
+TIME_HINT = ("no trusted time: check NTP or chrony and the uplink, the RTC (`dmesg | grep rtc`), gpsd's fix; "
+             "or a supervisor sets it (`kiosk time set`, docs/operations.md \"Time\")")
+
+
+def check_time(config: Config) -> dict[str, Any]:
+    """The self-test row of the time sources: what each polled source of [time] sources answers now
+    (HQ's time comes with receipts and is not polled). Fails when none answers."""
+    wall = clock.utcnow()
+    answers, ok = [], False
+    try:
+        sources = timesource.open_sources(config.time)
+    except DeviceError as exc:
+        return {"device": "time", "backend": config.time.backend, "port": "", "ok": False, "result": str(exc),
+                "hint": TIME_HINT}
+    for source in sources:
+        try:
+            reading = source.read(wall)
+        except Exception as exc:  # a source's fault is the row's result, not the self-test's end
+            reading, answer = None, f"{source.name}: failed ({exc})"
+        else:
+            answer = f"{source.name}: " + ("no answer" if reading is None else
+                                          f"{clock.iso(reading.utc)} (±{reading.uncertainty_s:g} s)")
+        ok = ok or reading is not None
+        answers.append(answer)
+    return {"device": "time", "backend": config.time.backend, "port": ", ".join(config.time.sources),
+            "ok": ok, "result": "; ".join(answers) or "no polled source configured", "hint": "" if ok else TIME_HINT}
+
+
 def run(config: Config) -> list[dict[str, Any]]:
     """One row per device kind, in start-up order: device, backend, port, ok, result, hint;
-    then the face models' row when an embedder is configured; then the SD card's."""
+    then the face models' row when an embedder is configured; the time sources'; then the SD card's."""
     rows = [check(kind, config.hardware) for kind in KINDS]
     faces = check_face_models(config)
     if faces is not None:
         rows.append(faces)
+    rows.append(check_time(config))
     rows.append(check_sd_card(config))
     return rows
