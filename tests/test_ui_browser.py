@@ -158,8 +158,7 @@ def test_watchlist_hit_typed_by_hand_and_supervisor_refuses(page, ui_kiosk):
     page.locator("#supervisor_pin").click()
     tap_keys(page, "kb-sup-pin", "000000")
     page.locator("#outcome-submit").click()
-    expect(page.locator("#outcome-error")).to_have_text(
-        "Unknown supervisor ID or wrong PIN: 2 tries left before this ID is locked out.")
+    expect(page.locator("#outcome-error")).to_have_text("Unknown supervisor ID or wrong PIN. Tries left: 2.")
     check_screen(page, "15-supervisor-wrong-pin")
     assert _crossing(ui_kiosk, crossing_id)["outcome"] is None
 
@@ -354,7 +353,7 @@ def test_login_lockout_message(page, ui_kiosk):
     for attempt in range(2):
         login(page, "lockme", "999999"[:5] + str(attempt))
         expect(page.locator("#login-error")).to_have_text(
-            f"Unknown officer ID or wrong PIN: {2 - attempt} tries left before this ID is locked out.")
+            f"Unknown officer ID or wrong PIN. Tries left before this ID is locked out: {2 - attempt}.")
     check_screen(page, "20-login-wrong-pin")
     login(page, "lockme", "888888")
     expect(page.locator("#login-error")).to_contain_text("locked out until")

@@ -298,9 +298,9 @@ def test_a_supervisor_unlocks_a_locked_out_officer(page, ui_kiosk):
 
     login(page, "lockme", "111110")
     expect(page.locator("#login-error")).to_have_text(
-        "Unknown officer ID or wrong PIN: 2 tries left before this ID is locked out.")
+        "Unknown officer ID or wrong PIN. Tries left before this ID is locked out: 2.")
     login(page, "lockme", "111112")
-    expect(page.locator("#login-error")).to_contain_text("1 tries left")
+    expect(page.locator("#login-error")).to_contain_text("locked out: 1.")
     login(page, "lockme", "111113")
     expect(page.locator("#login-error")).to_contain_text("locked out until")
     check_screen(page, "84-login-locked-unlock")
@@ -310,7 +310,7 @@ def test_a_supervisor_unlocks_a_locked_out_officer(page, ui_kiosk):
     page.locator("#supervisor_pin").click()
     tap_keys(page, "kb-unlock-pin", "000001")
     page.locator("#kb-unlock-pin button[type=submit]").click()
-    expect(page.locator("#unlock-error")).to_contain_text("tries left")
+    expect(page.locator("#unlock-error")).to_have_text("Unknown supervisor ID or wrong PIN. Tries left: 2.")
     expect(page.locator("#supervisor_id")).to_have_value("sam")
     check_screen(page, "85-unlock-wrong-pin")
     tap_keys(page, "kb-unlock-pin", SUPERVISOR_PIN)

@@ -77,7 +77,7 @@ def test_wrong_pin_then_lockout_then_right_pin_still_refused(client, store):
     for attempt in range(2):
         page = client.post("/login", data={"officer_id": "alice", "pin": "000000"})
         assert page.status_code == 401
-        assert f"Unknown officer ID or wrong PIN: {2 - attempt} tries left before this ID is locked out." in page.text
+        assert f"Unknown officer ID or wrong PIN. Tries left before this ID is locked out: {2 - attempt}." in page.text
     page = client.post("/login", data={"officer_id": "alice", "pin": "000001"})
     assert page.status_code == 423 and "locked out until" in page.text
     page = client.post("/login", data={"officer_id": "alice", "pin": OFFICER_PIN})
@@ -302,7 +302,7 @@ def test_supervisor_outcome_needs_a_supervisor_pin_and_changes_nothing_otherwise
          "Say why in the note"),
         ({"supervisor_id": "", "pin": "", "outcome": "refused", **why}, 422, "must enter their ID and PIN"),
         ({"supervisor_id": "sam", "pin": "000000", "outcome": "refused", **why}, 401,
-         "Unknown supervisor ID or wrong PIN: 2 tries left"),
+         "Unknown supervisor ID or wrong PIN. Tries left: 2."),
         ({"supervisor_id": "alice", "pin": OFFICER_PIN, "outcome": "refused", **why}, 403,
          "You recorded this crossing"),
         ({"supervisor_id": "tech", "pin": "615283", "outcome": "refused", **why}, 403, "Only a supervisor"),

@@ -47,7 +47,7 @@ def login_submit(request: Request, officers: OfficersDep, officer_id: Annotated[
                               time=post_time(request)(until)))
     except WrongPin as exc:
         return render(request, "login.html", note=None, officer_id=officer_id, status_code=401, locked=False,
-                      error=_("Unknown officer ID or wrong PIN: {count} tries left before this ID is locked out.",
+                      error=_("Unknown officer ID or wrong PIN. Tries left before this ID is locked out: {count}.",
                               count=exc.tries_left))
     except AuthError:
         return render(request, "login.html", note=None, officer_id=officer_id, status_code=401, locked=False,
@@ -82,7 +82,7 @@ def unlock_submit(request: Request, officers: OfficersDep, officer_id: Annotated
     except LockedOut:
         return refuse(_("This supervisor is locked out after too many wrong PINs."), 423)
     except WrongPin as exc:
-        return refuse(_("Unknown supervisor ID or wrong PIN: {count} tries left before this ID is locked out.",
+        return refuse(_("Unknown supervisor ID or wrong PIN. Tries left: {count}.",
                         count=exc.tries_left), 401)
     except AuthError:
         return refuse(_("Unknown supervisor ID or wrong PIN."), 401)

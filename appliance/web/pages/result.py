@@ -100,7 +100,7 @@ def crossing_outcome(request: Request, crossing_id: str, officer: PageOfficer, s
     except LockedOut:
         return refuse(_("This supervisor is locked out after too many wrong PINs."), 423)
     except WrongPin as exc:
-        return refuse(_("Unknown supervisor ID or wrong PIN: {count} tries left before this ID is locked out.",
+        return refuse(_("Unknown supervisor ID or wrong PIN. Tries left: {count}.",
                         count=exc.tries_left), 401)
     except AuthError:
         return refuse(_("Unknown supervisor ID or wrong PIN."), 401)
