@@ -315,3 +315,15 @@ def test_arabic_consonant_key_is_only_for_tokens_written_without_vowels():
     assert not any(sound.startswith("a") for sound in names._query_sounds("MARIA"))  # Latin queries pay nothing
     assert names._token_similarity("MR", "MORAD")[1] == "differ"  # the consonants must all be there
     assert names._token_similarity("LHSN", "HASSAN") == (0.9, "phonetic match")
+
+
+def test_name_vocabulary_is_a_sorted_byte_array(tmp_path):
+    rows = [names.NameRow(0, False, "ZED", "ANNA"), names.NameRow(1, True, "ABEL", "ANNA MARIA")]
+    names.build(tmp_path / "n", rows, np.zeros(2, dtype=np.int16))
+    index = names.NameIndex(tmp_path / "n")
+    assert sorted(index.word(i) for i in range(len(index.words))) == ["ABEL", "ANNA", "MARIA", "ZED"]
+    assert all(index.word(index.token_id(w)) == w for w in ("ABEL", "ANNA", "MARIA", "ZED"))
+    assert index.token_id("ZE") is None and index.token_id("ZEDD") is None and index.token_id("AAA") is None
+    names.build(tmp_path / "empty", [], np.zeros(0, dtype=np.int16))
+    empty = names.NameIndex(tmp_path / "empty")
+    assert empty.token_id("ANNA") is None and empty.search("ANNA", "") == []

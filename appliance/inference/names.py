@@ -375,12 +375,17 @@ class NameIndex:
         def load(name: str) -> np.ndarray:
             return np.load(self.directory / f"{name}.npy", mmap_mode="r")
 
-        words = (self.directory / "vocab.txt").read_text(encoding="ascii").split("\n")[:-1]
-        self.vocab = {word: number for number, word in enumerate(words)}
-        self.words = words
+        # The vocabulary as one fixed-width byte array (token id order) and its sort order, not
+        # a dict: 250 000 tokens are about 6 MB so, against about 30 MB as Python strings.
+        words = (self.directory / "vocab.txt").read_bytes().split(b"\n")[:-1]
+        self.words = np.array(words, dtype=f"S{max((len(w) for w in words), default=1)}")
+        del words
+        self._by_spelling = np.argsort(self.words, kind="stable").astype(np.int32)
+        self._sorted_words = self.words[self._by_spelling]
         self.postings, self.starts = load("postings"), np.array(load("posting_starts"))
-        self.delete_keys, self.delete_tokens = np.array(load("deletes_keys")), load("deletes_tokens")
-        self.phonetic_keys, self.phonetic_tokens = np.array(load("phonetic_keys")), load("phonetic_tokens")
+        # Mapped, not copied: a lookup's binary search touches a few pages of them.
+        self.delete_keys, self.delete_tokens = load("deletes_keys"), load("deletes_tokens")
+        self.phonetic_keys, self.phonetic_tokens = load("phonetic_keys"), load("phonetic_tokens")
         self.row_entry, self.row_alias = load("row_entry"), load("row_alias")
         self.row_starts = load("row_starts")
         self.entry_year = load("entry_year")
@@ -396,11 +401,23 @@ class NameIndex:
         surname, _, given = bytes(self.row_text[begin:end]).decode("ascii").partition(KEY_SEPARATOR)
         return surname, given
 
+    def token_id(self, token: str) -> int | None:
+        """The vocabulary id of ``token``, None when no listed name has it."""
+        spelled = token.encode("ascii", "replace")
+        at = int(np.searchsorted(self._sorted_words, spelled))
+        if at < len(self._sorted_words) and self._sorted_words[at] == spelled:
+            return int(self._by_spelling[at])
+        return None
+
+    def word(self, number: int) -> str:
+        return self.words[number].decode("ascii")
+
     def _similar_tokens(self, token: str) -> dict[int, float]:
         """Vocabulary tokens similar to ``token``: id -> token similarity (> 0)."""
         found: set[int] = set()
-        if token in self.vocab:
-            found.add(self.vocab[token])
+        number = self.token_id(token)
+        if number is not None:
+            found.add(number)
         for keys, values, probes in (
             (self.delete_keys, self.delete_tokens, {_crc(v) for v in _deletions(token)}),
             (self.phonetic_keys, self.phonetic_tokens, {_crc(sound) for sound in _query_sounds(token)}),
@@ -413,7 +430,7 @@ class NameIndex:
                     found.update(np.asarray(values[a:b]).tolist())
         similar = {}
         for number in found:
-            score, _ = _token_similarity(token, self.words[number])
+            score, _ = _token_similarity(token, self.word(number))
             if score > 0:
                 similar[number] = score
         return similar
