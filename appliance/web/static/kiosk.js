@@ -380,8 +380,11 @@ function setupCrossing() {
 
   /* The document's own problems (expired, a check digit, typed by hand), listed apart
      from the check-digit ticks so "✔ Expiry date" is never read as "not expired". */
+  // A date never breaks at its dashes (U+2011 is a hyphen that does not break).
+  const unbroken = (text) => text.replace(/(\d{4})-(\d{2})-(\d{2})/g, "$1\u2011$2\u2011$3");
+
   function problemTexts(feedback) {
-    return ((feedback && feedback.problems) || []).map((problem) => problem.text);
+    return ((feedback && feedback.problems) || []).map((problem) => unbroken(problem.text));
   }
 
   function renderProblems(texts) {
@@ -535,7 +538,8 @@ function setupCrossing() {
       // Typed by hand is always true here, and an empty expiry field shows itself: any other
       // problem (an expired document) is named.
       const others = ((fieldsFeedback && fieldsFeedback.problems) || [])
-        .filter((problem) => !["document.typed", "document.no_expiry"].includes(problem.code)).map((p) => p.text);
+        .filter((problem) => !["document.typed", "document.no_expiry"].includes(problem.code))
+        .map((problem) => unbroken(problem.text));
       if (others.length) {
         text = t(config.refer_manual ? "fields_problems_refer" : "fields_problems", { problems: others.join("; ") });
         warn = true;
