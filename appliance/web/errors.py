@@ -7,6 +7,7 @@ A client (the page script, HQ tools, a technician's curl) reads ``error`` to sho
 from __future__ import annotations
 
 from http import HTTPStatus
+from typing import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -23,7 +24,11 @@ from appliance.errors import (
     NotFound,
     WorkflowError,
 )
-from appliance.web.pages import error_page
+
+# Addresses whose callers read JSON: the API, the page script's own calls and assets, the API docs.
+# Anything else is a screen the touchscreen's browser shows: it gets the kiosk's error page.
+JSON_PREFIXES = ("/api/", "/ui/", "/openapi.json", "/docs/")
+PageError = Callable[[Request, int], Response]
 
 # A device missing or failing, whatever the device: the one status a client retries or works around.
 DEVICE_UNAVAILABLE = 503
@@ -78,10 +83,17 @@ async def _login_required(_request: Request, exc: Exception) -> Response:
     return RedirectResponse(exc.location, status_code=303)
 
 
+def _page_error(request: Request) -> PageError | None:
+    """The app's error screen (``register``'s ``page_error``) when ``request`` is for a screen, else None."""
+    page_error: PageError | None = getattr(request.app.state, "page_error", None)
+    return page_error if page_error is not None and not request.url.path.startswith(JSON_PREFIXES) else None
+
+
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    if error_page.wants_page(request):
-        return error_page.page_error(request, 422)
+    page_error = _page_error(request)
+    if page_error is not None:
+        return page_error(request, 422)
     # FastAPI's own list of problems, flattened to the message a person reads: "body.direction: ...".
     message = "; ".join(
         ".".join(str(part) for part in error.get("loc", ())) + ": " + str(error.get("msg", ""))
@@ -93,8 +105,9 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     # Starlette's own answers: no such route (404), wrong method (405).
     assert isinstance(exc, StarletteHTTPException)
-    if exc.status_code in (404, 405) and error_page.wants_page(request):
-        return error_page.page_error(request, exc.status_code)
+    page_error = _page_error(request)
+    if exc.status_code in (404, 405) and page_error is not None:
+        return page_error(request, exc.status_code)
     phrase = HTTPStatus(exc.status_code).phrase
     response = error_response(str(exc.detail), phrase.replace(" ", "").replace("-", ""), exc.status_code)
     if exc.headers:
@@ -102,8 +115,13 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return response
 
 
-def register(app: FastAPI) -> None:
-    """Answer every error of ``app`` in the one shape."""
+def register(app: FastAPI, page_error: PageError | None = None) -> None:
+    """Answer every error of ``app`` in the one shape; ``page_error`` renders a screen's 404/405/422 instead.
+
+    The error screen is handed in (by the app factory) rather than imported: it renders
+    with the pages' templates and session, which themselves raise the errors handled here.
+    """
+    app.state.page_error = page_error
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(KioskError, _kiosk_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -1,7 +1,8 @@
 """The kiosk's own error page for a screen asked for with bad parameters or at an unknown address.
 
 The touchscreen must never show raw JSON to an officer; the JSON API, the page script's
-calls and the API docs keep the one error shape ``{"error", "kind"}`` (``appliance.web.errors``).
+calls and the API docs keep the one error shape ``{"error", "kind"}``: ``appliance.web.errors``
+decides which (its ``JSON_PREFIXES``) and calls ``page_error``, which the app factory hands it.
 """
 
 from __future__ import annotations
@@ -10,10 +11,9 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from appliance.errors import AuthError
+from appliance.web.deps import page_officer
 from appliance.web.i18n import N_
-
-# Addresses whose callers read JSON: the API, the page script's own calls and assets, the API docs.
-JSON_PREFIXES = ("/api/", "/ui/", "/openapi.json", "/docs/")
+from appliance.web.pages.render import message, render, translate
 
 TEXT = {
     404: (N_("Page not found"), N_("This kiosk has no such screen. Go back to the home screen.")),
@@ -23,16 +23,8 @@ TEXT = {
 }
 
 
-def wants_page(request: Request) -> bool:
-    """True for an address the touchscreen's browser shows as a screen."""
-    return not request.url.path.startswith(JSON_PREFIXES)
-
-
 def page_error(request: Request, status_code: int) -> HTMLResponse:
     """The error screen for ``status_code``, in the officer's language, with the status bar and a way home."""
-    from appliance.web.deps import page_officer  # the app's error handlers load before the pages
-    from appliance.web.pages.render import message, render, translate
-
     try:
         officer = page_officer(request, request.app.state.officers)
     except AuthError:
