@@ -20,7 +20,7 @@ Phonetic keys are Metaphone and a consonant-class skeleton (``_skeleton``); a ph
 match also needs Jaro-Winkler >= 0.75, because the keys alone merge names that are not
 variants of each other (JANE and JOHN share both).
 
-Files (numpy ``.npy``, memory-mapped, except the vocabulary which is read into a dict):
+Files (numpy ``.npy``, memory-mapped, except the vocabulary, read into one sorted byte array):
 ``vocab.txt``, ``postings.npy`` + ``posting_starts.npy`` (CSR), ``deletes_keys.npy`` +
 ``deletes_tokens.npy`` and ``phonetic_keys.npy`` + ``phonetic_tokens.npy`` (sorted CRC32
 keys), ``row_entry.npy``, ``row_alias.npy``, ``row_text.bin`` + ``row_starts.npy`` (each
