@@ -101,10 +101,14 @@ def test_a_listed_persons_other_photo_is_a_face_hit_and_a_stranger_is_not(pack_k
     assert face["model"] == {"embedder": embedder.sha256, "detector": model_pack.load(pack).detectors[0].sha256}
     assert face["threshold"] == embedder.threshold == 0.5 and face["variant"] == "int8-weights"
     assert face["dim"] == 192 and "error" not in face and crossing["screening"]["warnings"] == []
+    # The closest listed face's cosine, the one the hit explains.
+    assert face["best_list"] == "national" and f"face similarity {face['best_similarity']:.2f}" in hit["explanation"]
 
     stranger, _ = _photo_crossing(pack_kiosk, sample_photos()["biden"], "stranger.jpg")
     assert stranger["decision"] == "cleared" and stranger["screening"]["hits"] == []
     assert stranger["screening"]["face"]["model"]["embedder"] == embedder.sha256
+    # Not a hit, and the record still says how close the closest listed face came.
+    assert stranger["screening"]["face"]["best_similarity"] < face["threshold"] < face["best_similarity"]
     assert stranger["screening"]["lists"] == {"national": "1"}
 
 

@@ -68,7 +68,9 @@ class FaceScreening:
     ([{"list", "face_model"}]) are the persons lists not searched by face because another
     model embedded their faces. ``reason`` is ``error`` as a code with parameters
     (``face.no_model``, ``face.no_photo``, a quality gate ``face.<gate>``, ``face.error``);
-    ``threshold`` the cosine a listed face had to reach; ``variant`` the model pack's embedder.
+    ``threshold`` the cosine a listed face had to reach; ``variant`` the model pack's embedder;
+    ``best_similarity`` the highest cosine any listed face reached (hit or not) and ``best_list``
+    its list, None when no listed face was searched.
     """
 
     source: Literal["request", "photo"]
@@ -82,6 +84,8 @@ class FaceScreening:
     reason: dict[str, Any] | None = None
     threshold: float | None = None
     variant: str | None = None
+    best_similarity: float | None = None
+    best_list: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         # Only the keys that apply, in the order they became known: a client's embedding
@@ -101,6 +105,8 @@ class FaceScreening:
             data["variant"] = self.variant
         if self.skipped_lists:
             data["skipped_lists"] = self.skipped_lists
+        if self.best_similarity is not None:
+            data.update(best_similarity=self.best_similarity, best_list=self.best_list)
         return data
 
     @classmethod
@@ -108,7 +114,8 @@ class FaceScreening:
         return cls(source=data["source"], capture_id=data.get("capture_id"), error=data.get("error"),
                    model=data.get("model"), dim=data.get("dim"), face_box=data.get("face_box"),
                    detector_score=data.get("detector_score"), skipped_lists=list(data.get("skipped_lists", [])),
-                   reason=data.get("reason"), threshold=data.get("threshold"), variant=data.get("variant"))
+                   reason=data.get("reason"), threshold=data.get("threshold"), variant=data.get("variant"),
+                   best_similarity=data.get("best_similarity"), best_list=data.get("best_list"))
 
 
 @dataclass(frozen=True)
@@ -127,6 +134,8 @@ class ScreeningResult:
     refer: str | None = None
     skipped_face_lists: list[dict[str, str]] = field(default_factory=list)
     face: FaceScreening | None = None
+    # (similarity, list) of the closest listed face, hit or not; the crossing keeps it in its face record.
+    best_face: tuple[float, str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"hits": [hit.to_dict() for hit in self.hits], "lists": dict(self.lists),

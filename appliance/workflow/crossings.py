@@ -280,6 +280,8 @@ def _with_face(result: ScreeningResult, face: FaceScreening | None) -> Screening
         return result
     if result.skipped_face_lists:
         face = replace(face, skipped_lists=result.skipped_face_lists)
+    if result.best_face is not None and face.error is None:
+        face = replace(face, best_similarity=result.best_face[0], best_list=result.best_face[1])
     warnings = result.warnings
     if face.error is not None and not face_screening.is_notice(face):
         # Shown with the result and sent to HQ: the traveller was not screened by face.

@@ -207,6 +207,7 @@ def screen(store: Store, traveller: Traveller, settings: ScreeningSection, thres
         ]
         consulted: dict[str, str] = {}
         hits: list[Hit] = []
+        best_face: dict[str, float] = {}  # list -> the closest listed face's cosine
         for item in in_force:
             if item.kind == "documents" and not (query.document_number and query.document_issuer):
                 continue
@@ -227,15 +228,16 @@ def screen(store: Store, traveller: Traveller, settings: ScreeningSection, thres
                 if item.kind == "documents":
                     hits += _document_hits(index, query, item.name)
                 else:
-                    hits += _person_hits(conn, index, list_query, item.name, threshold, face_threshold)
+                    hits += _person_hits(conn, index, list_query, item.name, threshold, face_threshold, best_face)
             except KioskError as exc:
                 unavailable.append(f"list {item.name} version {item.version} could not be consulted: {exc}")
     stale = {item.name: age_text(item.age_seconds) for item in in_force if item.age_seconds > max_age * 3600}
     warnings, refer = _warnings_and_referral(settings, unavailable, stale, skipped, face_model)
     kept = [hit for hit in hits if hit.score >= threshold]
     kept.sort(key=lambda hit: (-hit.score, hit.kind != "document", hit.list, hit.entry_id))
+    closest = max(((similarity, name) for name, similarity in best_face.items()), default=None)
     return ScreeningResult(hits=kept, lists=dict(sorted(consulted.items())), stale=stale, warnings=warnings,
-                           refer=refer, skipped_face_lists=skipped)
+                           refer=refer, skipped_face_lists=skipped, best_face=closest)
 
 
 def _warnings_and_referral(settings: ScreeningSection, unavailable: list[str], stale: dict[str, str],
@@ -361,7 +363,8 @@ def _details(conn: sqlite3.Connection, list_name: str, entry_ids: list[str]) -> 
 
 
 def _person_hits(conn: sqlite3.Connection, index: Any, query: _Query, list_name: str, threshold: float,
-                 face_threshold: float) -> list[Hit]:
+                 face_threshold: float, best_face: dict[str, float] | None = None) -> list[Hit]:
+    """The list's hits for ``query``; ``best_face`` gets the list's closest face cosine, hit or not."""
     # entry_id -> evidence kind -> (score, text, reasons)
     best: dict[str, dict[str, Evidence]] = {}
 
@@ -386,6 +389,8 @@ def _person_hits(conn: sqlite3.Connection, index: Any, query: _Query, list_name:
             raise WorkflowError(f"face embedding has {query.face.shape[0]} dimensions, list {list_name}'s faces "
                                 f"have {index.faces.dim}")
         for match in index.faces.search(query.face, k=FACE_MATCHES):
+            if best_face is not None and match.similarity > best_face.get(list_name, -2.0):
+                best_face[list_name] = round(float(match.similarity), 4)
             if match.similarity >= face_threshold:
                 span = max(1.0 - face_threshold, 1e-9)
                 score = min(1.0, threshold + (1.0 - threshold) * (match.similarity - face_threshold) / span)
