@@ -174,7 +174,7 @@ def test_undecodable_photos_are_inference_errors(embedder, photo, message):
 
 def test_without_opencv_photos_cannot_be_decoded(monkeypatch, embedder):
     monkeypatch.setitem(sys.modules, "cv2", None)  # import cv2 now raises ImportError
-    with pytest.raises(InferenceError, match=r"decoding photos needs OpenCV \(install the \[pi\] extra"):
+    with pytest.raises(InferenceError, match=r"decoding photos needs OpenCV \(opencv-python-headless, a dependency of the kiosk"):
         embedder.embed(PHOTO_A)
 
 

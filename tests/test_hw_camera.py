@@ -42,7 +42,7 @@ def test_v4l2_without_a_video_device_is_a_clear_device_error() -> None:
 def test_v4l2_without_opencv_says_how_to_install_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fake_node = tmp_path / "video0"
     fake_node.write_bytes(b"")
-    monkeypatch.setitem(sys.modules, "cv2", None)  # what a board without the [pi] extra looks like
+    monkeypatch.setitem(sys.modules, "cv2", None)  # what a kiosk whose OpenCV install broke looks like
     with pytest.raises(DeviceError, match="needs OpenCV .*opencv-python-headless"):
         V4L2Camera.from_config(HardwareSection(camera="v4l2", camera_settings=CameraSettings(device=str(fake_node))))
 

@@ -19,7 +19,7 @@ def import_cv2() -> Any:
         import cv2
     except ImportError as exc:
         raise DeviceError(
-            f"the v4l2 camera back-end needs OpenCV ({exc}): install opencv-python-headless (the [pi] extra)"
+            f"the v4l2 camera back-end needs OpenCV ({exc}): reinstall opencv-python-headless (a dependency of the kiosk)"
         ) from None
     return cv2
 

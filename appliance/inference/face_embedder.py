@@ -56,7 +56,7 @@ def opencv() -> Any:
     try:
         import cv2
     except ImportError:
-        raise InferenceError("decoding photos needs OpenCV (install the [pi] extra: opencv-python-headless)") from None
+        raise InferenceError("decoding photos needs OpenCV (opencv-python-headless, a dependency of the kiosk: reinstall it)") from None
     return cv2
 
 
