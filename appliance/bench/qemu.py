@@ -114,6 +114,10 @@ def read_data_file(card: Path, path: str, target: Path) -> bool:
     data = partitions(card)[2]
     with tempfile.TemporaryDirectory(prefix="kiosk-card-") as tmp:
         extracted = data.extract(card, Path(tmp) / "data.ext4")
+        # After a power cut the last commits are still in ext4's journal, which the next mount
+        # would replay; debugfs reads without it, so replay it on this copy first (the card
+        # itself is left as the cut left it).
+        subprocess.run(["e2fsck", "-y", "-E", "journal_only", str(extracted)], capture_output=True, check=False)
         run("debugfs", "-R", f"dump {path} {target}", extracted)
     return target.exists() and target.stat().st_size > 0
 
@@ -121,7 +125,8 @@ def read_data_file(card: Path, path: str, target: Path) -> bool:
 def console_checks(console: str) -> dict[str, tuple[int, Any]]:
     """The ``KIOSK-CHECK <name> rc=<code> <JSON or text>`` lines of /usr/lib/kiosk/console-check, by name."""
     checks: dict[str, tuple[int, Any]] = {}
-    for name, rc, rest in re.findall(r"^KIOSK-CHECK (\S+) rc=(\d+) ?(.*?)\r?$", console, re.M):
+    # Not anchored: a line may follow the getty's "kiosk login: " prompt, which ends in no newline.
+    for name, rc, rest in re.findall(r"KIOSK-CHECK (\S+) rc=(\d+) ?(.*?)\r?$", console, re.M):
         try:
             value: Any = json.loads(rest)
         except ValueError:
