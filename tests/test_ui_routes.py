@@ -429,6 +429,9 @@ def _source_messages() -> set[str]:
     sources += [("python", path) for path in (PACKAGE / "web").rglob("*.py")]
     # The reasons' templates and terms are rendered on screen by appliance.web.reasons.
     sources += [("python", PACKAGE / "domain" / "reasons.py")]
+    # What to check when a device fails its self-test: the back-ends' and the self-test's hints.
+    sources += [("python", path) for path in (PACKAGE / "hw").glob("*.py")]
+    sources += [("python", PACKAGE / "workflow" / "selftest.py")]
     for method, path in sources:
         for _line, message, _comments, _context in extract_from_file(method, str(path), keywords=keywords):
             found.add(message if isinstance(message, str) else message[0])
@@ -463,3 +466,16 @@ def test_charts_show_their_numbers_to_screen_readers():
     heights = [float(h) for h in re.findall(r'<rect x="[\d.]+" y="[\d.]+" width="[\d.]+" height="([\d.]+)" fill="#0b3d91"', column)]
     legend, first, second = heights  # the legend's entry swatch, then one column per day
     assert legend == 14 and second == pytest.approx(2 * first)
+
+
+def test_a_failed_self_test_says_what_to_check_in_french(store, config, officers, tmp_path):
+    # The simulated reader's samples file is missing: its row fails with the back-end's hint.
+    simulated = config.hardware.simulated.model_copy(update={"mrz_file": tmp_path / "missing.mrz"})
+    broken = config.model_copy(update={"hardware": config.hardware.model_copy(update={"simulated": simulated})})
+    client = BrowserClient(create_app(broken, store))
+    client.get("/login", params={"lang": "fr"})
+    _login(client, "tech", "615283")
+    page = html.unescape(client.post("/diagnostics/selftest").text)
+    assert "À vérifier" in page  # the hint column, shown because a device failed
+    assert "vérifiez hardware.simulated.mrz_file" in page
+    assert "check hardware.simulated.mrz_file" not in page

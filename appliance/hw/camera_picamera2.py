@@ -6,6 +6,7 @@ import io
 import time
 from typing import TYPE_CHECKING, Any
 
+from appliance.domain.reasons import N_
 from appliance.errors import DeviceError
 from appliance.hw.camera import DeviceCamera
 
@@ -18,7 +19,7 @@ class Picamera2Camera(DeviceCamera):
     ``settle_s`` has passed since start, then saves a JPEG still."""
 
     backend = "picamera2"
-    hint = "check the ribbon cable and `rpicam-hello --list-cameras`; on other boards use v4l2"
+    hint = N_("check the ribbon cable and `rpicam-hello --list-cameras`; on other boards use v4l2")
     name = "picamera2 camera"
 
     def __init__(self, settings: CameraSettings, camera: Any) -> None:

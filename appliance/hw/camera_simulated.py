@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from appliance.domain import clock
+from appliance.domain.reasons import N_
 from appliance.errors import DeviceError
 from appliance.hw.camera import Camera, Photo, describe_image
 
@@ -32,7 +33,7 @@ class SimulatedCamera(Camera):
     """
 
     backend = "simulated"
-    hint = "check hardware.simulated.camera_dir holds JPEG/PNG files"
+    hint = N_("check hardware.simulated.camera_dir holds JPEG/PNG files")
 
     def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
         self.directory = Path(directory) if directory is not None else None

@@ -6,6 +6,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
+from appliance.domain.reasons import N_
 from appliance.errors import DeviceError
 from appliance.hw.camera import DeviceCamera, Photo
 
@@ -29,7 +30,7 @@ class V4L2Camera(DeviceCamera):
     settle on the traveller, then keeps the last frame as a JPEG."""
 
     backend = "v4l2"
-    hint = "plug the USB camera in; check hardware.camera_settings.device (v4l2-ctl --list-devices)"
+    hint = N_("plug the USB camera in; check hardware.camera_settings.device (v4l2-ctl --list-devices)")
     name = "v4l2 camera"
 
     def __init__(self, settings: CameraSettings, capture: Any, cv2: Any) -> None:

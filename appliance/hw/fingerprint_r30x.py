@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import serial
 
 from appliance.domain import clock
+from appliance.domain.reasons import N_
 from appliance.errors import DeviceError, FrameError
 from appliance.hw import r30x_protocol as proto
 from appliance.hw.fingerprint import FingerprintCapture, FingerprintScanner
@@ -43,7 +44,7 @@ class R30xScanner(FingerprintScanner):
     """
 
     backend = "r30x"
-    hint = ("check the module's 3.3 V supply, TX->RX and RX->TX wiring, "
+    hint = N_("check the module's 3.3 V supply, TX->RX and RX->TX wiring, "
             "hardware.fingerprint_r30x.port and baudrate (57600 by default)")
 
     def __init__(self, port: serial.SerialBase, settings: FingerprintR30xSettings) -> None:

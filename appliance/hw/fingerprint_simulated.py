@@ -16,6 +16,7 @@ import threading
 from collections import deque
 from typing import TYPE_CHECKING
 
+from appliance.domain.reasons import N_
 from appliance.errors import DeviceError, FrameError
 from appliance.hw import r30x_protocol as proto
 from appliance.hw.fingerprint_r30x import R30xScanner
@@ -175,7 +176,7 @@ class SimulatedFingerprintScanner(R30xScanner):
     """The R30x driver talking to an in-process ``R30xSimulator`` (finger always present)."""
 
     backend = "simulated"
-    hint = "the simulator runs on a pty: check /dev/pts is mounted"
+    hint = N_("the simulator runs on a pty: check /dev/pts is mounted")
 
     def __init__(self, port, settings, simulator: R30xSimulator) -> None:
         super().__init__(port, settings)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import serial
 
+from appliance.domain.reasons import N_
 from appliance.errors import DeviceError, FrameError
 from appliance.hw.mrz_framing import MRZAssembler, Result
 from appliance.hw.mrz_reader import MRZReader
@@ -35,7 +36,7 @@ class SerialMRZReader(MRZReader):
     """
 
     backend = "serial"
-    hint = ("plug the reader in; check hardware.mrz_serial.port (ls -l /dev/serial/by-id/), "
+    hint = N_("plug the reader in; check hardware.mrz_serial.port (ls -l /dev/serial/by-id/), "
             "baudrate and line_end")
 
     def __init__(self, settings: MRZSerialSettings) -> None:

@@ -10,6 +10,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
+from appliance.domain.reasons import N_
 from appliance.errors import DeviceError
 from appliance.hw.mrz_reader import MRZReader
 
@@ -69,7 +70,7 @@ class SimulatedMRZReader(MRZReader):
     """
 
     backend = "simulated"
-    hint = "check hardware.simulated.mrz_file"
+    hint = N_("check hardware.simulated.mrz_file")
 
     def __init__(self, samples: Iterable[str] = (), *, source: str = "given samples") -> None:
         self.samples: list[str] = list(samples)

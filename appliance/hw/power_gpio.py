@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from appliance.domain import clock
+from appliance.domain.reasons import N_
 from appliance.errors import DeviceError
 from appliance.hw.gpio import input_pin
 from appliance.hw.power import PowerReading, PowerSource
@@ -17,7 +18,7 @@ class GpioPowerSource(PowerSource):
     """No percentage, only two flags; the power policy acts on them (lost mains → warn, low → critical)."""
 
     backend = "gpio"
-    hint = "check hardware.power_gpio pins and the UPS signal wiring"
+    hint = N_("check hardware.power_gpio pins and the UPS signal wiring")
 
     def __init__(self, mains_lost: Any, low_battery: Any, pins: dict[str, int | None]) -> None:
         self.mains_lost = mains_lost

@@ -6,6 +6,7 @@ import errno
 from typing import TYPE_CHECKING, Any
 
 from appliance.domain import clock
+from appliance.domain.reasons import N_
 from appliance.errors import DeviceError
 from appliance.hw.power import (
     LastReadingPowerSource,
@@ -37,7 +38,7 @@ class INA219PowerSource(LastReadingPowerSource):
     """
 
     backend = "ina219"
-    hint = "enable I2C (raspi-config); `i2cdetect -y BUS` must show hardware.power_ina219.address"
+    hint = N_("enable I2C (raspi-config); `i2cdetect -y BUS` must show hardware.power_ina219.address")
     name = "INA219"
 
     def __init__(self, settings: PowerINA219Settings, bus: Any) -> None:

@@ -7,6 +7,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from appliance.domain import clock
+from appliance.domain.reasons import N_
 from appliance.errors import DeviceError
 from appliance.hw.power import (
     LastReadingPowerSource,
@@ -35,7 +36,7 @@ class ModbusPowerSource(LastReadingPowerSource):
     """
 
     backend = "modbus"
-    hint = "check the RS485 adapter, A/B wiring, hardware.power_modbus baudrate, unit and registers"
+    hint = N_("check the RS485 adapter, A/B wiring, hardware.power_modbus baudrate, unit and registers")
     name = "modbus"
 
     def __init__(self, settings: PowerModbusSettings, client: Any) -> None:

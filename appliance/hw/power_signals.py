@@ -18,6 +18,7 @@ import dataclasses
 import logging
 from typing import TYPE_CHECKING
 
+from appliance.domain.reasons import N_
 from appliance.errors import DeviceError
 from appliance.hw.device import close_all
 from appliance.hw.power import PowerReading, PowerSource
@@ -35,7 +36,7 @@ class SignalledPowerSource(PowerSource):
     no registry and the self-test checks the gauge and the pins by their own back-ends.
     """
 
-    hint = "check the gauge's settings and hardware.power_gpio pins and the UPS signal wiring"
+    hint = N_("check the gauge's settings and hardware.power_gpio pins and the UPS signal wiring")
 
     def __init__(self, gauge: PowerSource, pins: PowerSource) -> None:
         self.gauge = gauge

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from appliance.domain import clock
+from appliance.domain.reasons import N_
 from appliance.errors import DeviceError
 from appliance.hw.power import PowerReading, PowerSource
 
@@ -30,7 +31,7 @@ class SimulatedPowerSource(PowerSource):
     """
 
     backend = "simulated"
-    hint = "check hardware.simulated.battery_file holds a number 0-100"
+    hint = N_("check hardware.simulated.battery_file holds a number 0-100")
 
     def __init__(
         self,

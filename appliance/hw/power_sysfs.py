@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from appliance.domain import clock
+from appliance.domain.reasons import N_
 from appliance.errors import DeviceError
 from appliance.hw.power import LastReadingPowerSource, PowerReading
 
@@ -20,7 +21,7 @@ class SysfsPowerSource(LastReadingPowerSource):
     and ``online`` of the mains/USB supplies next to it."""
 
     backend = "sysfs"
-    hint = ("enable the UPS HAT's driver (dtoverlay in /boot/firmware/config.txt); "
+    hint = N_("enable the UPS HAT's driver (dtoverlay in /boot/firmware/config.txt); "
             "check hardware.power_sysfs.root and battery")
     name = "sysfs"
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from appliance.config import Config, HardwareSection
 from appliance.domain import clock, mrz
+from appliance.domain.reasons import N_
 from appliance.errors import DeviceError, FrameError, InferenceError, MRZError
 from appliance.hw import KINDS, NOT_FITTED, backend_class, timesource
 from appliance.hw.photo_quality import assess
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 MRZ_READ_S = 0.5
 INDICATOR_STEP_S = 0.2
 # When the back-end itself cannot be found or loaded, there is no class to ask for its hint.
-UNKNOWN_BACKEND_HINT = "check the [hardware] section"
+UNKNOWN_BACKEND_HINT = N_("check the [hardware] section")
 
 
 def _probe_mrz_reader(device: Any) -> str:
@@ -130,7 +131,7 @@ def check(kind: str, hardware: HardwareSection) -> dict[str, Any]:
     return row
 
 
-FACE_MODELS_HINT = ("check screening.face_embedder_model and face_detector_model are TFLite models that follow "
+FACE_MODELS_HINT = N_("check screening.face_embedder_model and face_detector_model are TFLite models that follow "
                     "docs/faces.md (`kiosk faces models DIR` writes reference ones) and that ai-edge-litert is "
                     "installed")
 BLANK_IMAGE = (480, 640)  # a camera-sized mid-grey frame
@@ -182,7 +183,7 @@ def check_face_models(config: Config) -> dict[str, Any] | None:
     return row
 
 
-FACE_PACK_HINT = ("rebuild the pack (`kiosk models build DIR` on a laptop, docs/faces.md) or reinstall the image; "
+FACE_PACK_HINT = N_("rebuild the pack (`kiosk models build DIR` on a laptop, docs/faces.md) or reinstall the image; "
                   "check screening.face_pack and face_pack_embedder")
 
 
@@ -215,7 +216,7 @@ def check_face_pack(pack: Path, settings: Any) -> dict[str, Any]:
     return row
 
 
-SD_CARD_HINT = ("back up (uplink or `kiosk export --to /media/kiosk-usb`), then replace the card; a full budget: "
+SD_CARD_HINT = N_("back up (uplink or `kiosk export --to /media/kiosk-usb`), then replace the card; a full budget: "
                 "see [storage] in docs/operations.md")
 
 
@@ -231,7 +232,7 @@ def check_sd_card(config: Config) -> dict[str, Any]:
             "hint": SD_CARD_HINT if health["problems"] else ""}
 
 
-TIME_HINT = ("no trusted time: check NTP or chrony and the uplink, the RTC (`dmesg | grep rtc`), gpsd's fix; "
+TIME_HINT = N_("no trusted time: check NTP or chrony and the uplink, the RTC (`dmesg | grep rtc`), gpsd's fix; "
              "or a supervisor sets it (`kiosk time set`, docs/operations.md \"Time\")")
 
 
