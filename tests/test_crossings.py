@@ -427,7 +427,10 @@ def test_a_given_embedding_wins_over_the_photo(face_kiosk):
     stranger = rng.standard_normal(128).astype(np.float32)
     crossing, _ = _record_with_photo(face_kiosk, portrait_png(), face_embedding=tuple(stranger.tolist()))
     assert crossing["decision"] == "cleared" and crossing["screening"]["hits"] == []
-    assert crossing["screening"]["face"] == {"source": "request"}
+    # The client's embedding was searched (not the photo's): how close the closest listed face came.
+    face = crossing["screening"]["face"]
+    assert set(face) == {"source", "best_similarity", "best_list"} and face["source"] == "request"
+    assert face["best_list"] == "persons" and face["best_similarity"] < 0.5
 
 
 def test_a_model_that_no_longer_loads_does_not_stop_the_crossing(face_kiosk, tmp_path):
