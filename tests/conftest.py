@@ -10,10 +10,19 @@ import pytest
 from click.testing import CliRunner
 
 from appliance import config as config_module
+from appliance.lists import indexes
 from appliance.storage.officers import Officers
 from appliance.storage.store import Store
 
 from .ui.chromium import browser  # noqa: F401  (one browser for every test module)
+
+
+@pytest.fixture(autouse=True)
+def _close_list_indexes():
+    """Each test's kiosk has its own lists: forget the opened indexes after it, so their files
+    close instead of piling up over the suite (pyserial's select() fails past fd 1023)."""
+    yield
+    indexes.forget_all()
 
 OFFICER_PIN = "482915"
 SUPERVISOR_PIN = "739264"

@@ -156,6 +156,17 @@ def forget(directory: Path) -> None:
         _cache.pop(str(directory), None)
 
 
+def forget_all() -> None:
+    """Drop every opened index; each closes its files once no screening holds it any more.
+
+    A kiosk keeps a few lists open for its whole life; a process that opens many kiosks'
+    lists one after another (the test suite) calls this between them, or it runs out of
+    file descriptors (each open index holds its files and maps).
+    """
+    with _cache_lock:
+        _cache.clear()
+
+
 # -- Pointer and clean-up ------------------------------------------------------------------
 
 def referenced(store: Store) -> set[str]:
