@@ -4,6 +4,7 @@ in the past, a supervisor setting the time, HQ's signed receipt time, the seq wh
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 from datetime import datetime, timedelta, timezone
@@ -248,6 +249,7 @@ def test_the_selftest_says_what_each_time_source_answers(config):
     row = selftest.check_time(_with_time(config, ntp_synchronized=False, rtc_offset_s=0.0))
     assert row["device"] == "time" and row["ok"] is True and row["hint"] == ""
     assert row["result"].startswith("ntp: no answer; rtc: ") and "(±2 s)" in row["result"]
+    assert re.search(r"rtc: [+-]\d+\.\d s from the system clock", row["result"]), row["result"]
     assert "gps: no answer" in row["result"]
     silent = selftest.check_time(_with_time(config, ntp_synchronized=False))
     assert silent["ok"] is False and "kiosk time set" in silent["hint"]

@@ -252,8 +252,10 @@ def check_time(config: Config) -> dict[str, Any]:
         except Exception as exc:  # a source's fault is the row's result, not the self-test's end
             reading, answer = None, f"{source.name}: failed ({exc})"
         else:
+            # What a technician compares: how far the source is from the board's clock, not a raw timestamp.
             answer = f"{source.name}: " + ("no answer" if reading is None else
-                                          f"{clock.iso(reading.utc)} (±{reading.uncertainty_s:g} s)")
+                                          f"{(reading.utc - wall).total_seconds():+.1f} s from the system clock "
+                                          f"(±{reading.uncertainty_s:g} s)")
         ok = ok or reading is not None
         answers.append(answer)
     return {"device": "time", "backend": config.time.backend, "port": ", ".join(config.time.sources),
