@@ -1,4 +1,9 @@
-"""Crossings over the API: record one (screened first), read, list a day's, and a supervisor's outcome."""
+"""Crossings over the API: record one (screened first), read, list a day's, and a supervisor's outcome.
+
+Reading crossings (names, document numbers, captures' links) is for the roles that process
+travellers; a technician gets 403 ``Forbidden`` and reads counts from ``/api/stats/daily``
+and queue depths from ``/api/uplink`` instead.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from appliance.domain import clock
+from appliance.storage.officers import require_role
 from appliance.web.deps import Authenticated, ConfigDep, DevicesDep, StoreDep
 from appliance.web.models import CrossingBody, OutcomeBody
 from appliance.workflow import crossings, drafts
@@ -50,6 +56,8 @@ def list_crossings(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
+    """A post-local day's crossings (or every day's), newest first; 403 for a technician."""
+    require_role(officer, "officer", "supervisor")
     since = until = None
     if day is not None:
         since, until = clock.day_bounds(day, config.kiosk.timezone)
@@ -59,6 +67,8 @@ def list_crossings(
 
 @router.get("/api/crossings/{crossing_id}")
 def get_crossing(crossing_id: str, officer: Authenticated, store: StoreDep) -> dict[str, Any]:
+    """One crossing with its traveller's data; 403 for a technician (before the id is looked up)."""
+    require_role(officer, "officer", "supervisor")
     return crossings.get(store, crossing_id).to_dict()
 
 
@@ -73,6 +83,7 @@ def resolve_crossing(crossing_id: str, body: OutcomeBody, officer: Authenticated
 @router.get("/api/referrals")
 def open_referrals(officer: Authenticated, config: ConfigDep, store: StoreDep,
                    limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
-    """Referred crossings of any day still waiting for a supervisor's outcome, oldest first."""
+    """Referred crossings of any day still waiting for a supervisor's outcome, oldest first; 403 for a technician."""
+    require_role(officer, "officer", "supervisor")
     items = crossings.open_referrals(store, limit=limit, training=config.kiosk.training)
     return {"referrals": [item.to_dict() for item in items], "count": len(items)}

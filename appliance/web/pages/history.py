@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from appliance.domain import clock
 from appliance.web.deps import ConfigDep, PageOfficer, StoreDep
-from appliance.web.pages.render import render
+from appliance.web.pages.render import personal_data_refused, render
 from appliance.workflow import crossings
 
 router = APIRouter(include_in_schema=False)
@@ -20,6 +20,9 @@ HISTORY_PAGE_SIZE = 5
 @router.get("/history")
 def history(request: Request, officer: PageOfficer, config: ConfigDep, store: StoreDep, q: str = "",
             page: Annotated[int, Query(ge=0, le=10_000)] = 0) -> Response:
+    refused = personal_data_refused(request, officer)
+    if refused is not None:
+        return refused
     since, until = clock.day_bounds(clock.local_today(config.kiosk.timezone), config.kiosk.timezone)
     items = crossings.list_crossings(store, since=since, until=until, limit=1000)
     needle = " ".join(q.upper().split())

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from appliance.web.deps import ConfigDep, PageOfficer, StoreDep
-from appliance.web.pages.render import render
+from appliance.web.pages.render import personal_data_refused, render
 from appliance.workflow import crossings
 
 router = APIRouter(include_in_schema=False)
@@ -21,6 +21,9 @@ REFERRALS_SHOWN = 200
 @router.get("/referrals")
 def referrals(request: Request, officer: PageOfficer, config: ConfigDep, store: StoreDep,
               page: Annotated[int, Query(ge=0, le=1000)] = 0) -> Response:
+    refused = personal_data_refused(request, officer)
+    if refused is not None:
+        return refused
     items = crossings.open_referrals(store, limit=REFERRALS_SHOWN, training=config.kiosk.training)
     pages = max(1, -(-len(items) // REFERRALS_PAGE_SIZE))
     page = min(page, pages - 1)

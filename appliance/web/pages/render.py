@@ -13,7 +13,8 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from appliance.domain import clock
-from appliance.storage.officers import Officer
+from appliance.errors import Forbidden
+from appliance.storage.officers import Officer, require_role
 from appliance.web import csrf, reasons
 from appliance.web.deps import LANGUAGE_COOKIE, get_config, get_devices, get_power_policy, get_store
 from appliance.web.i18n import JS_MESSAGES, LANGUAGES, N_, choose, translator
@@ -206,6 +207,19 @@ def message(request: Request, officer: Officer, status_code: int, title: str, te
     """A page that only says why the officer cannot go on (not found, not allowed); title and text translated here."""
     _ = translate(request)
     return render(request, "message.html", officer, status_code=status_code, title=_(title), text=_(text))
+
+
+def personal_data_refused(request: Request, officer: Officer) -> HTMLResponse | None:
+    """The "Not allowed" screen (403) for a role that may not see travellers' personal data, else None.
+
+    Technicians maintain the kiosk and never see who crossed; the rule is ``require_role``'s,
+    the one the API's crossing routes apply, so a screen and its API cannot disagree.
+    """
+    try:
+        require_role(officer, "officer", "supervisor")
+    except Forbidden:
+        return message(request, officer, 403, N_("Not allowed"), N_("Your role cannot see travellers' personal data."))
+    return None
 
 
 def indicate(devices: Any, state: str) -> None:

@@ -13,7 +13,7 @@ from appliance.storage.store import Store
 from appliance.errors import AuthError, Forbidden, FourEyes, LockedOut, NotFound, WorkflowError, WrongPin
 from appliance.web.deps import DevicesDep, OfficersDep, PageOfficer, StoreDep, get_config
 from appliance.web.i18n import N_
-from appliance.web.pages.render import age_text, indicate, message, render, translate
+from appliance.web.pages.render import age_text, indicate, message, personal_data_refused, render, translate
 from appliance.workflow import crossings
 
 router = APIRouter(include_in_schema=False)
@@ -24,6 +24,9 @@ NOT_FOUND = (N_("Not found"), N_("There is no such crossing on this kiosk."))
 @router.get("/crossings/{crossing_id}")
 def crossing_result(request: Request, crossing_id: str, officer: PageOfficer, store: StoreDep,
                     devices: DevicesDep, new: bool = False) -> Response:
+    refused = personal_data_refused(request, officer)
+    if refused is not None:
+        return refused
     try:
         crossing = crossings.get(store, crossing_id)
     except NotFound:
@@ -70,6 +73,10 @@ def crossing_outcome(request: Request, crossing_id: str, officer: PageOfficer, s
                      reason: Annotated[str, Form()] = "") -> Response:
     """The supervisor's decision on a referral, with a reason, confirmed with the supervisor's own PIN."""
     _ = translate(request)
+    # Refused before the crossing is read: a refusal below shows the result screen again.
+    refused = personal_data_refused(request, officer)
+    if refused is not None:
+        return refused
     try:
         crossing = crossings.get(store, crossing_id)
     except NotFound:
