@@ -123,8 +123,13 @@ def test_referral_resolved_by_supervisor_only(client):
     assert client.post(f"/api/crossings/{crossing['id']}/outcome", json={"outcome": "cleared"},
                        headers=officer).status_code == 403
     supervisor = _login(client, "sam", SUPERVISOR_PIN)
+    # A reason is needed, as on the touchscreen and the CLI (appliance.workflow.crossings.outcome_problem).
+    no_reason = client.post(f"/api/crossings/{crossing['id']}/outcome",
+                            json={"outcome": "cleared", "note": "namesake, different person"}, headers=supervisor)
+    assert no_reason.status_code == 422 and "an outcome needs a reason" in no_reason.json()["error"]
     resolved = client.post(f"/api/crossings/{crossing['id']}/outcome",
-                           json={"outcome": "cleared", "note": "namesake, different person"}, headers=supervisor)
+                           json={"outcome": "cleared", "note": "namesake, different person",
+                                 "reason": "not_the_listed_person"}, headers=supervisor)
     assert resolved.status_code == 200 and resolved.json()["outcome"] == "cleared"
 
 

@@ -71,10 +71,10 @@ def test_record_list_and_resolve_from_the_cli(run_cli, store, officers, tmp_path
     listed = json.loads(run_cli("crossings", "list", "--json").stdout)
     assert [c["seq"] for c in listed] == [2, 1]
     wrong_pin = run_cli("crossings", "resolve", crossing["id"], "--supervisor", "sam", "--outcome", "refused",
-                        input="000999\n")
+                        "--reason", "listed_person_confirmed", input="000999\n")
     assert wrong_pin.exit_code == 1 and "wrong PIN" in wrong_pin.stderr
     resolved = run_cli("crossings", "resolve", crossing["id"], "--supervisor", "sam", "--outcome", "refused",
-                       "--note", "confirmed", input=f"{SUPERVISOR_PIN}\n")
+                       "--reason", "listed_person_confirmed", "--note", "confirmed", input=f"{SUPERVISOR_PIN}\n")
     assert resolved.exit_code == 0, resolved.output
     assert json.loads(run_cli("crossings", "show", crossing["id"]).stdout)["outcome"] == "refused"
     stats = json.loads(run_cli("stats", "daily", "--json").stdout)

@@ -221,14 +221,17 @@ def test_supervisor_resolves_a_referral_once(kiosk):
     store, _, officers = kiosk
     referred = _record(kiosk, PERSON_HIT_DOE)
     with pytest.raises(Forbidden):
-        crossings.resolve(store, officers.get("alice"), referred["id"], "cleared")
-    resolved = crossings.resolve(store, officers.get("sam"), referred["id"], "refused", "identity confirmed")
+        crossings.resolve(store, officers.get("alice"), referred["id"], "cleared", reason="not_the_listed_person",
+                          four_eyes=True)
+    resolved = crossings.resolve(store, officers.get("sam"), referred["id"], "refused", "identity confirmed",
+                                 reason="listed_person_confirmed", four_eyes=True)
     assert resolved.outcome == "refused" and resolved.outcome_by == "sam"
     with pytest.raises(WorkflowError, match="already has outcome refused"):
-        crossings.resolve(store, officers.get("sam"), referred["id"], "cleared")
+        crossings.resolve(store, officers.get("sam"), referred["id"], "cleared", reason="not_the_listed_person",
+                          four_eyes=True)
     cleared = _record(kiosk, CLEAR_OKAFOR)
     with pytest.raises(WorkflowError, match="not referred"):
-        crossings.resolve(store, officers.get("sam"), cleared["id"], "refused")
+        crossings.resolve(store, officers.get("sam"), cleared["id"], "refused", reason="listed_person_confirmed", four_eyes=True)
     kinds = [row[0] for row in store.conn.execute("SELECT kind FROM outbox ORDER BY seq")]
     # The hit also queues an alert, which the uplink sends ahead of any backlog.
     assert kinds == ["crossing", "alert", "crossing_outcome", "crossing"]

@@ -62,7 +62,7 @@ def test_a_bad_outcome_reason_is_refused_and_changes_nothing(kiosk, reason, note
     store, _config, officers = kiosk
     hit = _record(kiosk, PERSON_HIT_DOE).crossing
     with pytest.raises(WorkflowError, match=message):
-        crossings.resolve(store, officers.get("sam"), hit.id, "refused", note, reason=reason)
+        crossings.resolve(store, officers.get("sam"), hit.id, "refused", note, reason=reason, four_eyes=True)
     assert crossings.get(store, hit.id).outcome is None and _outbox(store, "crossing_outcome") == []
 
 
@@ -73,7 +73,7 @@ def test_open_referrals_of_any_day_oldest_first(kiosk):
     second = _record(kiosk, PERSON_HIT_DOE).crossing
     assert [item.id for item in crossings.open_referrals(store)] == [first.id, second.id]
     assert crossings.count_open_referrals(store) == 2
-    crossings.resolve(store, officers.get("sue"), first.id, "cleared", reason="not_the_listed_person")
+    crossings.resolve(store, officers.get("sue"), first.id, "cleared", reason="not_the_listed_person", four_eyes=True)
     assert [item.id for item in crossings.open_referrals(store)] == [second.id]
     client = TestClient(create_app(config, store))
     token = client.post("/api/login", json={"officer_id": "sue", "pin": "864213"}).json()["token"]

@@ -196,7 +196,8 @@ def test_long_messages_wrap_and_read_right_in_french(page, ui_kiosk):
     from appliance.workflow import crossings
 
     hit = _record(ui_kiosk, mrz=PERSON_HIT_DOE, direction="exit")
-    crossings.resolve(ui_kiosk.store, ui_kiosk.app.state.officers.get("sam"), hit.id, "refused")
+    crossings.resolve(ui_kiosk.store, ui_kiosk.app.state.officers.get("sam"), hit.id, "refused",
+                      reason="listed_person_confirmed", four_eyes=True)
     page.goto(f"/crossings/{hit.id}")
     expect(page.locator("#verdict h1")).to_have_text("Décision : refusée")
     check_screen(page, "73-fr-outcome-refused")
@@ -620,7 +621,8 @@ def test_every_screen_at_both_sizes_in_both_languages(browser, ui_kiosk, size, l
         walk.shot("supervisor")
         hit_taps_to_form = walk.taps
         hit_id = re.search(r"/crossings/([0-9a-f-]{36})", page.url).group(1)
-        crossings.resolve(ui_kiosk.store, ui_kiosk.app.state.officers.get("sam"), hit_id, "refused")
+        crossings.resolve(ui_kiosk.store, ui_kiosk.app.state.officers.get("sam"), hit_id, "refused",
+                          reason="listed_person_confirmed", four_eyes=True)
         page.goto(f"/crossings/{hit_id}")
         walk.shot("outcome-refused")
         assert hit_taps_to_form == 8, f"a hit took {hit_taps_to_form} taps to the supervisor's form"

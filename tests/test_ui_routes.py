@@ -326,6 +326,30 @@ def test_supervisor_outcome_needs_a_supervisor_pin_and_changes_nothing_otherwise
     assert client.get("/crossings/no-such-id").status_code == 404
 
 
+def test_one_supervisor_login_answers_the_unlock_and_the_outcome_forms_alike(store, officers):
+    from appliance.web.pages.render import Refusal, supervisor_session
+
+    _ = translator("fr")
+    with supervisor_session(officers, "sam", SUPERVISOR_PIN, _) as session:
+        assert not isinstance(session, Refusal) and session.officer.id == "sam"
+        assert officers.session(session.token).officer.id == "sam"
+    assert _sessions(store) == 0  # logged out once the form is done
+    answers = []
+    for supervisor_id, pin in [("ghost", SUPERVISOR_PIN), ("sam", "000000"), ("sam", "000000"), ("sam", "000000"),
+                               ("sam", SUPERVISOR_PIN)]:
+        with supervisor_session(officers, supervisor_id, pin, _) as refused:
+            answers.append(refused)
+    assert answers == [
+        Refusal("Identifiant de superviseur inconnu ou code PIN erroné.", 401),
+        Refusal("Superviseur inconnu ou code PIN erroné. Essais restants : 2.", 401),
+        Refusal("Superviseur inconnu ou code PIN erroné. Essais restants : 1.", 401),
+        # The third wrong PIN starts the lockout (max_failed_logins = 3); the right PIN is then refused too.
+        Refusal("Ce superviseur est bloqué après trop de codes PIN erronés.", 423),
+        Refusal("Ce superviseur est bloqué après trop de codes PIN erronés.", 423),
+    ]
+    assert _sessions(store) == 0
+
+
 def test_result_page_explains_a_hit_and_a_clear(client, store, config, officers):
     hit = record(store, config, officers.get("alice"),
                  CrossingRequest(direction="exit", mrz=PERSON_HIT_DOE)).to_dict()

@@ -118,17 +118,29 @@ def show(crossing_id: str) -> None:
 @click.argument("crossing_id")
 @click.option("--supervisor", "supervisor_id", required=True, help="Supervisor recording the outcome.")
 @click.option("--outcome", type=click.Choice(workflow.OUTCOMES), required=True, help="Outcome of secondary inspection.")
+@click.option("--reason", metavar="REASON",
+              help="Why, as the touchscreen's decision form asks: " + ", ".join(workflow.OUTCOME_REASONS)
+              + " (other needs a --note).")
 @click.option("--note", default="", help="Supervisor's note.")
-def resolve(crossing_id: str, supervisor_id: str, outcome: str, note: str) -> None:
-    """Record a supervisor's outcome for a referred crossing; the PIN is read from stdin."""
+def resolve(crossing_id: str, supervisor_id: str, outcome: str, reason: str | None, note: str) -> None:
+    """Record a supervisor's outcome for a referred crossing, with its reason; the PIN is read from stdin.
+
+    The touchscreen's rules: a reason is needed, and under four eyes (security.four_eyes)
+    the officer who recorded the crossing cannot decide it.
+    """
     config = load_config()
-    pin = sys.stdin.readline().strip()
+    # Refused before the PIN is read and checked, as on the touchscreen: a decision that
+    # cannot be recorded costs the supervisor no try towards a lockout, and changes nothing.
+    workflow.check_outcome(outcome, reason, note)
     with Store(config.db_path) as store:
+        workflow.check_four_eyes(workflow.get(store, crossing_id), supervisor_id, config.security.four_eyes)
+        pin = sys.stdin.readline().strip()
         officers = Officers(store, config.security)
         # The same PIN check and lockout as at the screen; the session is only for this command.
         session = officers.login(supervisor_id, pin)
         try:
-            crossing = workflow.resolve(store, session.officer, crossing_id, outcome, note)
+            crossing = workflow.resolve(store, session.officer, crossing_id, outcome, note, reason=reason,
+                                        four_eyes=config.security.four_eyes)
         finally:
             officers.logout(session.token)
     click.echo(f"resolved {_summary(crossing)}")

@@ -470,27 +470,66 @@ def record(store: Store, config: Config, officer: Officer, request: CrossingRequ
     return recorded
 
 
+# What is wrong with a supervisor's decision (``outcome_problem``), in English for the API and
+# the CLI; the touchscreen says the same in the officer's language from the code.
+OUTCOME_PROBLEMS = {
+    "outcome": "outcome {outcome!r} is not one of " + ", ".join(OUTCOMES),
+    "reason_missing": "an outcome needs a reason: one of " + ", ".join(OUTCOME_REASONS),
+    "reason": "outcome reason {reason!r} is not one of " + ", ".join(OUTCOME_REASONS),
+    "note_needed": "outcome reason 'other' needs a note saying why",
+    "note_too_long": "note is longer than 2000 characters",
+}
+
+
+def outcome_problem(outcome: str, reason: str | None, note: str) -> str | None:
+    """The first thing a supervisor's decision cannot have, as a code of ``OUTCOME_PROBLEMS``; None when it is whole.
+
+    Every way in (touchscreen, API, CLI) asks this one function: an outcome, one of the
+    reasons (``OUTCOME_REASONS``), and a note when the reason is "other".
+    """
+    if outcome not in OUTCOMES:
+        return "outcome"
+    if not reason:
+        return "reason_missing"
+    if reason not in OUTCOME_REASONS:
+        return "reason"
+    if reason == "other" and not note.strip():
+        return "note_needed"
+    if len(note) > 2000:
+        return "note_too_long"
+    return None
+
+
 def check_outcome(outcome: str, reason: str | None, note: str) -> None:
     """Raises WorkflowError for an outcome, reason or note a supervisor's decision cannot have."""
-    if outcome not in OUTCOMES:
-        raise WorkflowError(f"outcome {outcome!r} is not one of {', '.join(OUTCOMES)}")
-    if reason is not None and reason not in OUTCOME_REASONS:
-        raise WorkflowError(f"outcome reason {reason!r} is not one of {', '.join(OUTCOME_REASONS)}")
-    if reason == "other" and not note.strip():
-        raise WorkflowError("outcome reason 'other' needs a note saying why")
-    if len(note) > 2000:
-        raise WorkflowError("note is longer than 2000 characters")
+    problem = outcome_problem(outcome, reason, note)
+    if problem is not None:
+        raise WorkflowError(OUTCOME_PROBLEMS[problem].format(outcome=outcome, reason=reason))
+
+
+def check_four_eyes(crossing: Crossing, supervisor_id: str, four_eyes: bool) -> None:
+    """Raises FourEyes when ``four_eyes`` (``security.four_eyes``) is on and ``supervisor_id`` recorded ``crossing``.
+
+    The one four-eyes rule: ``resolve`` applies it in its transaction, and the touchscreen
+    and the CLI ask it before the PIN is checked (the same person cannot be the second pair
+    of eyes, so their PIN is not worth a try towards a lockout).
+    """
+    if four_eyes and crossing.officer_id == supervisor_id:
+        raise FourEyes(f"supervisor {supervisor_id} recorded crossing {crossing.id}: another supervisor "
+                       "must decide it (security.four_eyes)")
 
 
 def resolve(store: Store, supervisor: Officer, crossing_id: str, outcome: str, note: str = "",
-            now: datetime | None = None, *, reason: str | None = None, four_eyes: bool = False) -> Crossing:
+            now: datetime | None = None, *, reason: str | None, four_eyes: bool) -> Crossing:
     """A supervisor's outcome for a referred crossing, with the reason (``OUTCOME_REASONS``) and a note.
 
-    With ``four_eyes`` (``security.four_eyes``), the officer who recorded the crossing cannot
-    decide it: another supervisor must. Raises Forbidden unless the officer is a supervisor,
-    FourEyes for the recording officer under four eyes, NotFound for an unknown id,
-    WorkflowError if the crossing was not referred, already has an outcome, or the outcome,
-    reason or note is not one a decision can have (see ``check_outcome``).
+    ``reason`` and ``four_eyes`` have no default: every way in passes the supervisor's reason
+    and the post's ``security.four_eyes``. With ``four_eyes``, the officer who recorded the
+    crossing cannot decide it: another supervisor must (``check_four_eyes``). Raises Forbidden
+    unless the officer is a supervisor, FourEyes for the recording officer under four eyes,
+    NotFound for an unknown id, WorkflowError if the crossing was not referred, already has an
+    outcome, or the outcome has no reason or a reason or note a decision cannot have (see
+    ``outcome_problem``).
     """
     require_role(supervisor, "supervisor")
     check_outcome(outcome, reason, note)
@@ -503,9 +542,7 @@ def resolve(store: Store, supervisor: Officer, crossing_id: str, outcome: str, n
             raise WorkflowError(
                 f"crossing {crossing_id} already has outcome {current.outcome} by {current.outcome_by}"
             )
-        if four_eyes and current.officer_id == supervisor.id:
-            raise FourEyes(f"supervisor {supervisor.id} recorded crossing {crossing_id}: another supervisor "
-                           "must decide it (security.four_eyes)")
+        check_four_eyes(current, supervisor.id, four_eyes)
         store.conn.execute(
             "UPDATE crossings SET outcome = ?, outcome_by = ?, outcome_at = ?, outcome_note = ?, outcome_reason = ? "
             "WHERE id = ?",

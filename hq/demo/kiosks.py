@@ -148,7 +148,9 @@ class SimKiosk:
 
     def resolve(self, crossing_id: str, outcome: str) -> None:
         """The post's supervisor decides a referred crossing (``cleared`` or ``refused``), as on the touchscreen."""
-        resolve(self.store, self.supervisor, crossing_id, outcome, "decided at the demo post")
+        reason = "not_the_listed_person" if outcome == "cleared" else "listed_person_confirmed"
+        resolve(self.store, self.supervisor, crossing_id, outcome, "decided at the demo post", reason=reason,
+                four_eyes=self.config.security.four_eyes)
 
     def pending(self) -> int:
         return outbox.depth(self.store)

@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from appliance.errors import AuthError, LockedOut, NotFound, WrongPin
 from appliance.web.deps import LANGUAGE_COOKIE, SESSION_COOKIE, OfficersDep
 from appliance.web.i18n import choose
-from appliance.web.pages.render import post_time, render, translate
+from appliance.web.pages.render import Refusal, post_time, render, supervisor_session, translate
 
 router = APIRouter(include_in_schema=False)
 
@@ -76,24 +76,15 @@ def unlock_submit(request: Request, officers: OfficersDep, officer_id: Annotated
 
     if not officer_id or not supervisor_id or not pin:
         return refuse(_("The supervisor must enter their ID and PIN."), 422)
-    try:
-        # A login: the supervisor's own wrong PINs count towards their own lockout.
-        session = officers.login(supervisor_id, pin)
-    except LockedOut:
-        return refuse(_("This supervisor is locked out after too many wrong PINs."), 423)
-    except WrongPin as exc:
-        return refuse(_("Unknown supervisor ID or wrong PIN. Tries left: {count}.",
-                        count=exc.tries_left), 401)
-    except AuthError:
-        return refuse(_("Unknown supervisor ID or wrong PIN."), 401)
-    try:
+    with supervisor_session(officers, supervisor_id, pin, _) as session:
+        if isinstance(session, Refusal):
+            return refuse(*session)
         if session.officer.role != "supervisor":
             return refuse(_("Only a supervisor can unlock an officer."), 403)
-        officers.unlock(officer_id, actor=session.officer.id)
-    except NotFound:
-        return refuse(_("There is no officer {officer} on this kiosk.", officer=officer_id), 404)
-    finally:
-        officers.logout(session.token)
+        try:
+            officers.unlock(officer_id, actor=session.officer.id)
+        except NotFound:
+            return refuse(_("There is no officer {officer} on this kiosk.", officer=officer_id), 404)
     return RedirectResponse("/login?note=unlocked", status_code=303)
 
 

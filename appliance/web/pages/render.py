@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
@@ -13,8 +15,8 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from appliance.domain import clock
-from appliance.errors import Forbidden
-from appliance.storage.officers import Officer, require_role
+from appliance.errors import AuthError, Forbidden, LockedOut, WrongPin
+from appliance.storage.officers import Officer, Officers, Session, require_role
 from appliance.web import csrf, reasons
 from appliance.web.deps import LANGUAGE_COOKIE, get_config, get_devices, get_power_policy, get_store
 from appliance.web.i18n import JS_MESSAGES, LANGUAGES, N_, choose, translator
@@ -238,3 +240,36 @@ def indicate(devices: Any, state: str) -> None:
             indicators.set_state(state)
     except Exception as exc:
         log.error("could not set the indicators to %s: %s", state, exc)
+
+
+class Refusal(NamedTuple):
+    """Why a form is refused, in the officer's language, and the status the page answers with."""
+
+    text: str
+    status_code: int
+
+
+@contextmanager
+def supervisor_session(officers: Officers, supervisor_id: str, pin: str, _: Translate) -> Iterator[Session | Refusal]:
+    """A supervisor's own ID and PIN typed on a form (an unlock, a referral's outcome): their session, or a Refusal.
+
+    A login, not a bare PIN check, so the supervisor's wrong PINs count towards their own
+    lockout: locked out is 423, a wrong PIN 401 with the tries left, an unknown ID 401. The
+    session lives only for the ``with`` block and is logged out after it. The caller checks
+    the role: what a non-supervisor is told depends on what the form does.
+    """
+    try:
+        session = officers.login(supervisor_id, pin)
+    except LockedOut:
+        yield Refusal(_("This supervisor is locked out after too many wrong PINs."), 423)
+        return
+    except WrongPin as exc:
+        yield Refusal(_("Unknown supervisor ID or wrong PIN. Tries left: {count}.", count=exc.tries_left), 401)
+        return
+    except AuthError:
+        yield Refusal(_("Unknown supervisor ID or wrong PIN."), 401)
+        return
+    try:
+        yield session
+    finally:
+        officers.logout(session.token)

@@ -10,10 +10,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from appliance.domain import clock
 from appliance.domain.models import Crossing
 from appliance.storage.store import Store
-from appliance.errors import AuthError, Forbidden, FourEyes, LockedOut, NotFound, WorkflowError, WrongPin
+from appliance.errors import Forbidden, FourEyes, NotFound, WorkflowError
 from appliance.web.deps import DevicesDep, OfficersDep, PageOfficer, StoreDep, get_config
 from appliance.web.i18n import N_
-from appliance.web.pages.render import age_text, indicate, message, personal_data_refused, render, translate
+from appliance.web.pages.render import (Refusal, age_text, indicate, message, personal_data_refused, render,
+                                        supervisor_session, translate)
 from appliance.workflow import crossings
 
 router = APIRouter(include_in_schema=False)
@@ -45,6 +46,17 @@ OUTCOME_REASON_TEXT = {
     "document_invalid": N_("Document invalid or false"),
     "other": N_("Other (say why in the note)"),
 }
+
+
+# What crossings.outcome_problem finds wrong with a decision, as the supervisor reads it.
+OUTCOME_PROBLEM_TEXT = {
+    "outcome": N_("Choose cleared or refused."),
+    "reason_missing": N_("Choose the reason for the outcome."),
+    "reason": N_("Choose the reason for the outcome."),
+    "note_needed": N_("Say why in the note: the reason is Other."),
+    "note_too_long": N_("The note is too long: at most 2000 characters."),
+}
+FOUR_EYES_TEXT = N_("You recorded this crossing: another supervisor must decide it.")
 
 
 def decision_form(supervisor_id: str = "", outcome: str = "", reason: str = "", note: str = "") -> dict[str, str]:
@@ -90,36 +102,28 @@ def crossing_outcome(request: Request, crossing_id: str, officer: PageOfficer, s
                       form=decision_form(supervisor_id.strip(), outcome, reason, note),
                       **outcome_texts())
 
-    if outcome not in crossings.OUTCOMES:
-        return refuse(_("Choose cleared or refused."), 422)
-    if reason not in crossings.OUTCOME_REASONS:
-        return refuse(_("Choose the reason for the outcome."), 422)
-    if reason == "other" and not note.strip():
-        return refuse(_("Say why in the note: the reason is Other."), 422)
-    if not supervisor_id.strip() or not pin:
+    supervisor_id = supervisor_id.strip()
+    # The workflow's own rules (crossings.outcome_problem, check_four_eyes), said in the officer's language.
+    problem = crossings.outcome_problem(outcome, reason, note)
+    if problem is not None:
+        return refuse(_(OUTCOME_PROBLEM_TEXT[problem]), 422)
+    if not supervisor_id or not pin:
         return refuse(_("The supervisor must enter their ID and PIN."), 422)
-    if four_eyes and supervisor_id.strip() == crossing.officer_id:
-        # Refused before the PIN is checked: the same person cannot be the second pair of eyes.
-        return refuse(_("You recorded this crossing: another supervisor must decide it."), 403)
     try:
-        # A login, not a bare PIN check: wrong PINs count towards the supervisor's lockout.
-        session = officers.login(supervisor_id.strip(), pin)
-    except LockedOut:
-        return refuse(_("This supervisor is locked out after too many wrong PINs."), 423)
-    except WrongPin as exc:
-        return refuse(_("Unknown supervisor ID or wrong PIN. Tries left: {count}.",
-                        count=exc.tries_left), 401)
-    except AuthError:
-        return refuse(_("Unknown supervisor ID or wrong PIN."), 401)
-    try:
-        crossings.resolve(store, session.officer, crossing_id, outcome, note, reason=reason, four_eyes=four_eyes)
+        crossings.check_four_eyes(crossing, supervisor_id, four_eyes)
     except FourEyes:
-        return refuse(_("You recorded this crossing: another supervisor must decide it."), 403)
-    except Forbidden:
-        return refuse(_("Only a supervisor can record the outcome of a referral."), 403)
-    except WorkflowError:
-        return refuse(_("This crossing has no referral waiting for an outcome."), 409)
-    finally:
-        officers.logout(session.token)
+        return refuse(_(FOUR_EYES_TEXT), 403)
+    with supervisor_session(officers, supervisor_id, pin, _) as session:
+        if isinstance(session, Refusal):
+            return refuse(*session)
+        try:
+            crossings.resolve(store, session.officer, crossing_id, outcome, note, reason=reason,
+                              four_eyes=four_eyes)
+        except FourEyes:
+            return refuse(_(FOUR_EYES_TEXT), 403)
+        except Forbidden:
+            return refuse(_("Only a supervisor can record the outcome of a referral."), 403)
+        except WorkflowError:
+            return refuse(_("This crossing has no referral waiting for an outcome."), 409)
     indicate(devices, "ready")
     return RedirectResponse(f"/crossings/{crossing_id}", status_code=303)
