@@ -11,6 +11,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
+from appliance.bench.rig import free_port
 from appliance.cli import cli
 
 from .waiting import wait_until
@@ -62,15 +63,9 @@ def test_run_and_demo_on_a_port_in_use_say_so_before_printing_a_pin(config_path,
         holder.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _demo(tmp_path: Path, *args: str) -> tuple[subprocess.Popen, str]:
     """A `kiosk demo` process serving on a free port, and its first lines of output."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "TMPDIR": str(tmp_path), "PYTHONUNBUFFERED": "1"}
     kiosk = str(Path(sys.executable).parent / "kiosk")
     process = subprocess.Popen([kiosk, "demo", "--port", str(port), *args],

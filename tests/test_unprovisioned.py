@@ -19,6 +19,7 @@ import pytest
 from click.testing import CliRunner
 from playwright.sync_api import expect
 
+from appliance.bench.rig import free_port
 from appliance.cli import cli
 from appliance.service import unprovisioned
 from appliance.workflow import provision
@@ -27,11 +28,6 @@ from .provisioning import KEY_FILE, write_provisioning_set
 from .ui.fixtures import SMALL, _free_socket, check_screen
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
-
-def _free_port() -> int:
-    with _free_socket() as sock:
-        return int(sock.getsockname()[1])
 
 
 def _get(url: str) -> tuple[int, dict]:
@@ -75,7 +71,7 @@ def refused_first_boot(tmp_path):
 
 
 def test_a_refused_first_boot_is_shown_on_the_screen_until_the_config_appears(browser, refused_first_boot):
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     process = _run_kiosk(refused_first_boot["config_path"], refused_first_boot["status_file"], port)
     try:
@@ -114,7 +110,7 @@ def test_a_refused_first_boot_is_shown_on_the_screen_until_the_config_appears(br
 def test_an_invalid_config_is_shown_with_its_reason(tmp_path):
     config_path = tmp_path / "kiosk.toml"
     config_path.write_text('[kiosk]\npost_id = "P"\nkiosk_id = "K"\nbrokr = 1\n', encoding="utf-8")
-    port = _free_port()
+    port = free_port()
     process = _run_kiosk(config_path, tmp_path / "provision.json", port)
     try:
         status, health = _wait_for_health(process, f"http://127.0.0.1:{port}")

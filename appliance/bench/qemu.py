@@ -20,7 +20,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import tempfile
@@ -33,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance.bench.powercut import Inspection, Settings, campaign
-from appliance.bench.rig import HQ, LocalBroker, Start
+from appliance.bench.rig import HQ, LocalBroker, Start, free_port
 from appliance.config import SecuritySection
 from appliance.errors import KioskError
 from appliance.uplink import protocol
@@ -93,12 +92,6 @@ class Image:
                              "give the folder image-build/build --out wrote")
         return cls(path=found[0], kernel=out / "vmlinuz", initrd=out / "initrd.img",
                    compressed=Path(f"{found[0]}.zst"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def prepare_card(image: Image, card: Path, provisioning_set: Path, spare_mib: int = 512) -> None:
