@@ -121,7 +121,8 @@ def test_watchlist_hit_typed_by_hand_and_supervisor_refuses(page, ui_kiosk):
     scanner = ui_kiosk.devices.fingerprint
     scanner.simulator.finger = False
     page.locator("#fingerprint-take").click()
-    expect(page.locator("#fingerprint-status")).to_contain_text("Unavailable:")
+    expect(page.locator("#fingerprint-status")).to_have_text(
+        "No fingerprint was read: ask the traveller to press one finger flat on the glass, then try again.")
     check_screen(page, "12-hit-fingerprint-failed")
     scanner.simulator.finger = True
     page.locator("#fingerprint-take").click()
@@ -243,7 +244,8 @@ def test_traveller_recorded_from_typed_fields_with_live_preview(page, ui_kiosk):
     captures = _captures(ui_kiosk)
     ui_kiosk.devices.camera.fail_next("lens covered")
     expect(page.locator("#step-photo")).to_be_visible()
-    expect(page.locator("#photo-live-status")).to_contain_text("Camera preview unavailable: camera unavailable: lens covered")
+    # In plain words: the camera's own ("camera unavailable: lens covered") is for the log and diagnostics.
+    expect(page.locator("#photo-live-status")).to_have_text("No live view: the camera does not answer.")
     check_screen(page, "64-photo-preview-unavailable")
     page.wait_for_function("() => Number(document.getElementById('photo-live').dataset.frames) >= 3", timeout=8000)
     expect(page.locator("#photo-live")).to_be_visible()

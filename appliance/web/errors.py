@@ -6,6 +6,7 @@ A client (the page script, HQ tools, a technician's curl) reads ``error`` to sho
 
 from __future__ import annotations
 
+import logging
 from http import HTTPStatus
 from typing import Callable
 
@@ -24,6 +25,8 @@ from appliance.errors import (
     NotFound,
     WorkflowError,
 )
+
+log = logging.getLogger(__name__)
 
 # Addresses whose callers read JSON: the API, the page script's own calls and assets, the API docs.
 # Anything else is a screen the touchscreen's browser shows: it gets the kiosk's error page.
@@ -73,8 +76,13 @@ def kiosk_error_response(exc: KioskError, status_code: int | None = None) -> JSO
     return error_response(str(exc), type(exc).__name__, status_code or status_of(exc))
 
 
-async def _kiosk_error(_request: Request, exc: Exception) -> Response:
+async def _kiosk_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, KioskError)
+    if isinstance(exc, DeviceError):
+        # The device's own words (a serial error, a driver's message) are for a technician:
+        # the officer's screen says the failure in plain words from its kind (kiosk.js
+        # deviceFailure), and the log keeps what the device said.
+        log.warning("%s %s: %s: %s", request.method, request.url.path, type(exc).__name__, exc)
     return kiosk_error_response(exc)
 
 

@@ -30,8 +30,10 @@ def N_(text: str) -> str:
 JS_MESSAGES = {
     "reader_waiting": N_("Place the document on the reader…"),
     "reader_read": N_("Document read."),
-    "reader_unavailable": N_("Reader unavailable: {detail}. Type the MRZ instead."),
-    "reader_bad": N_("The reader could not decode this document: {detail}"),
+    # A device's failure in plain words, chosen by the device and the error's kind (kiosk.js
+    # deviceFailure); the device's own text is for a technician: logged, and in diagnostics.
+    "reader_unavailable": N_("The document reader is not working: type the MRZ instead."),
+    "reader_bad": N_("The reader could not read this document: present it again, or type the MRZ."),
     "check_failed": N_("check digit wrong"),
     "mrz_incomplete": N_("Keep typing: {detail}"),
     "mrz_problem_refer": N_("Check digits do not match: the traveller will be referred."),
@@ -49,7 +51,12 @@ JS_MESSAGES = {
     "sup_needed_outcome": N_("Choose Refuse or Clear traveller."),
     "sup_needed_reason": N_("Choose the reason for the outcome."),
     "sup_needed_note": N_("Say why in the note: the reason is Other."),
-    "preview_unavailable": N_("Camera preview unavailable: {detail}"),
+    "preview_unavailable": N_("No live view: the camera does not answer."),
+    "camera_failed": N_("The camera took no photo: try again, or say why there is none."),
+    "fingerprint_failed": N_("No fingerprint was read: ask the traveller to press one finger flat on the glass, "
+                             "then try again."),
+    "device_garbled": N_("The device's answer was damaged on the way: try again."),
+    "no_biometric_key": N_("Photos and fingerprints are off on this kiosk (no biometric key): tell a technician."),
     "capturing": N_("Capturing…"),
     "retake": N_("Retake"),
     "capture_ok": N_("Quality is good."),

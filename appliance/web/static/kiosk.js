@@ -52,6 +52,17 @@ function errorText(data) {
   return JSON.stringify(data);
 }
 
+/* What the officer reads when a capture device fails: a plain sentence in their language,
+   chosen by the device and the kind of failure (the error's class in data.kind). The
+   device's own words (data.error: a serial error, a driver's message) are for a technician:
+   the kiosk logs them, and diagnostics shows the device's last error. */
+function deviceFailure(device, data) {
+  const kind = (data && data.kind) || "";
+  if (kind === "ConfigError") return t("no_biometric_key");
+  if (kind === "FrameError") return t("device_garbled");
+  return t(device + "_failed");
+}
+
 /* ---- On-screen keyboards ------------------------------------------------------- */
 
 function setupKeyboards() {
@@ -346,12 +357,14 @@ function setupCrossing() {
       }
       if (answer.ok) continue;
       if (answer.status === 422) {
-        readerStatus(t("reader_bad", { detail: errorText(answer.data) }), true);
+        readerStatus(t("reader_bad"), true);
         await new Promise((resolve) => setTimeout(resolve, 1500));
         continue;
       }
-      readerStatus(t("reader_unavailable", { detail: errorText(answer.data) }), true);
+      readerStatus(t("reader_unavailable"), true);
       openManual();
+      // The reader's status line hides with the reader: the same words under the typing box.
+      if (!$("mrz-text").value.trim()) $("mrz-message").textContent = t("reader_unavailable");
       return;
     }
   }
@@ -675,10 +688,8 @@ function setupCrossing() {
         image.dataset.frames = String(parseInt(image.dataset.frames || "0", 10) + 1);
         await sleep(PREVIEW_INTERVAL_MS);
       } else {
-        let data = {};
-        try { data = await response.json(); } catch (error) { data = {}; }
         image.hidden = true;
-        status.textContent = t("preview_unavailable", { detail: errorText(data) });
+        status.textContent = t("preview_unavailable");
         await sleep(PREVIEW_RETRY_MS);
       }
     }
@@ -687,17 +698,17 @@ function setupCrossing() {
   /* Photo and fingerprint: capture, retake, or record why there is none */
   const NEXT = { photo: "fingerprint", fingerprint: config.ask_purpose ? "purpose" : "record" };
 
-  function markUnavailable(kind, reason, detail) {
+  function markUnavailable(kind, reason, text) {
     delete state.captures[kind];
     state.unavailable[kind] = reason;
-    $(kind + "-status").textContent = t("capture_unavailable", { detail });
+    $(kind + "-status").textContent = text;
     $(kind + "-accept").disabled = false;
   }
 
   function enterCapture(kind) {
     const missing = config.unavailable && config.unavailable[kind];
     if (missing && !state.captures[kind]) {
-      markUnavailable(kind, missing.reason, missing.text);
+      markUnavailable(kind, missing.reason, t("capture_unavailable", { detail: missing.text }));
       $(kind + "-take").hidden = true;
       $(kind + "-skip").hidden = true;
     }
@@ -740,10 +751,11 @@ function setupCrossing() {
       saveDraft();
     } else if (answer.status === 404 || answer.status === 405) {
       markUnavailable(kind, "device unavailable: " + (kind === "photo" ? "no photo capture" : "no fingerprint capture")
-        + " on this kiosk", t("not_installed"));
+        + " on this kiosk", t("capture_unavailable", { detail: t("not_installed") }));
     } else {
-      const detail = errorText(answer.data);
-      markUnavailable(kind, "device unavailable: " + detail, detail);
+      // Stored as the reason an officer would pick ("device not working"): HQ and the result
+      // screen read a reason, not the device's own words.
+      markUnavailable(kind, "device not working", deviceFailure(kind === "photo" ? "camera" : "fingerprint", answer.data));
     }
   }
 
@@ -820,7 +832,11 @@ function setupCrossing() {
         $(kind + "-take").textContent = t("retake");
         $(kind + "-accept").disabled = false;
       } else if (state.unavailable[kind]) {
-        $(kind + "-status").textContent = t("capture_unavailable", { detail: state.unavailable[kind] });
+        // The reason as its button reads, in the officer's language (a stored reason of another kind as it is).
+        const chosen = Array.from($(kind + "-reasons").querySelectorAll("[data-reason]"))
+          .find((button) => button.dataset.reason === state.unavailable[kind]);
+        $(kind + "-status").textContent = t("capture_unavailable",
+          { detail: chosen ? chosen.textContent.trim() : state.unavailable[kind] });
         $(kind + "-accept").disabled = false;
       }
     }
