@@ -22,6 +22,7 @@ from appliance.config.common import (
     read_toml,
     validate,
 )
+from appliance.domain import clock
 
 ENV_PREFIX = "KIOSK_HQ_"
 
@@ -138,4 +139,5 @@ def load(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None)
     """
     source = Path(path)
     raw = read_toml(source)
+    clock.offset()  # a rehearsal's calendar that is not a number stops the start, not a thread later
     return validate(HQConfig, raw, source, ENV_PREFIX, os.environ if environ is None else environ)

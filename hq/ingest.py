@@ -23,8 +23,8 @@ from paho.mqtt.enums import MQTTProtocolVersion
 from appliance.domain import clock
 from appliance.errors import ProtocolError
 from appliance.uplink import mqtt, protocol
+from hq import counters, history, reanchor
 from hq.config import HQConfig
-from hq import counters, history
 from hq.db import HQDatabase
 from hq.publisher import Publisher, credentials
 
@@ -203,9 +203,13 @@ class Ingest:
 def store_batch(db: HQDatabase, post_id: str, kiosk_id: str, payload: dict[str, Any]) -> list[list[Any]]:
     """Check and store one batch of items (from MQTT or a USB stick); returns the [seq, id] pairs to receipt.
 
-    Raises ProtocolError for a malformed batch, before anything is stored.
+    Raises ProtocolError for a malformed batch, before anything is stored. The batch's crossings
+    are then re-anchored with their boots (hq.reanchor); a resend re-anchors nothing twice.
     """
-    return db.store_items(post_id, kiosk_id, _checked_items(payload))
+    items = _checked_items(payload)
+    pairs = db.store_items(post_id, kiosk_id, items)
+    reanchor.note_batch(db, post_id, kiosk_id, items)
+    return pairs
 
 
 def store_capture(db: HQDatabase, post_id: str, kiosk_id: str, chunk: dict[str, Any]) -> tuple[int, bool]:

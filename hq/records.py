@@ -19,6 +19,7 @@ from appliance.domain import clock
 from appliance.domain.dates import parse_partial_date
 from appliance.domain.names import fold
 from appliance.errors import NotFound, WorkflowError
+from hq import reanchor
 from hq.db import HQDatabase
 
 MAX_RESULTS = 500
@@ -128,6 +129,7 @@ def crossing(db: HQDatabase, crossing_id: str) -> dict[str, Any]:
                         (crossing_id,))
     record["hq_captures"] = [{"id": i, "kind": k, "format": f, "bytes": t, "complete": bool(c)}
                              for i, k, f, t, c in captures]
+    record.update(reanchor.times(db, crossing_id=crossing_id).get(crossing_id, {}))
     return record
 
 

@@ -253,3 +253,46 @@ def test_the_selftest_says_what_each_time_source_answers(config):
     assert "gps: no answer" in row["result"]
     silent = selftest.check_time(_with_time(config, ntp_synchronized=False))
     assert silent["ok"] is False and "kiosk time set" in silent["hint"]
+
+
+# --- a rehearsal's calendar and a simulated board's boot ---------------------------------------
+
+def _time_status(config_path, offset: str | None):
+    import os
+    import subprocess
+    import sys
+
+    env = {key: value for key, value in os.environ.items() if key != clock.OFFSET_VARIABLE}
+    if offset is not None:
+        env[clock.OFFSET_VARIABLE] = offset
+    return subprocess.run([sys.executable, "-m", "appliance", "--config", str(config_path), "time", "status"],
+                          env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_a_rehearsal_calendar_shifts_every_reading_of_the_clock(config_path):
+    shifted = _time_status(config_path, "-86400")
+    assert shifted.returncode == 0, shifted.stderr
+    at = clock.parse_iso(json.loads(shifted.stdout)["at"])
+    assert abs((at - (_real() - timedelta(days=1))).total_seconds()) < 60
+    plain = _time_status(config_path, None)
+    assert abs((clock.parse_iso(json.loads(plain.stdout)["at"]) - _real()).total_seconds()) < 60
+
+
+@pytest.mark.parametrize("bad", ["soon", "nan", "1e12"])
+def test_a_rehearsal_calendar_that_is_not_seconds_stops_the_command(config_path, bad):
+    result = _time_status(config_path, bad)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert f"KIOSK_CLOCK_OFFSET_S={bad!r}" in result.stderr
+
+
+def test_a_simulated_board_has_its_own_boot_and_its_anchor_is_its_own(store, config, officers):
+    monday = config.model_copy(update={"time": TimeSection(simulated=SimulatedTimeSources(
+        ntp_synchronized=False, boot_id="board-boot-monday"))})
+    tuesday = config.model_copy(update={"time": TimeSection(simulated=SimulatedTimeSources(
+        ntp_synchronized=False, boot_id="board-boot-tuesday"))})
+    assert timesource.boot_id(monday.time) == "board-boot-monday" != timesource.boot_id()
+    assert timesource.boot_id(TimeSection(backend="system", simulated=SimulatedTimeSources(boot_id="x"))) \
+        == timesource.boot_id()  # only the simulated back-end plays a board
+    timekeeping.set_by_supervisor(store, monday, officers.get("sam"), _real())
+    assert timekeeping.stamp(store, monday).source == "supervisor"
+    assert timekeeping.stamp(store, tuesday).source == "system"  # the next boot starts untrusted

@@ -13,6 +13,7 @@ from appliance.config.common import (
     validate,
 )
 from appliance.config.root import Config
+from appliance.domain import clock
 
 DEFAULT_CONFIG_PATH = Path("/etc/kiosk/kiosk.toml")
 ENV_CONFIG_PATH = "KIOSK_CONFIG"
@@ -37,6 +38,7 @@ def load(path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] 
     """
     source = resolve_path(path)
     raw = read_toml(source, missing_hint=f" (give --config PATH or set ${ENV_CONFIG_PATH})")
+    clock.offset()  # a rehearsal's calendar that is not a number stops the start, not a thread later
     return from_mapping(raw, source=source, environ=environ)
 
 

@@ -34,6 +34,11 @@ class SimulatedTimeSources(StrictModel):
         default=None, title="GPS offset (s)",
         description="Seconds the simulated GPS fix is ahead of real time; unset: no GPS fix.",
     )
+    boot_id: str | None = Field(
+        default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$", title="Boot id",
+        description="The simulated board's boot id, used instead of the kernel's so a rehearsal can boot the "
+        "board again without rebooting the machine; unset: the kernel's.",
+    )
 
 
 class TimeSection(StrictModel):

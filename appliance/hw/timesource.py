@@ -64,8 +64,11 @@ class TimeSource(ABC):
         """The source's time now (``wall`` is the system clock's, for sources that vouch for it), or None."""
 
 
-def boot_id() -> str:
-    """This boot's id (the kernel's random boot_id); "" when the kernel does not expose it."""
+def boot_id(section: TimeSection | None = None) -> str:
+    """This boot's id: the simulated board's when ``section`` sets one, else the kernel's random
+    boot_id; "" when the kernel does not expose it."""
+    if section is not None and section.backend == "simulated" and section.simulated.boot_id:
+        return section.simulated.boot_id
     try:
         return BOOT_ID_PATH.read_text().strip()
     except OSError:

@@ -69,7 +69,7 @@ def _ntp(config: Config, wall: datetime) -> TimeReading | None:
 def stamp(store: Store, config: Config, wall: datetime | None = None) -> Stamp:
     """The time to record now, its source and uncertainty, and the boot reference. Never raises for a source."""
     wall = wall or clock.utcnow()
-    boot, boot_s = timesource.boot_id(), timesource.boot_seconds()
+    boot, boot_s = timesource.boot_id(config.time), timesource.boot_seconds()
     try:
         ntp = _ntp(config, wall)
     except Exception:
@@ -91,7 +91,7 @@ def offer(store: Store, config: Config, source: str, utc: datetime, uncertainty_
     """A trusted time from ``source`` now; it becomes the anchor when no anchor of this boot
     is better (smaller uncertainty once carried forward). Returns the new anchor, or None
     when it was not taken. A source's first anchor of a boot is audited (``time.anchor``)."""
-    boot, boot_s = timesource.boot_id(), timesource.boot_seconds()
+    boot, boot_s = timesource.boot_id(config.time), timesource.boot_seconds()
     current = clock_state.anchor(store, boot)
     if current is not None and source != "supervisor":
         _, held = _carried(current, boot_s, config.time.drift_ppm)
@@ -134,14 +134,14 @@ def refresh(store: Store, config: Config, with_gps: bool = True) -> Anchor | Non
         if reading is not None:
             offer(store, config, reading.source, reading.utc, reading.uncertainty_s)
             break
-    return clock_state.anchor(store, timesource.boot_id())
+    return clock_state.anchor(store, timesource.boot_id(config.time))
 
 
 def check(store: Store, config: Config) -> dict[str, Any] | None:
     """Compare the clock with the last time seen on the boot clock; audit a jump, keep the time seen,
     then read the sources. Returns the jump found ({direction, seconds, ...}) or None."""
     wall = clock.utcnow()
-    now = BootPoint(utc=clock.iso(wall), boot_id=timesource.boot_id(), boot_s=timesource.boot_seconds())
+    now = BootPoint(utc=clock.iso(wall), boot_id=timesource.boot_id(config.time), boot_s=timesource.boot_seconds())
     jump = _jump(clock_state.last_seen(store), now, config)
     if jump is not None:
         log.warning("clock jump: %s", jump)

@@ -48,15 +48,37 @@ def ingest(config_path: str | None, log_level: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 def crossings(config_path: str | None, post_id: str | None, kiosk_id: str | None, as_json: bool) -> None:
     """Crossings HQ holds, per kiosk in the kiosk's order."""
+    from hq import reanchor
+
     with open_db(load(config_path)) as db:
-        rows = db.crossings(post_id, kiosk_id)
+        rows = reanchor.with_times(db, db.crossings(post_id, kiosk_id), post_id, kiosk_id)
     if as_json:
         print_json(rows)
         return
     for row in rows:
-        click.echo(f"{row['post_id']}/{row['kiosk_id']} #{row['seq']:<6} {row['recorded_at']} "
+        # A time HQ re-anchored is shown instead of the kiosk's untrusted one, marked with a ~.
+        at = f"~{row['reanchored_at']}" if row.get("reanchored_at") else f" {row['recorded_at']}"
+        click.echo(f"{row['post_id']}/{row['kiosk_id']} #{row['seq']:<6}{at} "
                    f"{row['direction']:<5} {row['decision']:<9} {row.get('surname', '')}")
     click.echo(f"{len(rows)} crossing(s)", err=True)
+
+
+@cli.command("reanchor")
+@click.option("--post", "post_id", help="Only this post.")
+@click.option("--kiosk", "kiosk_id", help="Only this kiosk.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+def reanchor_command(config_path: str | None, post_id: str | None, kiosk_id: str | None, as_json: bool) -> None:
+    """Recompute the true times of crossings recorded under an untrusted clock, per kiosk."""
+    from hq import reanchor
+
+    with open_db(load(config_path)) as db:
+        rows = reanchor.rebuild(db, post_id, kiosk_id)
+    if as_json:
+        print_json(rows)
+        return
+    for row in rows:
+        click.echo(f"{row['post_id']}/{row['kiosk_id']}: {row['crossings']} crossing(s), {row['untrusted']} under "
+                   f"an untrusted clock, {row['reanchored']} re-anchored, {row['as_sent']} left as sent")
 
 
 @cli.command("fleet")

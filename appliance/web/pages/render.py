@@ -6,7 +6,6 @@ import functools
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Any, Callable, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -173,7 +172,7 @@ def status_snapshot(request: Request) -> dict[str, Any]:
     return {
         "training": config.kiosk.training,
         "post": f"{config.kiosk.post_id}/{config.kiosk.kiosk_id}",
-        "time": datetime.now(ZoneInfo(config.kiosk.timezone)).strftime("%H:%M"),
+        "time": clock.utcnow().astimezone(ZoneInfo(config.kiosk.timezone)).strftime("%H:%M"),
         "power": power_status(request),
         "uplink": _uplink_status(request),
         "lists": _lists_status(request),
