@@ -139,6 +139,7 @@ class HQ:
             client_id = "bench-hq"
         """), encoding="utf-8")
         self.process: subprocess.Popen | None = None
+        self.env: dict[str, str] | None = None  # ingest's environment (None: the bench's own)
 
     def enrol(self, post_id: str, kiosk_id: str, public_key: str) -> None:
         with HQDatabase(str(self.database)) as db:
@@ -146,7 +147,7 @@ class HQ:
 
     def start(self) -> HQ:
         self.process = subprocess.Popen([sys.executable, "-m", "hq", "ingest", "--config", str(self.config_path),
-                                         "--log-level", "WARNING"], stderr=subprocess.PIPE)
+                                         "--log-level", "WARNING"], stderr=subprocess.PIPE, env=self.env)
         wait_for_line(self.process, "ingest ready")
         return self
 

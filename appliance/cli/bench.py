@@ -9,7 +9,15 @@ from __future__ import annotations
 
 import click
 
-from appliance.cli import bench_face, bench_footprint, bench_outage, bench_powercut, bench_screening, bench_uplink
+from appliance.cli import (
+    bench_face,
+    bench_footprint,
+    bench_outage,
+    bench_powercut,
+    bench_screening,
+    bench_soak,
+    bench_uplink,
+)
 from appliance.cli.common import KioskGroup
 
 
@@ -24,3 +32,4 @@ command.add_command(bench_footprint.command)
 command.add_command(bench_face.command)
 command.add_command(bench_powercut.command)
 command.add_command(bench_outage.command)
+command.add_command(bench_soak.command)

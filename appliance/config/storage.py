@@ -31,6 +31,11 @@ class StorageSection(StrictModel):
         description="Fill of the budget at which housekeeping deletes the photos of cleared travellers HQ has "
         "receipted, then replaces the remaining photos by thumbnails, until the fill is under it again.",
     )
+    housekeeping_interval_s: float = Field(
+        default=900.0, ge=1, le=86400, title="Housekeeping interval (s)",
+        description="How often `kiosk run` keeps the partition under its budget (and applies [retention] and "
+        "removes photos no crossing took); a rehearsal that plays a day in a minute shortens it.",
+    )
     thumbnail_width: int = Field(
         default=160, ge=64, le=640, title="Thumbnail width",
         description="Width in pixels of the JPEG thumbnail that replaces a photo when the budget is tight.",

@@ -196,7 +196,7 @@ class KioskService:
 
     def start_housekeeping(self) -> None:
         self.housekeeping = housekeeping = Housekeeping(
-            _made(self.store, "init_store"), config=self.config,
+            _made(self.store, "init_store"), interval_s=self.config.storage.housekeeping_interval_s, config=self.config,
             heavy_work_allowed=self.power_policy.heavy_work_allowed if self.power_policy else None)
         housekeeping.start()
 
