@@ -15,7 +15,8 @@ def test_a_short_soak_ends_with_every_crossing_at_hq_once_with_right_or_reanchor
     assert result.exit_code in (0, 1), result.output
     figures = json.loads(result.stdout)
     assert figures["acknowledged"] == 36 and figures["uplink_days"] == 2
-    assert figures["hq"] == {"held": 36, "exactly_once_in_order": True, "missing": 0, "duplicates": 0}
+    assert figures["hq"] == {"held": 36, "exactly_once_in_order": True, "missing": 0, "duplicates": 0,
+                             "photos_complete": 36}
     times = figures["times"]
     # Day one had no trusted time until the supervisor set it, day two none until HQ's first receipt:
     # those runs were recorded under the board's clock (a day behind on day two) and HQ re-anchored them.

@@ -396,8 +396,10 @@ def run(settings: Settings, progress: Callable[[str], None] | None = None) -> di
                 broker.stop()
             audit = kiosk.kiosk_command("audit", "verify")
             held = _hq_crossings(hq)
+            hq_photos = sum(1 for c in hq.captures() if c["complete"] and c["bytes"] == c["total"] > 0)
             shutdowns = sum(1 for event in _hq_events(hq) if event.get("kind") == "power.shutdown")
-    return _figures(settings, days, recorded, kiosk_ids, held, shutdowns, photos, final_fill, audit.returncode == 0)
+    return _figures(settings, days, recorded, kiosk_ids, held, shutdowns, photos, final_fill, audit.returncode == 0,
+                    hq_photos)
 
 
 def _hq_crossings(hq: HQ) -> list[dict[str, Any]]:
@@ -438,7 +440,7 @@ def _week(days: list[Day], attribute: str, first: bool) -> float | None:
 
 def _figures(settings: Settings, days: list[Day], recorded: list[Recorded], kiosk_ids: list[str],
              held: list[dict[str, Any]], shutdowns: int, photos: dict[int, int], final_fill: budget.Fill,
-             audit_ok: bool) -> dict[str, Any]:
+             audit_ok: bool, hq_photos: int) -> dict[str, Any]:
     by_id = {item.id: item for item in recorded}
     hq_ids = [c["id"] for c in held]
     judged: dict[str, int] = {"right": 0, "reanchored": 0, "as_sent": 0, "wrong": 0}
@@ -462,7 +464,9 @@ def _figures(settings: Settings, days: list[Day], recorded: list[Recorded], kios
         "uplink_days": sum(1 for day in days if day.uplink),
         "acknowledged": len(recorded),
         "hq": {"held": len(hq_ids), "exactly_once_in_order": hq_ids == kiosk_ids,
-               "missing": len(set(by_id) - set(hq_ids)), "duplicates": len(hq_ids) - len(set(hq_ids))},
+               "missing": len(set(by_id) - set(hq_ids)), "duplicates": len(hq_ids) - len(set(hq_ids)),
+               # Whole or, where the card ran short before it was sent, as a thumbnail: one per crossing.
+               "photos_complete": hq_photos},
         "times": {**judged, "recorded_untrusted": untrusted_recorded, "worst_error_s": round(worst_error_s, 1),
                   "clock_behind_at_last_boot_h": round(days[-1].clock_behind_s / 3600, 1)},
         "partition": {"size_mib": settings.partition_mib, "budget_mib": round(final_fill.budget_bytes / 2**20, 1),
@@ -485,7 +489,7 @@ def _figures(settings: Settings, days: list[Day], recorded: list[Recorded], kios
     grew = (memory["kiosk_last_week"] or 0) - (memory["kiosk_first_week"] or 0)
     figures["memory_kb"]["kiosk_growth_kb"] = round(grew)
     figures["ok"] = bool(
-        figures["hq"]["exactly_once_in_order"] and not figures["hq"]["missing"]
+        figures["hq"]["exactly_once_in_order"] and not figures["hq"]["missing"] and hq_photos == len(recorded)
         and judged["as_sent"] == 0 and judged["wrong"] == 0
         and judged["right"] + judged["reanchored"] == len(recorded)
         and figures["partition"]["max_fill_percent"] < 100

@@ -37,7 +37,7 @@ def _report(f: dict[str, Any]) -> None:
     click.echo(f"{f['days']} days x {f['per_day']} crossings with photos, uplink on {f['uplink_days']} days: "
                f"{f['acknowledged']} acknowledged")
     click.echo(f"HQ: {hq['held']} crossings, exactly once in kiosk order: {hq['exactly_once_in_order']} "
-               f"(missing {hq['missing']}, duplicated {hq['duplicates']})")
+               f"(missing {hq['missing']}, duplicated {hq['duplicates']}); {hq['photos_complete']} photos complete")
     click.echo(f"times: {times['right']} right as recorded, {times['reanchored']} re-anchored by HQ, "
                f"{times['as_sent']} untrusted and left as sent, {times['wrong']} outside their uncertainty "
                f"(worst error {times['worst_error_s']} s; {times['recorded_untrusted']} recorded under an untrusted "
