@@ -77,6 +77,12 @@ class UplinkSection(StrictModel):
         description="Batches sent but not yet receipted before the kiosk waits; bounds the work a thin "
         "link can queue up.",
     )
+    max_inflight_captures: int = Field(
+        default=3, ge=1, le=99, title="Photos and templates in flight",
+        description="Captures sent at once, each one chunk at a time (its next chunk waits for HQ's answer); "
+        "they share the max_inflight_batches window and leave at least one of its slots to crossings and "
+        "alerts, so it must be below max_inflight_batches (with max_inflight_batches 1, one capture may hold it).",
+    )
     receipt_timeout_s: float = Field(
         default=30.0, gt=0, le=3600, title="Receipt timeout",
         description="Seconds without HQ's receipt after which unreceipted messages are sent again.",
@@ -124,6 +130,24 @@ class UplinkSection(StrictModel):
     def _mqtt_scheme(cls, value: str) -> str:
         # Empty is allowed: the kiosk then runs offline and queues.
         return check_broker_url(value, "broker_url") if value else value
+
+    @model_validator(mode="after")
+    def _captures_leave_a_slot(self) -> "UplinkSection":
+        # Only a value someone wrote is held to the window: the default adapts to a smaller one.
+        if "max_inflight_captures" in self.model_fields_set and self.max_inflight_captures > self._capture_cap():
+            raise ValueError(
+                f"uplink.max_inflight_captures ({self.max_inflight_captures}) must be at most "
+                f"{self._capture_cap()} with uplink.max_inflight_batches {self.max_inflight_batches}: "
+                "one slot of that window stays for crossings and alerts")
+        return self
+
+    def _capture_cap(self) -> int:
+        return max(1, self.max_inflight_batches - 1)
+
+    @property
+    def capture_slots(self) -> int:
+        """How many captures the sender keeps in flight: the setting, within what the window leaves."""
+        return min(self.max_inflight_captures, self._capture_cap())
 
     @model_validator(mode="after")
     def _tls_unless_allowed(self) -> "UplinkSection":

@@ -117,13 +117,20 @@ class Sender:
         return None
 
     def _next_capture(self, now: float) -> tuple[Batch, str, dict[str, Any]] | None:
-        # One capture chunk in flight at a time: captures are the lowest priority and the
-        # next chunk's offset depends on HQ's answer to this one.
+        # Several captures may be in flight, each one chunk at a time: a capture's next
+        # chunk's offset depends on HQ's answer to the one before. The slots are capped below
+        # max_inflight_batches (UplinkSection.capture_slots), so captures, the lowest priority,
+        # never take the whole window from crossings and alerts.
         if not self.section.send_captures or self.capture_bytes is None or not self.heavy_work_allowed():
             return None
-        if any(batch.capture for batch in self.inflight.values()):
+        busy = {seq for batch in self.inflight.values() if batch.capture for seq in batch.rows}
+        if len(busy) >= self.section.capture_slots:
             return None
-        for row in outbox.next_rows(self.store, CAPTURE_PRIORITY, 0, 8):
+        # Every capture in flight is still in the outbox, so one more row than there are
+        # captures in flight always holds one that is not.
+        for row in outbox.next_rows(self.store, CAPTURE_PRIORITY, 0, len(busy) + 1):
+            if row.seq in busy:
+                continue
             meta = row.payload
             found = self.capture_bytes(meta.get("capture_id", row.ref_id))
             if found is None:
