@@ -76,6 +76,10 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/api/lists"): Rule(STAFF),
     ("GET", "/api/devices"): Rule(STAFF),
     ("GET", "/api/uplink"): Rule(STAFF),
+    # Crossings to HQ and HQ's receipt back on a USB stick: a supervisor's (no stick here: 404).
+    ("GET", "/api/stick"): Rule(SUPERVISORS),
+    ("POST", "/api/stick/export"): Rule(SUPERVISORS, json={}),
+    ("POST", "/api/stick/receipt"): Rule(SUPERVISORS, json={}),
     ("POST", "/api/reader/read"): Rule(STAFF, params={"timeout": "0"}),
     ("POST", "/api/captures/photo"): Rule(TRAVELLERS),
     ("POST", "/api/captures/fingerprint"): Rule(TRAVELLERS, json={"timeout": 0.1}),
@@ -103,6 +107,9 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/stats"): Rule(STAFF),
     ("GET", "/diagnostics"): Rule(STAFF),
     ("POST", "/diagnostics/selftest"): Rule(STAFF, data={}),
+    ("GET", "/stick"): Rule(SUPERVISORS),
+    ("POST", "/stick/export"): Rule(SUPERVISORS, data={}),
+    ("POST", "/stick/receipt"): Rule(SUPERVISORS, data={}),
     ("GET", "/ui/status"): Rule(ANYONE),  # no personal data, refreshes no session
     ("GET", "/ui/static/{name}"): Rule(ANYONE),
     ("GET", "/contrast"): Rule(ANYONE),  # the screen's theme cookie

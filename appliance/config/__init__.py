@@ -9,7 +9,7 @@ password``, ``KIOSK_HARDWARE_FINGERPRINT_R30X_PASSWORD`` for ``[hardware.fingerp
 password``; the environment wins over the file.
 
 One module per section (``kiosk``, ``api``, ``security``, ``uplink``, ``hardware`` with one
-module per device's settings, ``power_policy``, ``screening``, ``storage``), the whole in ``root``, the
+module per device's settings, ``power_policy``, ``screening``, ``storage``, ``stick``), the whole in ``root``, the
 reading in ``loader``, what HQ's config shares in ``common``. This package re-exports the
 names callers use.
 """
@@ -33,6 +33,7 @@ from appliance.config.root import Config
 from appliance.config.screening import ScreeningSection
 from appliance.config.security import SecuritySection
 from appliance.config.simulated import SimulatedDevices
+from appliance.config.stick import StickSection
 from appliance.config.storage import StorageSection
 from appliance.config.time import TimeSection
 from appliance.config.uplink import UplinkSection
@@ -54,6 +55,7 @@ __all__ = [
     "ScreeningSection",
     "SecuritySection",
     "SimulatedDevices",
+    "StickSection",
     "StorageSection",
     "TimeSection",
     "UplinkSection",

@@ -14,6 +14,7 @@ from appliance.config.kiosk import KioskSection
 from appliance.config.retention import RetentionSection
 from appliance.config.screening import ScreeningSection
 from appliance.config.security import SecuritySection
+from appliance.config.stick import StickSection
 from appliance.config.storage import StorageSection
 from appliance.config.time import TimeSection
 from appliance.config.ui import UiSection
@@ -34,6 +35,7 @@ class Config(StrictModel):
     retention: RetentionSection = Field(default_factory=RetentionSection)
     storage: StorageSection = Field(default_factory=StorageSection)
     time: TimeSection = Field(default_factory=TimeSection)
+    stick: StickSection = Field(default_factory=StickSection)
 
     source: Path | None = Field(default=None, exclude=True, title="File this config was read from")
 

@@ -18,14 +18,15 @@ from appliance.storage.officers import Officers
 from appliance.storage.store import Store
 from appliance.web import csrf, errors, limits
 from appliance.web.api import captures, crossings, devices, docs, export, health, lists, session, statistics, uplink
+from appliance.web.api import stick as stick_api
 from appliance.web.pages import (crossing, diagnostics, error_page, history, home, login, referrals, result, setup,
-                                 status)
+                                 status, stick)
 from appliance.web.pages import statistics as statistics_page
 
 API_ROUTERS = (health.router, session.router, crossings.router, captures.router, statistics.router,
-               lists.router, devices.router, uplink.router, export.router, docs.router)
+               lists.router, devices.router, uplink.router, export.router, stick_api.router, docs.router)
 PAGE_ROUTERS = (login.router, setup.router, home.router, crossing.router, result.router, history.router,
-                statistics_page.router, diagnostics.router, status.router, referrals.router)
+                statistics_page.router, diagnostics.router, status.router, referrals.router, stick.router)
 
 
 def create_app(config: Config, store: Store, devices: Any = None) -> FastAPI:

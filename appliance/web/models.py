@@ -50,3 +50,12 @@ class OutcomeBody(_Body):
     reason: str | None = Field(
         default=None, max_length=40, description="Why: not_the_listed_person, listed_person_confirmed, "
         "document_checked_valid, document_invalid or other (other needs a note)")
+
+
+class StickExportBody(_Body):
+    photos: bool = Field(default=False, description="Include the photos and fingerprint templates HQ does not have "
+                                                    "yet, up to [stick] max_photo_mib")
+
+
+class StickReceiptBody(_Body):
+    lists: bool = Field(default=True, description="Also apply the list bundles in lists/ beside the receipt")

@@ -141,6 +141,36 @@ def apply_lists(store: Store, config: Config, directory: Path, *, actor: str = "
     return results
 
 
+def survey(store: Store, config: Config, directory: Path) -> dict[str, Any]:
+    """What a supervisor's screen shows before a stick is touched: whether one is there, what waits for HQ,
+    and HQ's files for this kiosk on it. Reads only, and never raises for a missing or unreadable stick.
+
+    Returns {directory, mounted, crossings, captures, items, receipts, lists}: ``mounted`` while
+    ``directory`` is a folder this process can write (the image's mount point without a stick is
+    on the read-only root); ``receipts`` the names of this kiosk's receipt files, newest export
+    first (``kiosk-hq import`` names each after its export); ``lists`` the bundles in ``lists/``.
+    """
+    prefix = stick.export_name(config.kiosk.post_id, config.kiosk.kiosk_id, 0).rsplit("-", 1)[0] + "-"
+    suffix = stick.RECEIPT_SUFFIX
+    receipts: list[tuple[int, str]] = []
+    lists: list[str] = []
+    try:
+        mounted = directory.is_dir() and os.access(directory, os.W_OK)
+        for file in directory.iterdir() if mounted else ():
+            name = file.name
+            seq = name[len(prefix):-len(suffix)] if name.startswith(prefix) and name.endswith(suffix) else ""
+            if seq.isascii() and seq.isdigit() and file.is_file():
+                receipts.append((int(seq), name))
+        bundles = directory / LISTS_DIR
+        if mounted and bundles.is_dir():
+            lists = sorted(p.name for p in bundles.iterdir() if p.is_file() and not p.name.endswith(".part"))
+    except OSError:
+        mounted, receipts, lists = False, [], []  # a stick pulled out (or failing) while it was read
+    return {"directory": str(directory), "mounted": mounted, "crossings": outbox.depth(store, "crossing"),
+            "captures": outbox.depth(store, "capture"), "items": outbox.depth(store),
+            "receipts": [name for _seq, name in sorted(receipts, reverse=True)], "lists": lists}
+
+
 def _rows(store: Store, exclude: int) -> Iterator[outbox.Row]:
     for priority in outbox.priorities(store):
         if priority == exclude:
