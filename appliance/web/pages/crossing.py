@@ -20,6 +20,7 @@ from appliance.web.deps import ConfigDep, DevicesDep, PageOfficer, PeekOfficer, 
 from appliance.web.i18n import N_
 from appliance.web.models import CrossingBody
 from appliance.web.pages.feedback import (
+    FIELD_LABEL,
     FIELD_RULES,
     FIELD_TEXT,
     REQUIRED_FIELDS,
@@ -106,7 +107,8 @@ def crossing_page(request: Request, officer: PageOfficer, config: ConfigDep, dev
                   unavailable=missing_captures(request, devices, translate(request)),
                   refer_manual=config.screening.refer_on_document_problem,
                   purposes=config.crossings.purposes if config.crossings.ask_purpose else [],
-                  FIELD_TEXT=FIELD_TEXT, FIELD_RULES=FIELD_RULES, REQUIRED_FIELDS=REQUIRED_FIELDS)
+                  FIELD_TEXT=FIELD_TEXT, FIELD_LABEL=FIELD_LABEL, FIELD_RULES=FIELD_RULES,
+                  REQUIRED_FIELDS=REQUIRED_FIELDS)
 
 
 @router.post("/ui/mrz-check")

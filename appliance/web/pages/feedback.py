@@ -35,6 +35,15 @@ FIELD_TEXT = {
     "birth_date": N_("Date of birth"),
     "expiry_date": N_("Expiry date"),
 }
+# The labels inside the typed-fields boxes: 18 px like all an officer reads, so the longer
+# names are shortened here (French "Naissance" for "Date de naissance") and ten boxes still fit
+# two rows at 800 px; messages and rules name a field in full (FIELD_TEXT).
+FIELD_LABEL = {
+    **FIELD_TEXT,
+    "document_number": N_("Document No."),
+    "birth_date": N_("Birth date"),
+    "expiry_date": N_("Expires"),
+}
 FIELD_RULES = {
     "surname": N_("Required: letters A-Z and spaces, as printed on the document."),
     "given_names": N_("Letters A-Z and spaces, as printed on the document."),

@@ -513,8 +513,9 @@ function setupCrossing() {
   }
 
   function fieldLabel(name) {
-    const label = document.querySelector(`#doc-form [data-field="${name}"] label, #doc-form [data-field="${name}"] .flabel`);
-    return label ? label.textContent.replace(/\s*\*$/, "").trim() : name;
+    // The field's full name (the box's own label may be shortened to fit, "Naissance").
+    const box = document.querySelector(`#doc-form [data-field="${name}"]`);
+    return box && box.dataset.name ? box.dataset.name : name;
   }
 
   function overflows(input) { return input.scrollWidth > input.clientWidth + 1; }
