@@ -27,6 +27,7 @@ import random
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import textwrap
 import threading
@@ -40,12 +41,21 @@ from typing import Any, Callable
 import httpx
 
 from appliance import config as config_module
-from appliance.bench.rig import HQ, MRZ_OF_DEMO, OFFICER_PIN, KioskProcess, LocalBroker, quantiles
+from appliance.bench.rig import (
+    HQ,
+    MRZ_OF_DEMO,
+    OFFICER_PIN,
+    KioskProcess,
+    LocalBroker,
+    quantiles,
+)
 from appliance.domain import clock
 from appliance.errors import UplinkError
 from appliance.storage import budget
 from appliance.storage.officers import Officers
 from appliance.storage.store import Store
+from hq import reanchor
+from hq.db import HQDatabase
 
 SUPERVISOR_ID, SUPERVISOR_PIN = "soaksup", "615204"
 WATCH_ERROR_S = 20.0  # a supervisor's watch is this far off at most
@@ -268,8 +278,6 @@ def _supervisor_sets_time(kiosk: KioskProcess, calendar: _Calendar, rng: random.
 
 
 def _kiosk_command() -> list[str]:
-    import sys
-
     return [sys.executable, "-m", "appliance"]
 
 
@@ -403,16 +411,11 @@ def run(settings: Settings, progress: Callable[[str], None] | None = None) -> di
 
 
 def _hq_crossings(hq: HQ) -> list[dict[str, Any]]:
-    from hq import reanchor
-    from hq.db import HQDatabase
-
     with HQDatabase(str(hq.database)) as db:
         return reanchor.with_times(db, db.crossings())
 
 
 def _hq_events(hq: HQ) -> list[dict[str, Any]]:
-    from hq.db import HQDatabase
-
     with HQDatabase(str(hq.database)) as db:
         return db.events()
 
