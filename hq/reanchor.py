@@ -127,6 +127,12 @@ def note(db: HQDatabase, post_id: str, kiosk_id: str, crossings: Iterable[dict[s
 
 
 def _apply_boot(db: HQDatabase, post_id: str, kiosk_id: str, boot: str, drift_ppm: float) -> int:
+    # A boot whose every crossing had a trusted time has nothing to re-anchor: say so in one indexed
+    # read, not by loading and re-parsing all its crossings on each batch (O(n^2) over a backlog).
+    if not db.query("SELECT 1 FROM crossing_times WHERE post_id = ? AND kiosk_id = ? AND boot_id = ?"
+                    " AND (time_source IS NULL OR time_source = ? OR time_uncertainty_s IS NULL) LIMIT 1",
+                    (post_id, kiosk_id, boot, UNTRUSTED)):
+        return 0
     rows = db.query(f"SELECT {', '.join(_FIELDS)} FROM crossing_times WHERE post_id = ? AND kiosk_id = ?"
                     " AND boot_id = ?", (post_id, kiosk_id, boot))
     fixed = reanchor([dict(zip(_FIELDS, row)) for row in rows], drift_ppm)
