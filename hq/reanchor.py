@@ -67,6 +67,23 @@ def _usable(crossing: dict[str, Any]) -> bool:
     return True
 
 
+def _trusted(crossing: dict[str, Any]) -> bool:
+    return crossing.get("time_source") not in (None, UNTRUSTED) and crossing.get("time_uncertainty_s") is not None
+
+
+def _carried_back(crossing: dict[str, Any], later: dict[str, Any], drift_ppm: float) -> Reanchored | None:
+    """``crossing`` (untrusted) carried back from ``later`` (trusted, same boot), or None when the boot
+    clock says it is not later after all."""
+    gap = float(later["boot_s"]) - float(crossing["boot_s"])
+    if gap < 0:
+        return None  # a boot clock never runs backwards: not the same boot after all
+    at = clock.parse_iso(later["recorded_at"]) - timedelta(seconds=gap)
+    return Reanchored(seq=crossing["seq"], id=crossing["id"], recorded_at=crossing["recorded_at"],
+                      reanchored_at=clock.iso(at),
+                      uncertainty_s=round(float(later["time_uncertainty_s"]) + gap * drift_ppm * 1e-6, 3),
+                      anchored_by=later["seq"])
+
+
 def reanchor(crossings: Iterable[dict[str, Any]], drift_ppm: float = DRIFT_PPM) -> list[Reanchored]:
     """The untrusted crossings of one kiosk that a later trusted crossing of the same boot re-anchors, by seq.
 
@@ -76,21 +93,13 @@ def reanchor(crossings: Iterable[dict[str, Any]], drift_ppm: float = DRIFT_PPM) 
     result: list[Reanchored] = []
     anchor: dict[str, dict[str, Any]] = {}  # boot id -> the nearest later trusted crossing
     for crossing in reversed(ordered):
-        boot = crossing["boot_id"]
-        if crossing.get("time_source") not in (None, UNTRUSTED) and crossing.get("time_uncertainty_s") is not None:
-            anchor[boot] = crossing
+        if _trusted(crossing):
+            anchor[crossing["boot_id"]] = crossing
             continue
-        later = anchor.get(boot)
-        if later is None:
-            continue
-        gap = float(later["boot_s"]) - float(crossing["boot_s"])
-        if gap < 0:
-            continue  # a boot clock never runs backwards: not the same boot after all
-        at = clock.parse_iso(later["recorded_at"]) - timedelta(seconds=gap)
-        result.append(Reanchored(
-            seq=crossing["seq"], id=crossing["id"], recorded_at=crossing["recorded_at"], reanchored_at=clock.iso(at),
-            uncertainty_s=round(float(later["time_uncertainty_s"]) + gap * drift_ppm * 1e-6, 3),
-            anchored_by=later["seq"]))
+        later = anchor.get(crossing["boot_id"])
+        item = _carried_back(crossing, later, drift_ppm) if later is not None else None
+        if item is not None:
+            result.append(item)
     return sorted(result, key=lambda item: item.seq)
 
 
@@ -100,47 +109,60 @@ TABLES = (
     """CREATE TABLE IF NOT EXISTS crossing_times (
         post_id TEXT NOT NULL, kiosk_id TEXT NOT NULL, seq BIGINT NOT NULL, id TEXT NOT NULL,
         boot_id TEXT NOT NULL, boot_s DOUBLE PRECISION NOT NULL, time_source TEXT,
-        time_uncertainty_s DOUBLE PRECISION, recorded_at TEXT NOT NULL,
+        time_uncertainty_s DOUBLE PRECISION, recorded_at TEXT NOT NULL, trusted INTEGER NOT NULL,
         reanchored_at TEXT, reanchored_uncertainty_s DOUBLE PRECISION, anchored_by BIGINT,
         PRIMARY KEY (post_id, kiosk_id, seq))""",
-    "CREATE INDEX IF NOT EXISTS crossing_times_by_boot ON crossing_times(post_id, kiosk_id, boot_id)",
+    # The trusted crossings of a boot, in kiosk order: each batch finds its anchors by index.
+    "CREATE INDEX IF NOT EXISTS crossing_times_by_boot ON crossing_times(post_id, kiosk_id, boot_id, trusted, seq)",
 )
 _FIELDS = ("seq", "id", "boot_id", "boot_s", "time_source", "time_uncertainty_s", "recorded_at")
+_SELECT = f"SELECT {', '.join(_FIELDS)} FROM crossing_times WHERE post_id = ? AND kiosk_id = ? AND boot_id = ?"
 
 
 def note(db: HQDatabase, post_id: str, kiosk_id: str, crossings: Iterable[dict[str, Any]],
          drift_ppm: float = DRIFT_PPM) -> int:
-    """Keep the time fields of ``crossings`` (records as the kiosk sent them; a resend changes nothing) and
-    re-anchor every boot they belong to. Returns how many crossings of those boots are re-anchored now."""
+    """Keep the time fields of ``crossings`` (records as the kiosk sent them) and re-anchor what they change:
+    each new untrusted crossing from the next trusted one of its boot HQ holds, and each new trusted
+    crossing's run of untrusted ones before it. A resend changes nothing. Every lookup is by index, so a
+    batch costs the same however many crossings HQ holds. Returns how many crossings it re-anchored."""
     db.ensure(TABLES)
     usable = [c for c in crossings if _usable(c)]
-    if not usable:
-        return 0
+    new: list[dict[str, Any]] = []
     with db.transaction():
         for crossing in usable:
-            db.run("INSERT INTO crossing_times(post_id, kiosk_id, seq, id, boot_id, boot_s, time_source,"
-                   " time_uncertainty_s, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                   " ON CONFLICT (post_id, kiosk_id, seq) DO NOTHING",
-                   (post_id, kiosk_id, *(crossing.get(key) for key in _FIELDS)))
-    return sum(_apply_boot(db, post_id, kiosk_id, boot, drift_ppm)
-               for boot in sorted({c["boot_id"] for c in usable}))
-
-
-def _apply_boot(db: HQDatabase, post_id: str, kiosk_id: str, boot: str, drift_ppm: float) -> int:
-    # A boot whose every crossing had a trusted time has nothing to re-anchor: say so in one indexed
-    # read, not by loading and re-parsing all its crossings on each batch (O(n^2) over a backlog).
-    if not db.query("SELECT 1 FROM crossing_times WHERE post_id = ? AND kiosk_id = ? AND boot_id = ?"
-                    " AND (time_source IS NULL OR time_source = ? OR time_uncertainty_s IS NULL) LIMIT 1",
-                    (post_id, kiosk_id, boot, UNTRUSTED)):
-        return 0
-    rows = db.query(f"SELECT {', '.join(_FIELDS)} FROM crossing_times WHERE post_id = ? AND kiosk_id = ?"
-                    " AND boot_id = ?", (post_id, kiosk_id, boot))
-    fixed = reanchor([dict(zip(_FIELDS, row)) for row in rows], drift_ppm)
-    with db.transaction():
-        for item in fixed:
-            db.run("UPDATE crossing_times SET reanchored_at = ?, reanchored_uncertainty_s = ?, anchored_by = ?"
-                   " WHERE post_id = ? AND kiosk_id = ? AND seq = ?",
-                   (item.reanchored_at, item.uncertainty_s, item.anchored_by, post_id, kiosk_id, item.seq))
+            if db.run("INSERT INTO crossing_times(post_id, kiosk_id, seq, id, boot_id, boot_s, time_source,"
+                      " time_uncertainty_s, recorded_at, trusted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                      " ON CONFLICT (post_id, kiosk_id, seq) DO NOTHING",
+                      (post_id, kiosk_id, *(crossing.get(key) for key in _FIELDS), int(_trusted(crossing)))):
+                new.append(crossing)
+    fixed: dict[int, Reanchored] = {}
+    key = (post_id, kiosk_id)
+    for crossing in sorted(new, key=lambda c: c["seq"]):
+        boot = crossing["boot_id"]
+        if _trusted(crossing):
+            # The untrusted run just before it in its boot, back to the previous trusted crossing.
+            before = db.query("SELECT max(seq) FROM crossing_times WHERE post_id = ? AND kiosk_id = ?"
+                              " AND boot_id = ? AND trusted = 1 AND seq < ?", (*key, boot, crossing["seq"]))
+            since = before[0][0] if before and before[0][0] is not None else -(1 << 63)
+            run = db.query(f"{_SELECT} AND trusted = 0 AND seq > ? AND seq < ?",
+                           (*key, boot, since, crossing["seq"]))
+            for row in run:
+                item = _carried_back(dict(zip(_FIELDS, row)), crossing, drift_ppm)
+                if item is not None:
+                    fixed[item.seq] = item
+        else:
+            later = db.query(f"{_SELECT} AND trusted = 1 AND seq > ? ORDER BY seq LIMIT 1",
+                             (*key, boot, crossing["seq"]))
+            if later:
+                item = _carried_back(crossing, dict(zip(_FIELDS, later[0])), drift_ppm)
+                if item is not None:
+                    fixed[item.seq] = item
+    if fixed:
+        with db.transaction():
+            for item in fixed.values():
+                db.run("UPDATE crossing_times SET reanchored_at = ?, reanchored_uncertainty_s = ?, anchored_by = ?"
+                       " WHERE post_id = ? AND kiosk_id = ? AND seq = ?",
+                       (item.reanchored_at, item.uncertainty_s, item.anchored_by, post_id, kiosk_id, item.seq))
     return len(fixed)
 
 
@@ -187,9 +209,14 @@ def rebuild(db: HQDatabase, post_id: str | None = None, kiosk_id: str | None = N
     for post, kiosk, data in db.query(f"SELECT post_id, kiosk_id, data FROM crossings{where}", params):
         by_kiosk.setdefault((post, kiosk), []).append(json.loads(data))
     summary = []
+    db.ensure(TABLES)
     for (post, kiosk), crossings in sorted(by_kiosk.items()):
         untrusted = sum(1 for c in crossings if c.get("time_source") == UNTRUSTED)
-        reanchored = note(db, post, kiosk, crossings, drift_ppm)
+        with db.transaction():
+            db.run("DELETE FROM crossing_times WHERE post_id = ? AND kiosk_id = ?", (post, kiosk))
+        note(db, post, kiosk, crossings, drift_ppm)
+        reanchored = db.query("SELECT count(*) FROM crossing_times WHERE post_id = ? AND kiosk_id = ?"
+                              " AND reanchored_at IS NOT NULL", (post, kiosk))[0][0]
         summary.append({"post_id": post, "kiosk_id": kiosk, "crossings": len(crossings), "untrusted": untrusted,
                         "reanchored": reanchored, "as_sent": untrusted - reanchored})
     return summary

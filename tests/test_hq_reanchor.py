@@ -148,3 +148,19 @@ def test_the_reanchor_command_recomputes_and_the_crossings_command_shows_the_tim
     assert "reanchored_at" not in listed[1] and "reanchored_at" not in listed[2]
     lines = _hq("crossings", config=hq_config_file).output.splitlines()
     assert lines[0].startswith("P/K1 #1     ~2026-11-03T07:01:40") and "~" not in lines[1]
+
+
+def test_each_untrusted_crossing_takes_the_nearest_later_anchor_whatever_the_arrival_order(hq_db):
+    hq_db.enrol("P", "K1", "key")
+    # The second anchor arrives first (a stick carried before the uplink came back), then the run
+    # and the first anchor in one batch, then a late straggler of the first run.
+    store_batch(hq_db, "P", "K1", _wire(_crossing(6, 600.0, "supervisor", 60.0)))
+    store_batch(hq_db, "P", "K1", _wire(_crossing(1, 100.0), _crossing(3, 300.0, "hq", 5.0),
+                                        _crossing(4, 400.0), _crossing(5, 500.0)))
+    store_batch(hq_db, "P", "K1", _wire(_crossing(2, 200.0)))
+    fixed = hq_reanchor.times(hq_db, "P", "K1")
+    assert {crossing: fixed[crossing]["anchored_by"] for crossing in fixed} == {
+        "x-1": 3, "x-2": 3, "x-4": 6, "x-5": 6}
+    # The same answer as recomputing everything from the crossings held.
+    assert hq_reanchor.rebuild(hq_db, "P", "K1")[0]["reanchored"] == 4
+    assert hq_reanchor.times(hq_db, "P", "K1") == fixed
