@@ -27,3 +27,12 @@ def test_outage_backlog_drains_exactly_once_in_order_with_photos():
     memory = figures["memory_kb"]
     assert 0 < memory["idle"] <= memory["peak"] and memory["after_drain"] <= memory["peak"]
     assert figures["ok"] is True
+    assert figures["inflight_captures"] == 3  # the kiosk's default
+
+
+def test_outage_refuses_photos_in_flight_that_would_take_the_whole_window():
+    # Four batches in flight at most: three photos leave one for crossings, four would not.
+    result = CliRunner().invoke(cli, ["bench", "outage", "--crossings", "10", "--inflight-captures", "4"],
+                                catch_exceptions=False)
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("error: ") and "max_inflight_captures (4) must be at most 3" in result.stderr

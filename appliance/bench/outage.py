@@ -31,6 +31,8 @@ class Settings:
     pace_s: float = 0.1  # the officer during the drain: ten travellers a second
     idle_s: float = 5.0  # the same officer with the link up and idle, before the outage
     drain_timeout_s: float = 3600.0
+    # [uplink] max_inflight_captures of the kiosk; None: its default.
+    inflight_captures: int | None = None
 
 
 def _outbox(store: Store, up_to: int | None = None) -> int:
@@ -86,14 +88,18 @@ def run(settings: Settings, progress: Callable[[str], None] | None = None) -> di
     say = progress or (lambda _text: None)
     with tempfile.TemporaryDirectory(prefix="kiosk-bench-outage-") as tmp:
         root = Path(tmp)
-        broker = LocalBroker(root / "broker").start()
+        # Started inside the try below: a kiosk config refused here leaves no broker behind.
+        broker = LocalBroker(root / "broker")
         hq = HQ(root / "hq", broker.url)
+        extra = ("" if settings.inflight_captures is None
+                 else f"max_inflight_captures = {settings.inflight_captures}\n")
         kiosk = KioskProcess(root / "kiosk", broker.url, hq.public_key, biometric_key=True,
-                             officers=settings.officers + 1)
+                             officers=settings.officers + 1, uplink_extra=extra)
         assert kiosk.public_key is not None
         hq.enrol(kiosk.config.kiosk.post_id, kiosk.config.kiosk.kiosk_id, kiosk.public_key)
         sampler = _Sampler(kiosk)
         try:
+            broker.start()
             hq.start()
             kiosk.start()
             kiosk.wait_ready(90)
@@ -160,6 +166,7 @@ def run(settings: Settings, progress: Callable[[str], None] | None = None) -> di
     in_order = hq_ids == kiosk_ids
     figures: dict[str, Any] = {
         "crossings": settings.crossings,
+        "inflight_captures": kiosk.config.uplink.capture_slots,
         "recorded_offline": sum(len(o.desk.acknowledged) for o in recorders),
         "recording_s": round(recording_s, 1),
         "recorded_per_s": round(sum(len(o.desk.acknowledged) for o in recorders) / recording_s, 1),
