@@ -22,6 +22,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import cv2
+import numpy as np
 import pytest
 import uvicorn
 from playwright.sync_api import expect
@@ -61,7 +63,7 @@ LIST_VERSION = "2026.12.01"
 
 
 def _kiosk_config(root: Path, name: str, hq_public: str, stick_public: str, list_pub: Path,
-                  mount_dir: Path) -> config_module.Config:
+                  mount_dir: Path, camera_dir: Path | None = None) -> config_module.Config:
     directory = root / name
     directory.mkdir()
     (directory / "none.mrz").write_text("", encoding="utf-8")
@@ -78,6 +80,7 @@ def _kiosk_config(root: Path, name: str, hq_public: str, stick_public: str, list
         [hardware.simulated]
         mrz_file = "{directory / 'none.mrz'}"
         battery_percent = 81
+        {f'camera_dir = "{camera_dir}"' if camera_dir else ""}
 
         [uplink]
         hq_public_key = "{hq_public}"
@@ -95,7 +98,7 @@ def _kiosk_config(root: Path, name: str, hq_public: str, stick_public: str, list
 class StickPost:
     """HQ and kiosk K1 of one post on disk, enrolled, with a stick folder; K2 of the same post for foreign files."""
 
-    def __init__(self, root: Path, *, stick_key: bool = True) -> None:
+    def __init__(self, root: Path, *, stick_key: bool = True, camera_dir: Path | None = None) -> None:
         self.root = root
         hq_dir = root / "hq"
         hq_dir.mkdir()
@@ -118,7 +121,7 @@ class StickPost:
         self.stick = root / "stick"
         self.stick.mkdir()
         self.config = _kiosk_config(root, "K1", hq_public, stick_public if stick_key else "", list_keys / "list.pub",
-                                    self.stick)
+                                    self.stick, camera_dir)
         self.other = _kiosk_config(root, "K2", hq_public, stick_public, list_keys / "list.pub", root / "stick-k2")
         (root / "stick-k2").mkdir()
         for config in (self.config, self.other):
@@ -512,6 +515,29 @@ def test_a_refusal_in_french_shows_no_english_but_the_technicians_detail(post):
     assert "truncated" in detail  # the workflow's own words stay, for a technician
 
 
+def test_a_refused_list_bundle_is_named_and_the_receipt_and_other_lists_still_apply(post):
+    post.record(1)
+    client = _supervisor(post)
+    client.post("/stick/export", data={})
+    hq_lists.keygen(post.root / "forger.key", post.root / "forger.pub")
+    forged = post.root / "forged.bundle"
+    with resources.as_file(resources.files("appliance").joinpath("demo_data/persons.csv")) as path:
+        forged.write_bytes(hq_lists.publish("persons", "other", "1", hq_lists.read_export("persons", path),
+                                            hq_lists.load_private_key(post.root / "forger.key")))
+    with HQDatabase(post.hq_config.hq.database) as db:
+        stick_import.import_file(post.hq_config, db, post.export_files()[0],
+                                 list_bundles=[post.list_bundle(), forged])
+    response = client.post("/stick/receipt")
+    result = _result(response)
+    assert response.status_code == 200, result
+    assert "Crossings released (HQ holds them): 1" in result
+    assert f"List national version {LIST_VERSION} applied." in result
+    assert "List file 02-forged.bundle refused: that list is unchanged." in result
+    assert "02-forged.bundle:" in result.split('id="stick-detail"', 1)[1]  # the bundle's own reason
+    assert post.depth() == 0
+    assert post.audit() == [("sam", "stick.export"), ("sam", "stick.receipt"), ("sam", "lists.apply")]
+
+
 def test_no_receipt_and_no_stick_are_refused_with_nothing_written(post):
     post.record(1)
     client = _supervisor(post)
@@ -538,6 +564,30 @@ def test_an_export_without_hqs_stick_key_is_refused_and_writes_nothing(tmp_path)
         assert "This kiosk has no HQ stick key to encrypt an export with" in result
         assert "uplink.hq_stick_key is not set" in result  # the workflow's words, for a technician
         assert post.stick_files() == [] and post.audit() == []
+    finally:
+        post.close()
+
+
+def test_photos_beyond_the_stick_budget_wait_for_the_next_stick(tmp_path):
+    # Photos of ~420 KiB (noise does not compress): two fit [stick] max_photo_mib = 1, the third waits.
+    camera = tmp_path / "camera"
+    camera.mkdir()
+    noise = np.random.default_rng(7).integers(0, 255, (600, 800, 3), dtype=np.uint8)
+    cv2.imwrite(str(camera / "noise.jpg"), noise, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    (tmp_path / "post").mkdir()
+    post = StickPost(tmp_path / "post", camera_dir=camera)
+    try:
+        post.record(3, photos=3)
+        with post.store.lock:
+            capture_id = post.store.conn.execute("SELECT ref_id FROM outbox WHERE kind = 'capture'").fetchone()[0]
+        size = len(biometrics.read(post.store, post.config, capture_id)[0])
+        assert 2 * size <= 1024 * 1024 < 3 * size, size
+        post.app.state.config = post.config.model_copy(
+            update={"stick": post.config.stick.model_copy(update={"max_photo_mib": 1})})
+        result = _result(_supervisor(post).post("/stick/export", data={"photos": "1"}))
+        assert "Photos and fingerprints written: 2" in result, result
+        assert "Photos and fingerprints that did not fit, for the next stick: 1" in result, result
+        assert post.depth("capture") == 3, "nothing leaves the outbox before HQ's receipt"
     finally:
         post.close()
 
@@ -589,7 +639,12 @@ def test_the_api_round_trip_and_its_refusals(post):
     assert exported.status_code == 201, exported.text
     assert (exported.json()["crossings"], exported.json()["captures"]) == (2, 1)
     post.hq_import(Path(exported.json()["file"]), with_lists=True)
-    assert api.get("/api/stick").json()["receipts"] == [_receipt_path(1)]
+    # Only this kiosk's receipts count: another kiosk's on the same stick, or a name of another shape, do not.
+    for name in (f"kiosk-export-{POST}-K2-000009.receipt", f"kiosk-export-{POST}-K1-00000x.receipt",
+                 f"kiosk-export-{POST}-K1-000009.receipt.part", "receipt"):
+        (post.stick / name).write_bytes(b"not for this kiosk")
+    state = api.get("/api/stick").json()
+    assert (state["receipts"], state["lists"]) == ([_receipt_path(1)], ["01-national.bundle"])
 
     applied = api.post("/api/stick/receipt", json={"lists": False})
     assert applied.status_code == 200, applied.text
