@@ -20,10 +20,15 @@ from appliance.domain import clock
 from appliance.errors import ProtocolError
 from appliance.storage.store import Store
 from appliance.uplink import outbox, status
+from appliance.uplink.protocol import PRIORITY_OF_KIND
 
 log = logging.getLogger(__name__)
 
 CAPTURE_PRIORITY = 3
+# Every priority a row can have, most urgent first. Asking each through the (priority, seq) index
+# is a lookup; asking the outbox which priorities it holds (DISTINCT) reads the whole index, every
+# turn of the uplink's loop, which a backlog of 100,000 rows makes the thread's main work.
+PRIORITIES = sorted(set(PRIORITY_OF_KIND.values()))
 # What an SQLite INTEGER holds: a receipt naming a seq outside it cannot name a row (and would
 # make the DELETE itself fail rather than match nothing).
 SQL_INT = range(-(1 << 63), 1 << 63)
@@ -94,7 +99,7 @@ class Sender:
         return not self.inflight
 
     def _next(self, now: float) -> tuple[Batch, str, dict[str, Any]] | None:
-        for priority in outbox.priorities(self.store):
+        for priority in PRIORITIES:
             if priority == CAPTURE_PRIORITY:
                 capture = self._next_capture(now)
                 if capture is not None:
