@@ -71,6 +71,13 @@ class NotFound(KioskError, LookupError):
 class WorkflowError(KioskError, ValueError):
     """A crossing request is inconsistent (bad direction, missing document, wrong state)."""
 
+    def __init__(self, message: str, reason: object = None) -> None:
+        super().__init__(message)
+        # What the officer reads, as a code with parameters (appliance.domain.reasons.Reason),
+        # while the message stays the workflow's English for the API and the log; None when
+        # raised without one.
+        self.reason = reason
+
 
 class DeviceError(KioskError, OSError):
     """A hardware device (or its simulator) failed or is not configured."""

@@ -61,8 +61,12 @@ def check(case, response) -> None:
     status = response.status_code
     if status >= 400:
         body = response.json()
-        assert isinstance(body, dict) and set(body) == {"error", "kind"}, f"{where}: {status} {body}"
+        # An error with a reason code also gives it ("reason") and says it in the officer's language ("message").
+        assert isinstance(body, dict) and {"error", "kind"} <= set(body) <= {"error", "kind", "reason", "message"}, \
+            f"{where}: {status} {body}"
         assert isinstance(body["error"], str) and body["error"] and isinstance(body["kind"], str), where
+        if "reason" in body:
+            assert set(body["reason"]) == {"code", "params", "text"} and isinstance(body["message"], str), where
     if status >= 500:
         assert status == 503 and response.json()["kind"] in DEVICE_KINDS, f"{where}: {status} {response.text}"
 

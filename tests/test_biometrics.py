@@ -44,7 +44,7 @@ def record(store, config, officer, **request):
 def test_photo_is_stored_encrypted_and_decrypts_with_the_key(store, config, officers, devices) -> None:
     result = biometrics.capture_photo(store, config, devices, officers.get("alice"))
 
-    assert result["kind"] == "face" and result["quality"] == {"ok": True, "hints": []}
+    assert result["kind"] == "face" and result["quality"] == {"ok": True, "hints": [], "reasons": []}
     assert result["preview"].startswith("data:image/jpeg;base64,")
     kind, fmt, nonce, ciphertext, quality, crossing_id = store.conn.execute(
         "SELECT kind, format, nonce, ciphertext, quality, crossing_id FROM captures WHERE id = ?",

@@ -9,6 +9,7 @@ from datetime import date, datetime, timezone
 import numpy as np
 import pytest
 
+from appliance.domain.reasons import REASONS
 from appliance.storage import audit
 from appliance.workflow import crossings, stats
 from appliance.workflow.crossings import CrossingRequest, ManualDocument
@@ -388,11 +389,11 @@ def test_another_face_is_no_hit(face_kiosk):
     assert crossing["screening"]["lists"] == {"persons": "f1"}
 
 
-@pytest.mark.parametrize("photo, reason", [
-    ("undecodable", "face not screened: the photo cannot be decoded as JPEG or PNG"),
-    ("blank", "face not screened: no face found in the photo (best score 0.12 < 0.50)"),
+@pytest.mark.parametrize("photo, reason, code", [
+    ("undecodable", "face not screened: the photo cannot be decoded as JPEG or PNG", "face.photo_unreadable"),
+    ("blank", "face not screened: no face found in the photo (best score 0.12 < 0.50)", "face.no_face"),
 ])
-def test_a_photo_that_cannot_be_embedded_is_recorded_with_the_reason(face_kiosk, photo, reason):
+def test_a_photo_that_cannot_be_embedded_is_recorded_with_the_reason(face_kiosk, photo, reason, code):
     from .web_client import BrowserClient
 
     from appliance.web.app import create_app
@@ -411,7 +412,8 @@ def test_a_photo_that_cannot_be_embedded_is_recorded_with_the_reason(face_kiosk,
     face = crossing["screening"]["face"]
     assert {key: face[key] for key in ("source", "capture_id", "error")} == {
         "source": "photo", "capture_id": capture_id, "error": warning.removeprefix("face not screened: ")}
-    assert face["reason"] == {"code": "face.error", "params": {"text": face["error"]}, "text": face["error"]}
+    # The officer reads the code's text; the model's own words stay in ``error`` for HQ.
+    assert face["reason"]["code"] == code and face["reason"]["text"] == REASONS[code].text
     assert face["threshold"] == config.screening.face_threshold and "model" not in face
     assert crossing["captures"] == [{"id": capture_id, "kind": "face"}]
     assert _outbox_kinds(store) == ["crossing", "capture"]
@@ -420,7 +422,7 @@ def test_a_photo_that_cannot_be_embedded_is_recorded_with_the_reason(face_kiosk,
     client = BrowserClient(create_app(config, store))
     client.post("/login", data={"officer_id": "alice", "pin": OFFICER_PIN})
     page = client.get(f"/crossings/{crossing['id']}").text
-    assert "Face not screened: " + html.escape(crossing["screening"]["face"]["error"]) in page
+    assert "Face not screened: " + REASONS[code].text in html.unescape(page)
 
 
 def test_a_given_embedding_wins_over_the_photo(face_kiosk):
@@ -447,6 +449,7 @@ def test_a_model_that_no_longer_loads_does_not_stop_the_crossing(face_kiosk, tmp
     assert crossing["decision"] == "cleared"
     assert crossing["screening"]["face"]["error"] == f"{broken} is not a TFLite model (no TFL3 file identifier): " \
                                                      "give a .tflite file"
+    assert crossing["screening"]["face"]["reason"]["code"] == "face.model_unusable"
     assert store.conn.execute("SELECT count(*) FROM crossings").fetchone()[0] == 1
 
 

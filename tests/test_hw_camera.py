@@ -62,7 +62,7 @@ def test_picamera2_off_a_pi_is_a_clear_device_error(monkeypatch: pytest.MonkeyPa
 
 def test_a_good_photo_passes_and_previews_as_jpeg() -> None:
     photo = photo_of(face_like())
-    assert assess(photo) == {"ok": True, "hints": []}
+    assert assess(photo) == {"ok": True, "hints": [], "reasons": []}
     url = preview(photo)
     assert url.startswith("data:image/jpeg;base64,")
     assert base64.b64decode(url.split(",", 1)[1]).startswith(b"\xff\xd8")
@@ -90,14 +90,16 @@ def test_poor_photos_get_a_hint(image: np.ndarray, hint: str) -> None:
 def test_without_opencv_only_the_size_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     photo = photo_of(face_like())
     monkeypatch.setitem(sys.modules, "cv2", None)
-    assert assess(photo) == {"ok": True, "hints": ["exposure and focus not checked (OpenCV not installed)"]}
+    assert assess(photo) == {"ok": True, "hints": ["exposure and focus not checked (OpenCV not installed)"],
+                             "reasons": [{"code": "photo.not_checked", "params": {},
+                                          "text": "exposure and focus not checked (OpenCV not installed)"}]}
     assert preview(photo).startswith("data:image/png;base64,")
 
 
 def test_the_simulated_sample_face_passes() -> None:
     from appliance.hw.camera_simulated import SimulatedCamera
 
-    assert assess(SimulatedCamera().capture()) == {"ok": True, "hints": []}
+    assert assess(SimulatedCamera().capture()) == {"ok": True, "hints": [], "reasons": []}
 
 
 def test_v4l2_preview_takes_the_newest_frame_and_a_photo_lets_exposure_settle(tmp_path: Path) -> None:

@@ -20,7 +20,13 @@ from .samples import PERSON_HIT_DOE
 ENGLISH = re.compile(r"\b(the|and|equal|listed|birth|surname|given|names|not|check|digit|expected|differs?|"
                      r"reported|typed|hand|device|working|refused|traveller|similarity|threshold|line|column|"
                      r"characters|got|is|an|of|or|no|only|spelling|close|partly|phonetic|match|expiry|expired|"
-                     r"presented|issuer|unavailable|camera|reader|found|input|empty|swapped|order|parts|on)\b",
+                     r"presented|issuer|unavailable|camera|reader|found|input|empty|swapped|order|parts|on|"
+                     r"model|loaded|failed|retake|tell|technician|happens|again|read|stored|decrypted|kiosk|"
+                     r"neither|entry|exit|give|fields|both|longer|request|letters|digits|prints|purpose|offered|"
+                     r"choose|decision|cleared|some|valid|correct|step|future|missing|say|why|ids|text|each|"
+                     r"once|kept|long|taken|another|already|belongs|crossing|said|fingerprint|face|move|"
+                     r"closer|raise|exposure|focus|installed|decoded|dark|bright|light|shade|sun|"
+                     r"contrast|covers|lens|glare|tilt|remove|glasses|blurred|hold|still)\b",
                      re.IGNORECASE)
 # Data, shown as it is in every language: none of it is an English word.
 DATA = {"type": "int", "char": "'é'", "count": 45, "first": 40, "second": 41, "line": 2, "column": 21,

@@ -110,6 +110,15 @@ REASONS: dict[str, Template] = {
                                    "camera or the traveller from the sun and retake")),
     "face.blurred": Template(N_("face blurred (sharpness {sharpness}, at least {minimum}): ask the traveller to "
                                 "hold still and retake")),
+    # The model or the photo failed (appliance.workflow.face_screening, biometrics.photo_gate): the
+    # officer reads what to do; the face record's ``error`` keeps the technical text for HQ.
+    "face.model_unusable": Template(N_("the face model cannot be loaded: tell a technician")),
+    "face.model_failed": Template(N_("the face model failed on this photo: retake it, and tell a technician if "
+                                     "it happens again")),
+    "face.photo_unreadable": Template(N_("the photo cannot be read as an image: retake it")),
+    "face.photo_not_decrypted": Template(N_("the stored photo cannot be decrypted on this kiosk: tell a "
+                                            "technician")),
+    # Recorded before the codes above: the error's own text.
     "face.error": Template(N_("{text}")),
     "person.document": Template(N_("listed document {issuer} {number} equal")),
     "person.document_number": Template(N_("listed document number {number} equal (no issuer on the list)")),
@@ -118,6 +127,37 @@ REASONS: dict[str, Template] = {
     "document.listed": Template(N_("document {document} listed")),
     "document.listed_type": Template(N_("listed as type {type}")),
     "document.presented_as": Template(N_("presented as {type}")),
+    # A photo's quick checks (appliance.hw.photo_quality), shown as the photo step's hints
+    "photo.small": Template(N_("photo is only {width}x{height}: move closer or raise the camera resolution")),
+    "photo.not_checked": Template(N_("exposure and focus not checked (OpenCV not installed)")),
+    "photo.undecodable": Template(N_("photo could not be decoded: capture again")),
+    "photo.too_dark": Template(N_("too dark: turn on the light or face the traveller to it")),
+    "photo.too_bright": Template(N_("too bright: shade the camera from the sun")),
+    "photo.no_contrast": Template(N_("no contrast: check nothing covers the lens")),
+    "photo.glare": Template(N_("glare: tilt the camera or ask the traveller to remove glasses")),
+    "photo.blurred": Template(N_("blurred: ask the traveller to hold still and retake")),
+    # Why a crossing was not recorded (WorkflowError.reason of appliance.workflow.crossings and
+    # biometrics): the officer reads these; the API's "error" keeps the workflow's English message.
+    "record.direction": Template(N_("the direction {direction} is neither entry nor exit")),
+    "record.mrz_or_fields": Template(N_("give either the MRZ or the typed fields, not both or neither")),
+    "record.note_too_long": Template(N_("the note is longer than {limit} characters")),
+    "record.request_id": Template(N_("the request id must be 8-64 letters, digits or '-'")),
+    "record.visa_number": Template(N_("the visa number must be 1-20 letters or digits")),
+    "record.visa_type": Template(N_("the visa type must be 1-2 letters, as the visa's MRZ prints it")),
+    "record.purpose": Template(N_("the purpose {purpose} is not offered on this kiosk any more: choose again")),
+    "record.decision": Template(N_("{decision} is not a decision: cleared, referred or refused")),
+    "record.typed_fields": Template(N_("some typed fields are not valid: correct them on the document step")),
+    "record.birth_date_future": Template(N_("the birth date {date} is in the future")),
+    "record.unavailable_kinds": Template(N_("a missing capture must be the photo or the fingerprint")),
+    "record.unavailable_empty": Template(N_("say why the {kind} is missing"), ("kind",)),
+    "record.unavailable_too_long": Template(N_("the reason for the missing {kind} is longer than {limit} characters"),
+                                            ("kind",)),
+    "record.capture_ids": Template(N_("the capture ids must be text, each given once")),
+    "record.capture_unknown": Template(N_("a photo or fingerprint of this crossing is no longer on the kiosk (kept "
+                                          "too long, or taken on another kiosk): take it again")),
+    "record.capture_linked": Template(N_("a photo or fingerprint of this crossing already belongs to crossing "
+                                         "{crossing}")),
+    "record.captured_and_missing": Template(N_("the {kind} is both taken and said to be missing"), ("kind",)),
     # Why a photo or a fingerprint is missing (the crossing's ``unavailable``)
     "unavailable.device_not_working": Template(N_("device not working")),
     "unavailable.traveller_refused": Template(N_("traveller refused")),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from appliance.domain.reasons import Reason, reason
 from appliance.hw.camera import Photo
 
 MIN_SIDE = 160  # px; the face crop an embedder needs is ~112 px
@@ -29,34 +30,40 @@ def _cv2() -> Any:
 
 
 def assess(photo: Photo) -> dict[str, Any]:
-    """{"ok": bool, "hints": [str]}: ok is False when a retake would clearly give a better photo."""
-    hints: list[str] = []
+    """{"ok": bool, "hints": [str], "reasons": [reason]}: ok is False when a retake would clearly
+    give a better photo; each hint in English, and as a code with parameters (``reasons``,
+    ``appliance.domain.reasons``) for the officer's language."""
+    found: list[Reason] = []
     if min(photo.width, photo.height) < MIN_SIDE:
-        hints.append(f"photo is only {photo.width}x{photo.height}: move closer or raise the camera resolution")
+        found.append(reason("photo.small", width=photo.width, height=photo.height))
     cv2 = _cv2()
     if cv2 is None:
-        return {"ok": not hints, "hints": hints + ["exposure and focus not checked (OpenCV not installed)"]}
+        return _quality(not found, [*found, reason("photo.not_checked")])
     import numpy as np
 
     grey = cv2.imdecode(np.frombuffer(photo.data, np.uint8), cv2.IMREAD_GRAYSCALE)
     if grey is None:
-        return {"ok": False, "hints": hints + ["photo could not be decoded: capture again"]}
+        return _quality(False, [*found, reason("photo.undecodable")])
     if grey.shape[1] > PREVIEW_WIDTH:
         # Focus is judged at one scale, so the threshold does not depend on the camera.
         grey = cv2.resize(grey, (PREVIEW_WIDTH, round(grey.shape[0] * PREVIEW_WIDTH / grey.shape[1])),
                           interpolation=cv2.INTER_AREA)
     mean, spread = float(grey.mean()), float(grey.std())
     if mean < DARK:
-        hints.append("too dark: turn on the light or face the traveller to it")
+        found.append(reason("photo.too_dark"))
     elif mean > BRIGHT:
-        hints.append("too bright: shade the camera from the sun")
+        found.append(reason("photo.too_bright"))
     if spread < MIN_CONTRAST:
-        hints.append("no contrast: check nothing covers the lens")
+        found.append(reason("photo.no_contrast"))
     if float((grey >= 250).mean()) > MAX_GLARE:
-        hints.append("glare: tilt the camera or ask the traveller to remove glasses")
+        found.append(reason("photo.glare"))
     if float(cv2.Laplacian(grey, cv2.CV_64F).var()) < MIN_SHARPNESS:
-        hints.append("blurred: ask the traveller to hold still and retake")
-    return {"ok": not hints, "hints": hints}
+        found.append(reason("photo.blurred"))
+    return _quality(not found, found)
+
+
+def _quality(ok: bool, found: list[Reason]) -> dict[str, Any]:
+    return {"ok": ok, "hints": [item.text() for item in found], "reasons": [item.to_dict() for item in found]}
 
 
 def preview(photo: Photo) -> str:

@@ -19,8 +19,8 @@ from appliance.storage.store import Store
 from appliance.web import csrf, errors, limits
 from appliance.web.api import captures, crossings, devices, docs, export, health, lists, session, statistics, uplink
 from appliance.web.api import stick as stick_api
-from appliance.web.pages import (crossing, diagnostics, error_page, history, home, login, referrals, result, setup,
-                                 status, stick)
+from appliance.web.pages import (crossing, diagnostics, error_page, history, home, login, referrals, render, result,
+                                 setup, status, stick)
 from appliance.web.pages import statistics as statistics_page
 
 API_ROUTERS = (health.router, session.router, crossings.router, captures.router, statistics.router,
@@ -39,7 +39,7 @@ def create_app(config: Config, store: Store, devices: Any = None) -> FastAPI:
     app.state.officers = Officers(store, config.security)
     app.state.devices = devices
     app.state.power_policy = None  # set by the service once the policy runs
-    errors.register(app, page_error=error_page.page_error)
+    errors.register(app, page_error=error_page.page_error, translate=render.translate)
     app.add_middleware(limits.BodyLimit, max_bytes=config.api.max_body_bytes)
     # Before the routers are included: each route takes the app's dependencies when it is added.
     app.router.dependencies.append(Depends(csrf.require_token))

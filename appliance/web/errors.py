@@ -2,6 +2,9 @@
 
 A client (the page script, HQ tools, a technician's curl) reads ``error`` to show and
 ``kind`` to decide; the status says which side is wrong. docs/api.md keeps the same table.
+An error that carries a reason code (``MRZError.reason``, ``WorkflowError.reason``) also
+answers it as ``reason`` ({"code", "params", "text"}) and as ``message``, the reason in the
+officer's language (the language cookie), which the touchscreen shows; ``error`` stays English.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from appliance.domain.reasons import Reason
 from appliance.errors import (
     AuthError,
     DeviceError,
@@ -25,6 +29,7 @@ from appliance.errors import (
     NotFound,
     WorkflowError,
 )
+from appliance.web import reasons
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +37,7 @@ log = logging.getLogger(__name__)
 # Anything else is a screen the touchscreen's browser shows: it gets the kiosk's error page.
 JSON_PREFIXES = ("/api/", "/ui/", "/openapi.json", "/docs/")
 PageError = Callable[[Request, int], Response]
+Translate = Callable[..., str]
 
 # A device missing or failing, whatever the device: the one status a client retries or works around.
 DEVICE_UNAVAILABLE = 503
@@ -65,15 +71,23 @@ def status_of(exc: KioskError) -> int:
     return next(code for kind, code in STATUS if isinstance(exc, kind))
 
 
-def error_response(message: str, kind: str, status_code: int) -> JSONResponse:
-    """The app's one error answer; a 401 also says how to authenticate."""
+def error_response(message: str, kind: str, status_code: int, extra: dict[str, object] | None = None) -> JSONResponse:
+    """The app's one error answer (``extra`` added to it); a 401 also says how to authenticate."""
     headers = {"WWW-Authenticate": "Bearer"} if status_code == 401 else None
-    return JSONResponse({"error": message, "kind": kind}, status_code=status_code, headers=headers)
+    return JSONResponse({"error": message, "kind": kind, **(extra or {})}, status_code=status_code, headers=headers)
 
 
-def kiosk_error_response(exc: KioskError, status_code: int | None = None) -> JSONResponse:
-    """``exc`` answered with its own status, or ``status_code`` where a route knows better."""
-    return error_response(str(exc), type(exc).__name__, status_code or status_of(exc))
+def kiosk_error_response(exc: KioskError, status_code: int | None = None,
+                         translate: Translate | None = None) -> JSONResponse:
+    """``exc`` answered with its own status, or ``status_code`` where a route knows better; with
+    its reason code (and, given ``translate``, the reason in the officer's language) when it has one."""
+    extra: dict[str, object] = {}
+    why = getattr(exc, "reason", None)
+    if isinstance(why, Reason):
+        extra["reason"] = why.to_dict()
+        if translate is not None:
+            extra["message"] = reasons.render(translate, why)
+    return error_response(str(exc), type(exc).__name__, status_code or status_of(exc), extra)
 
 
 async def _kiosk_error(request: Request, exc: Exception) -> Response:
@@ -83,7 +97,8 @@ async def _kiosk_error(request: Request, exc: Exception) -> Response:
         # the officer's screen says the failure in plain words from its kind (kiosk.js
         # deviceFailure), and the log keeps what the device said.
         log.warning("%s %s: %s: %s", request.method, request.url.path, type(exc).__name__, exc)
-    return kiosk_error_response(exc)
+    translate: Callable[[Request], Translate] | None = getattr(request.app.state, "translate", None)
+    return kiosk_error_response(exc, translate=translate(request) if translate is not None else None)
 
 
 async def _login_required(_request: Request, exc: Exception) -> Response:
@@ -123,13 +138,16 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return response
 
 
-def register(app: FastAPI, page_error: PageError | None = None) -> None:
-    """Answer every error of ``app`` in the one shape; ``page_error`` renders a screen's 404/405/422 instead.
+def register(app: FastAPI, page_error: PageError | None = None,
+             translate: Callable[[Request], Translate] | None = None) -> None:
+    """Answer every error of ``app`` in the one shape; ``page_error`` renders a screen's 404/405/422 instead,
+    ``translate`` gives a request's officer's language for a reason's ``message``.
 
-    The error screen is handed in (by the app factory) rather than imported: it renders
-    with the pages' templates and session, which themselves raise the errors handled here.
+    The error screen and the language are handed in (by the app factory) rather than imported:
+    they come with the pages' templates and session, which themselves raise the errors handled here.
     """
     app.state.page_error = page_error
+    app.state.translate = translate
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(KioskError, _kiosk_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

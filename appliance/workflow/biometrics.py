@@ -95,6 +95,7 @@ def capture_photo(store: Store, config: Config, devices: Any, officer: Officer) 
         if not gate["ok"]:
             quality["ok"] = False
             quality["hints"] = [*quality["hints"], gate["reason"]["text"]]
+            quality["reasons"] = [*quality["reasons"], gate["reason"]]
     capture_id = _store(store, key_bytes, officer, "face", photo.media_type, photo.data, quality)
     return {"capture_id": capture_id, "kind": "face", "quality": quality, "preview": preview(photo)}
 
@@ -109,10 +110,16 @@ def photo_gate(config: Config, photo: bytes) -> dict[str, Any] | None:
             return None
     except KioskError:
         return None
+    # A photo that is no image, or a model that fails: the officer reads what to do (a code);
+    # the model's own words are a technician's, in the face record when the crossing is made.
     try:
-        verdict = embedder.analyse(face_pipeline.decode(photo)).verdict
-    except KioskError as exc:
-        return {"ok": False, "reason": reason("face.error", text=str(exc)).to_dict()}
+        image = face_pipeline.decode(photo)
+    except KioskError:
+        return {"ok": False, "reason": reason("face.photo_unreadable").to_dict()}
+    try:
+        verdict = embedder.analyse(image).verdict
+    except KioskError:
+        return {"ok": False, "reason": reason("face.model_failed").to_dict()}
     return {"ok": verdict.ok, "reason": verdict.reason.to_dict() if verdict.reason is not None else None}
 
 
@@ -193,16 +200,19 @@ def check_unavailable(unavailable: dict[str, str] | None) -> dict[str, str]:
     if not unavailable:
         return {}
     if not isinstance(unavailable, dict):
-        raise WorkflowError("unavailable must map 'photo'/'fingerprint' to a reason")
+        raise WorkflowError("unavailable must map 'photo'/'fingerprint' to a reason", reason("record.unavailable_kinds"))
     checked = {}
-    for name, reason in unavailable.items():
+    for name, text in unavailable.items():
         if name not in UNAVAILABLE_KINDS:
-            raise WorkflowError(f"unavailable: {name!r} is not one of {', '.join(UNAVAILABLE_KINDS)}")
-        if not isinstance(reason, str) or not reason.strip():
-            raise WorkflowError(f"unavailable.{name}: give the reason as text")
-        if len(reason) > MAX_REASON:
-            raise WorkflowError(f"unavailable.{name}: reason is longer than {MAX_REASON} characters")
-        checked[name] = reason.strip()
+            raise WorkflowError(f"unavailable: {name!r} is not one of {', '.join(UNAVAILABLE_KINDS)}",
+                                reason("record.unavailable_kinds"))
+        if not isinstance(text, str) or not text.strip():
+            raise WorkflowError(f"unavailable.{name}: give the reason as text",
+                                reason("record.unavailable_empty", kind=name))
+        if len(text) > MAX_REASON:
+            raise WorkflowError(f"unavailable.{name}: reason is longer than {MAX_REASON} characters",
+                                reason("record.unavailable_too_long", kind=name, limit=MAX_REASON))
+        checked[name] = text.strip()
     return checked
 
 
@@ -216,22 +226,25 @@ def link(store: Store, crossing_id: str, capture_ids: Iterable[str],
     """
     ids = list(capture_ids)
     if len(set(ids)) != len(ids):
-        raise WorkflowError("capture_ids names the same capture twice")
+        raise WorkflowError("capture_ids names the same capture twice", reason("record.capture_ids"))
     linked: list[Capture] = []
     for capture_id in ids:
         if not isinstance(capture_id, str):
-            raise WorkflowError(f"capture id {capture_id!r} is not a string")
+            raise WorkflowError(f"capture id {capture_id!r} is not a string", reason("record.capture_ids"))
         row = store.conn.execute("SELECT kind, format, crossing_id FROM captures WHERE id = ?",
                                  (capture_id,)).fetchone()
         if row is None:
-            raise WorkflowError(f"unknown capture {capture_id!r} (expired, or taken on another kiosk?)")
+            raise WorkflowError(f"unknown capture {capture_id!r} (expired, or taken on another kiosk?)",
+                                reason("record.capture_unknown"))
         kind, fmt, already = row
         if already is not None:
-            raise WorkflowError(f"capture {capture_id} already belongs to crossing {already}")
+            raise WorkflowError(f"capture {capture_id} already belongs to crossing {already}",
+                                reason("record.capture_linked", crossing=already))
         linked.append(Capture(id=capture_id, kind=kind, format=fmt))
     for name, kind in UNAVAILABLE_KINDS.items():
         if unavailable and name in unavailable and any(capture.kind == kind for capture in linked):
-            raise WorkflowError(f"{name} is both captured and declared unavailable")
+            raise WorkflowError(f"{name} is both captured and declared unavailable",
+                                reason("record.captured_and_missing", kind=name))
     store.conn.executemany("UPDATE captures SET crossing_id = ? WHERE id = ?",
                            [(crossing_id, capture.id) for capture in linked])
     return linked

@@ -226,9 +226,10 @@ def _from_manual(doc: ManualDocument, today: date) -> _Document:
         except ValueError:
             errors.append(f"expiry_date must be a date YYYY-MM-DD (got {value!r})")
     if errors:
-        raise WorkflowError("manual document entry: " + "; ".join(errors))
+        raise WorkflowError("manual document entry: " + "; ".join(errors), reason("record.typed_fields"))
     if birth is not None and _in_future(birth, today):
-        raise WorkflowError(f"manual document entry: birth_date {birth_date} is in the future")
+        raise WorkflowError(f"manual document entry: birth_date {birth_date} is in the future",
+                            reason("record.birth_date_future", date=birth_date))
     expired = expiry_date is not None and date.fromisoformat(expiry_date) < today
     found = [reason("document.typed")]
     if expired:
@@ -244,7 +245,8 @@ def _decide(requested: str | None, hits: list[Hit], problems: list[str], config:
             list_referral: str | None = None) -> tuple[str, str]:
     """The decision and the reason an officer is shown for it."""
     if requested is not None and requested not in DECISIONS:
-        raise WorkflowError(f"decision {requested!r} is not one of {', '.join(DECISIONS)}")
+        raise WorkflowError(f"decision {requested!r} is not one of {', '.join(DECISIONS)}",
+                            reason("record.decision", decision=repr(requested)))
     if hits:
         # An officer cannot clear (or refuse) a watchlist hit alone: a supervisor decides.
         return "referred", "watchlist hit: refer to a supervisor"
@@ -292,18 +294,23 @@ def _with_face(result: ScreeningResult, face: FaceScreening | None) -> Screening
 def _check_request(request: CrossingRequest) -> None:
     """Raises WorkflowError for a request no crossing can be made of (before anything is read)."""
     if request.direction not in DIRECTIONS:
-        raise WorkflowError(f"direction {request.direction!r} is not one of {', '.join(DIRECTIONS)}")
+        raise WorkflowError(f"direction {request.direction!r} is not one of {', '.join(DIRECTIONS)}",
+                            reason("record.direction", direction=repr(request.direction)))
     if (request.mrz is None) == (request.document is None):
-        raise WorkflowError("give either the MRZ text or the manually entered document fields, not both or neither")
+        raise WorkflowError("give either the MRZ text or the manually entered document fields, not both or neither",
+                            reason("record.mrz_or_fields"))
     if len(request.note) > 2000:
-        raise WorkflowError("note is longer than 2000 characters")
+        raise WorkflowError("note is longer than 2000 characters", reason("record.note_too_long", limit=2000))
     if request.request_id is not None and not _REQUEST_ID.fullmatch(request.request_id):
-        raise WorkflowError(f"request_id must be 8-64 letters, digits or '-' (got {request.request_id!r})")
+        raise WorkflowError(f"request_id must be 8-64 letters, digits or '-' (got {request.request_id!r})",
+                            reason("record.request_id"))
     if request.visa_number is not None and not (is_document_number(request.visa_number)
                                                 and len(request.visa_number) <= 20):
-        raise WorkflowError(f"visa_number must be 1-20 letters or digits (got {request.visa_number!r})")
+        raise WorkflowError(f"visa_number must be 1-20 letters or digits (got {request.visa_number!r})",
+                            reason("record.visa_number"))
     if request.visa_type is not None and not is_document_type(request.visa_type):
-        raise WorkflowError(f"visa_type must be 1-2 letters, as the visa's MRZ prints it (got {request.visa_type!r})")
+        raise WorkflowError(f"visa_type must be 1-2 letters, as the visa's MRZ prints it (got {request.visa_type!r})",
+                            reason("record.visa_type"))
 
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9-]{8,64}")
@@ -311,7 +318,8 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9-]{8,64}")
 
 def _check_purpose(config: Config, purpose: str | None) -> None:
     if purpose is not None and purpose not in config.crossings.purposes:
-        raise WorkflowError(f"purpose {purpose!r} is not one of {', '.join(config.crossings.purposes)}")
+        raise WorkflowError(f"purpose {purpose!r} is not one of {', '.join(config.crossings.purposes)}",
+                            reason("record.purpose", purpose=repr(purpose)))
 
 
 def _visa(request: CrossingRequest, document: _Document) -> tuple[str | None, str | None]:

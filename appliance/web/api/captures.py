@@ -30,21 +30,20 @@ def capture_photo(request: Request, officer: Authenticated, config: ConfigDep, s
                   devices: DevicesDep) -> Any:
     """Take a face photo now; stored encrypted until linked to a crossing. 503 if no camera.
 
-    With a face model pack, ``quality.face`` says whether the photo passes the quality gates;
-    a failed gate's reason is among ``quality.hints`` in the officer's language."""
-    return _face_hint_translated(_capture(lambda: biometrics.capture_photo(store, config, devices, officer)),
-                                 request)
+    ``quality.hints`` say in the officer's language what a retake would improve (``quality.reasons``
+    are the same as codes, with their English text); with a face model pack, ``quality.face`` says
+    whether the photo passes the quality gates, and a failed gate's reason is among the hints."""
+    return _hints_translated(_capture(lambda: biometrics.capture_photo(store, config, devices, officer)), request)
 
 
-def _face_hint_translated(result: Any, request: Request) -> Any:
-    # The photo step shows the hints as they come: the gate's reason is rendered here, from its
-    # code, in the language of the officer's session cookie.
-    face = result.get("quality", {}).get("face") if isinstance(result, dict) else None
-    if not face or not face.get("reason"):
+def _hints_translated(result: Any, request: Request) -> Any:
+    # The photo step shows the hints as they come: rendered here from their codes, in the
+    # language of the officer's session cookie.
+    quality = result.get("quality") if isinstance(result, dict) else None
+    if not quality or "reasons" not in quality:
         return result
     translate = i18n.translator(i18n.choose(request.cookies.get(LANGUAGE_COOKIE)))
-    english, text = face["reason"]["text"], reasons.render(translate, face["reason"])
-    result["quality"]["hints"] = [text if hint == english else hint for hint in result["quality"]["hints"]]
+    quality["hints"] = [reasons.render(translate, item) for item in quality["reasons"]]
     return result
 
 

@@ -13,9 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from fastapi.responses import Response
 from starlette.routing import NoMatchFound
 
+from appliance.domain.reasons import unavailable_reason
 from appliance.errors import DeviceError
 from appliance.hw import photo_quality
 from appliance.storage.officers import require_role
+from appliance.web import reasons
 from appliance.web.deps import ConfigDep, DevicesDep, PageOfficer, PeekOfficer, ScriptOfficer, StoreDep
 from appliance.web.i18n import N_
 from appliance.web.models import CrossingBody
@@ -65,6 +67,13 @@ def missing_captures(request: Request, devices: Any, _: Translate) -> dict[str, 
     return missing
 
 
+def draft_unavailable_text(draft: dict[str, Any], _: Translate) -> dict[str, str]:
+    """Why a kept crossing has no photo or fingerprint, in the officer's language, from the stored
+    reason's code (``unavailable_reason``); the screen shows a reason button's own label instead."""
+    return {kind: reasons.render(_, unavailable_reason(text))
+            for kind, text in (draft.get("unavailable") or {}).items() if isinstance(text, str)}
+
+
 class DraftBody(BaseModel):
     """The crossing screen's state before the record call (``appliance.workflow.drafts``); unknown fields refused."""
 
@@ -101,6 +110,8 @@ def crossing_page(request: Request, officer: PageOfficer, config: ConfigDep, dev
     draft = drafts.load(store, officer, config.security.draft_minutes)
     if draft is not None and direction in DIRECTION_TEXT and draft["direction"] != direction:
         draft = None  # a new crossing the other way: the one in progress stays kept for "Resume"
+    if draft is not None:
+        draft = {**draft, "unavailable_text": draft_unavailable_text(draft, translate(request))}
     return render(request, "crossing.html", officer, draft=draft,
                   direction=direction if direction in DIRECTION_TEXT else None,
                   capture_fields=_records_capture_fields(),

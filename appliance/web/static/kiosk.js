@@ -48,6 +48,9 @@ function sessionEnded() {
 
 function errorText(data) {
   if (!data) return "";
+  // An error with a reason code comes with it said in the officer's language (message);
+  // error is the kiosk's English, for the log and a technician.
+  if (typeof data.message === "string") return data.message;
   if (typeof data.error === "string") return data.error;
   return JSON.stringify(data);
 }
@@ -751,8 +754,9 @@ function setupCrossing() {
       $(kind + "-accept").disabled = false;
       saveDraft();
     } else if (answer.status === 404 || answer.status === 405) {
-      markUnavailable(kind, "device unavailable: " + (kind === "photo" ? "no photo capture" : "no fingerprint capture")
-        + " on this kiosk", t("capture_unavailable", { detail: t("not_installed") }));
+      // The reason the kiosk's own missing_captures gives, so it has its code (unavailable.not_installed).
+      markUnavailable(kind, kind + " capture is not installed on this kiosk",
+        t("capture_unavailable", { detail: t("not_installed") }));
     } else {
       // Stored as the reason an officer would pick ("device not working"): HQ and the result
       // screen read a reason, not the device's own words.
@@ -833,11 +837,13 @@ function setupCrossing() {
         $(kind + "-take").textContent = t("retake");
         $(kind + "-accept").disabled = false;
       } else if (state.unavailable[kind]) {
-        // The reason as its button reads, in the officer's language (a stored reason of another kind as it is).
+        // The reason as its button reads, in the officer's language; any other stored reason as the
+        // crossing page rendered it from its code (draft.unavailable_text).
         const chosen = Array.from($(kind + "-reasons").querySelectorAll("[data-reason]"))
           .find((button) => button.dataset.reason === state.unavailable[kind]);
+        const rendered = (draft.unavailable_text || {})[kind];
         $(kind + "-status").textContent = t("capture_unavailable",
-          { detail: chosen ? chosen.textContent.trim() : state.unavailable[kind] });
+          { detail: chosen ? chosen.textContent.trim() : rendered || state.unavailable[kind] });
         $(kind + "-accept").disabled = false;
       }
     }
