@@ -60,7 +60,8 @@ def test_photo_is_stored_encrypted_and_decrypts_with_the_key(store, config, offi
 
 def test_fingerprint_template_round_trip(store, config, officers, devices) -> None:
     result = biometrics.capture_fingerprint(store, config, devices, officers.get("sam"))
-    assert result == {"capture_id": result["capture_id"], "kind": "fingerprint", "quality": {"ok": True, "hints": []}}
+    assert result == {"capture_id": result["capture_id"], "kind": "fingerprint",
+                      "quality": {"ok": True, "hints": [], "reasons": []}}
     assert biometrics.read(store, config, result["capture_id"]) == (sample_template(), "r30x-char")
 
 
@@ -236,7 +237,7 @@ def test_capture_routes_then_record_with_them(client, devices) -> None:
     assert photo.status_code == 201, photo.text
     assert set(photo.json()) == {"capture_id", "kind", "quality", "preview"}
     finger = client.post("/api/captures/fingerprint", json={"timeout": 2})
-    assert finger.status_code == 201 and finger.json()["quality"] == {"ok": True, "hints": []}
+    assert finger.status_code == 201 and finger.json()["quality"] == {"ok": True, "hints": [], "reasons": []}
 
     recorded = client.post("/api/crossings", json={
         "direction": "entry", "mrz": CLEAR_OKAFOR,

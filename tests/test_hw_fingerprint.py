@@ -113,6 +113,10 @@ def test_a_poor_image_is_retaken_with_a_hint(module: R30xSimulator) -> None:
         "image smudged: wipe the glass and the finger, then press flat",
         "read at attempt 3 of 3",
     ]
+    # The same as codes, for the officer's language.
+    assert [item.code for item in capture.reasons] == ["fingerprint.partial", "fingerprint.smudged",
+                                                       "fingerprint.retried"]
+    assert [item.text() for item in capture.reasons] == capture.hints
     scanner.close()
 
 

@@ -26,7 +26,8 @@ ENGLISH = re.compile(r"\b(the|and|equal|listed|birth|surname|given|names|not|che
                      r"choose|decision|cleared|some|valid|correct|step|future|missing|say|why|ids|text|each|"
                      r"once|kept|long|taken|another|already|belongs|crossing|said|fingerprint|face|move|"
                      r"closer|raise|exposure|focus|installed|decoded|dark|bright|light|shade|sun|"
-                     r"contrast|covers|lens|glare|tilt|remove|glasses|blurred|hold|still)\b",
+                     r"contrast|covers|lens|glare|tilt|remove|glasses|blurred|hold|still|smudged|wipe|glass|"
+                     r"press|flat|little|seen|whole|pad|clear|goes|out|failed|attempt|template)\b",
                      re.IGNORECASE)
 # Data, shown as it is in every language: none of it is an English word.
 DATA = {"type": "int", "char": "'é'", "count": 45, "first": 40, "second": 41, "line": 2, "column": 21,

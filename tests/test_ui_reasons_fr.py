@@ -110,6 +110,22 @@ def test_a_crossing_whose_photo_was_purged_is_not_recorded_and_says_why_in_frenc
     assert len(ui_kiosk.crossings()) == count
 
 
+def test_the_fingerprint_modules_notes_are_told_in_french(page, ui_kiosk):
+    _start_crossing(page, ui_kiosk)
+    page.locator("#photo-take").click()
+    expect(page.locator("#photo-accept")).to_be_enabled()
+    page.locator("#photo-accept").click()
+    # The first image is smudged; the module reads the finger at its second attempt.
+    ui_kiosk.devices.fingerprint.simulator.image_results.append(0x06)
+    page.locator("#fingerprint-take").click()
+    expect(page.locator("#fingerprint-accept")).to_be_enabled(timeout=8000)
+    hints = page.locator("#fingerprint-hints")
+    expect(hints).to_contain_text("image brouillée : essuyez la vitre et le doigt, puis appuyez à plat")
+    expect(hints).to_contain_text("lue à la tentative 2 sur ")
+    assert not ENGLISH.search(hints.inner_text()), hints.inner_text()
+    check_screen(page, "94-fr-fingerprint-notes", fits=False)
+
+
 @pytest.mark.parametrize("stored, shown", [
     ("photo capture is not installed on this kiosk", "Indisponible : La capture « photo » n'est pas installée sur cette borne"),
     ("device unavailable: no camera", "Indisponible : appareil indisponible : pas de caméra"),

@@ -136,6 +136,13 @@ REASONS: dict[str, Template] = {
     "photo.no_contrast": Template(N_("no contrast: check nothing covers the lens")),
     "photo.glare": Template(N_("glare: tilt the camera or ask the traveller to remove glasses")),
     "photo.blurred": Template(N_("blurred: ask the traveller to hold still and retake")),
+    # A fingerprint module's notes on a reading (appliance.hw.fingerprint_r30x), shown as hints
+    "fingerprint.smudged": Template(N_("image smudged: wipe the glass and the finger, then press flat")),
+    "fingerprint.partial": Template(N_("too little of the finger seen: press the whole pad flat on the glass")),
+    "fingerprint.unclear": Template(N_("no clear image: hold the finger still until the light goes out")),
+    "fingerprint.image_failed": Template(N_("image failed: press the finger flat and still")),
+    "fingerprint.retried": Template(N_("read at attempt {attempt} of {attempts}")),
+    "fingerprint.empty": Template(N_("template is empty: capture again")),
     # Why a crossing was not recorded (WorkflowError.reason of appliance.workflow.crossings and
     # biometrics): the officer reads these; the API's "error" keeps the workflow's English message.
     "record.direction": Template(N_("the direction {direction} is neither entry nor exit")),

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar
 
+from appliance.domain.reasons import Reason
 from appliance.hw.device import Device
 
 
@@ -19,6 +20,8 @@ class FingerprintCapture:
     ok: bool
     hints: list[str] = field(default_factory=list)
     captured_at: datetime | None = None  # timezone-aware UTC
+    # The hints as codes with parameters (appliance.domain.reasons), for the officer's language.
+    reasons: list[Reason] = field(default_factory=list)
 
 
 class FingerprintScanner(Device):

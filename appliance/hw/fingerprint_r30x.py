@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import serial
 
 from appliance.domain import clock
-from appliance.domain.reasons import N_
+from appliance.domain.reasons import N_, Reason, reason
 from appliance.errors import DeviceError, FrameError
 from appliance.hw import r30x_protocol as proto
 from appliance.hw.fingerprint import FingerprintCapture, FingerprintScanner
@@ -28,11 +28,12 @@ TEMPLATE_FORMAT = "r30x-char"
 COMMAND_RETRIES = 2
 FINGER_POLL_S = 0.15
 # Hints the officer reads when an image cannot be turned into a template.
+# What a poor image's confirmation code tells the officer (codes of appliance.domain.reasons).
 IMAGE_HINTS = {
-    0x06: "image smudged: wipe the glass and the finger, then press flat",
-    0x07: "too little of the finger seen: press the whole pad flat on the glass",
-    0x15: "no clear image: hold the finger still until the light goes out",
-    0x03: "image failed: press the finger flat and still",
+    0x06: "fingerprint.smudged",
+    0x07: "fingerprint.partial",
+    0x15: "fingerprint.unclear",
+    0x03: "fingerprint.image_failed",
 }
 
 
@@ -127,24 +128,25 @@ class R30xScanner(FingerprintScanner):
             return result
 
     def _capture(self, deadline: float) -> FingerprintCapture:
-        hints: list[str] = []
+        hints: list[Reason] = []
         for attempt in range(1, self.settings.attempts + 1):
             self._wait_for_finger(deadline)
             confirm, _ = self._command(proto.IMG_2TZ, b"\x01")
             if confirm == proto.OK:
                 template = self._upload(1)
                 if attempt > 1:
-                    hints.append(f"read at attempt {attempt} of {self.settings.attempts}")
+                    hints.append(reason("fingerprint.retried", attempt=attempt, attempts=self.settings.attempts))
                 ok = any(template)  # an all-zero file means the module returned an empty buffer
                 if not ok:
-                    hints.append("template is empty: capture again")
-                return FingerprintCapture(template, TEMPLATE_FORMAT, ok, hints, clock.utcnow())
-            hint = IMAGE_HINTS.get(confirm)
-            if hint is None:
+                    hints.append(reason("fingerprint.empty"))
+                return FingerprintCapture(template, TEMPLATE_FORMAT, ok, [item.text() for item in hints],
+                                          clock.utcnow(), reasons=hints)
+            code = IMAGE_HINTS.get(confirm)
+            if code is None:
                 raise DeviceError(f"fingerprint module could not process the image: {proto.confirmation_text(confirm)}")
-            hints.append(hint)
+            hints.append(reason(code))
             log.info("fingerprint attempt %d: %s", attempt, proto.confirmation_text(confirm))
-        raise DeviceError(f"no usable fingerprint after {self.settings.attempts} attempts: {hints[-1]}")
+        raise DeviceError(f"no usable fingerprint after {self.settings.attempts} attempts: {hints[-1].text()}")
 
     def _wait_for_finger(self, deadline: float) -> None:
         while True:
@@ -156,7 +158,7 @@ class R30xScanner(FingerprintScanner):
                 raise DeviceError(f"fingerprint module could not take an image: {proto.confirmation_text(confirm)}")
             if time.monotonic() >= deadline:
                 if confirm == 0x03:
-                    raise DeviceError(f"fingerprint image failed: {IMAGE_HINTS[0x03]}")
+                    raise DeviceError(f"fingerprint image failed: {reason(IMAGE_HINTS[0x03]).text()}")
                 raise DeviceError("no finger on the fingerprint sensor: ask the traveller to press a finger on the glass")
             time.sleep(FINGER_POLL_S)
 

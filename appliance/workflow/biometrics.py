@@ -145,7 +145,7 @@ def capture_fingerprint(store: Store, config: Config, devices: Any, officer: Off
                                          "no fingerprint module is fitted on this kiosk")
     with _busy(devices):
         result = scanner.capture(timeout)
-    quality = {"ok": result.ok, "hints": list(result.hints)}
+    quality = {"ok": result.ok, "hints": list(result.hints), "reasons": [item.to_dict() for item in result.reasons]}
     capture_id = _store(store, key_bytes, officer, "fingerprint", result.format, result.template, quality)
     return {"capture_id": capture_id, "kind": "fingerprint", "quality": quality}
 

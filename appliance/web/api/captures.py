@@ -48,8 +48,11 @@ def _hints_translated(result: Any, request: Request) -> Any:
 
 
 @router.post("/api/captures/fingerprint", status_code=201)
-def capture_fingerprint(officer: Authenticated, config: ConfigDep, store: StoreDep, devices: DevicesDep,
-                        body: CaptureBody | None = None) -> Any:
-    """Wait for a finger and store its template encrypted. 503 if no module or no finger."""
+def capture_fingerprint(request: Request, officer: Authenticated, config: ConfigDep, store: StoreDep,
+                        devices: DevicesDep, body: CaptureBody | None = None) -> Any:
+    """Wait for a finger and store its template encrypted. 503 if no module or no finger.
+
+    ``quality.hints`` are the module's notes in the officer's language (``quality.reasons`` as codes)."""
     timeout = body.timeout if body is not None else None
-    return _capture(lambda: biometrics.capture_fingerprint(store, config, devices, officer, timeout))
+    return _hints_translated(_capture(lambda: biometrics.capture_fingerprint(store, config, devices, officer,
+                                                                             timeout)), request)
