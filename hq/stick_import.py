@@ -96,7 +96,7 @@ def import_file(config: HQConfig, db: HQDatabase, path: Path, receipt_out: Path 
             partial.unlink(missing_ok=True)
         raise
     for partial, (target, _content) in zip(partials, files):
-        os.replace(partial, target)
+        stick.commit_file(partial, target)
     written = [str(target) for target, _content in files[1:]]
     return {"post_id": post_id, "kiosk_id": kiosk_id, "export_seq": header["export_seq"],
             "export_id": header["export_id"], "items": len(items), "crossings": len(crossing_ids),

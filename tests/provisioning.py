@@ -57,13 +57,15 @@ def write_tls_files(folder: Path, kiosk_id: str) -> None:
 
 def write_provisioning_set(folder: Path, *, post_id: str, kiosk_id: str, broker_url: str = DEFAULT_BROKER_URL,
                            hq_public_key: str = DEFAULT_HQ_PUBLIC_KEY, supervisor: tuple[str, str] | None = None,
-                           tls: bool = True, data_dir: Path | None = None, extra_toml: str = "") -> Path:
+                           tls: bool = True, data_dir: Path | None = None, extra_toml: str = "",
+                           uplink_toml: str = "") -> Path:
     """Write a valid provisioning set into ``folder`` (made if missing) and return it.
 
     ``supervisor`` is (officer id, PIN): its ``supervisor.pinhash`` holds only the PIN's hash.
     ``tls`` adds the broker's CA and the kiosk's client certificate and key, named in
     ``[uplink]``. ``data_dir`` (default: the kiosk's own, /var/lib/kiosk) lets a test keep
-    the kiosk's data in a temporary folder; ``extra_toml`` is appended to kiosk.toml as is.
+    the kiosk's data in a temporary folder; ``extra_toml`` is appended to kiosk.toml as is, and
+    ``uplink_toml`` (keys) to its ``[uplink]`` section.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -74,6 +76,7 @@ def write_provisioning_set(folder: Path, *, post_id: str, kiosk_id: str, broker_
     if tls:
         write_tls_files(folder, kiosk_id)
         uplink += f'ca_file = "{CA_FILE}"\ncert_file = "{CERT_FILE}"\nkey_file = "{KEY_FILE}"\n'
+    uplink += textwrap.dedent(uplink_toml)
     (folder / provision.SET_CONFIG).write_text(
         "# The post's kiosk config, as HQ hands it to the technician.\n"
         f"[kiosk]\n{kiosk}\n[uplink]\n{uplink}" + (f"\n{textwrap.dedent(extra_toml)}" if extra_toml else ""),

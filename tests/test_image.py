@@ -16,6 +16,7 @@ import pytest
 
 from appliance.bench import qemu
 from appliance.bench.qemu import SECTOR, Guest, Image, console_checks, partitions, run
+from appliance.uplink import protocol, stick
 from tests.provisioning import write_provisioning_set
 
 REPO = Path(__file__).resolve().parents[1]
@@ -133,8 +134,11 @@ def test_boot_provision_record_power_cut_and_boot_again(image: Image, tmp_path: 
     boot_before, _, data_before = partitions(disk)
 
     # The technician's set, copied onto the FAT partition with mcopy as from a laptop.
+    # HQ's stick key, so a USB stick plugged into the second boot can take the crossings to HQ.
+    stick_public = stick.generate_key_file(tmp_path / "hq-stick.key")
     kit = write_provisioning_set(tmp_path / "kiosk", post_id=POST_ID, kiosk_id=KIOSK_ID, supervisor=SUPERVISOR,
                                  broker_url="mqtts://127.0.0.1:8883",
+                                 uplink_toml=f'hq_stick_key = "{stick_public}"\n',
                                  # The API listens beyond loopback so qemu's forwarded port reaches it.
                                  extra_toml='[api]\nhost = "0.0.0.0"\n')
     fat = f"{disk}@@{boot_before.start * SECTOR}"
@@ -167,7 +171,13 @@ def test_boot_provision_record_power_cut_and_boot_again(image: Image, tmp_path: 
     started = time.monotonic()
     # kiosk.console_check: kiosk-console-check.service prints `kiosk db check` and `kiosk
     # selftest` on the serial console once the kiosk is up.
-    second = Guest(image, disk, tmp_path / "console-2.log", append="kiosk.console_check")
+    # A FAT stick in the USB port: udev and kiosk-usb@.service mount it for the kiosk user, and the
+    # console check writes the crossings onto it with `kiosk export`.
+    usb = tmp_path / "stick.img"
+    with open(usb, "wb") as blank:
+        blank.truncate(32 * 1024 * 1024)
+    run("mkfs.vfat", "-n", "KIOSKSTICK", str(usb))
+    second = Guest(image, disk, tmp_path / "console-2.log", append="kiosk.console_check", stick=usb)
     guests.append(second)
     health = second.wait_for_health()
     phase("second boot to /api/health", started)
@@ -198,7 +208,30 @@ def test_boot_provision_record_power_cut_and_boot_again(image: Image, tmp_path: 
     assert rc == 0 and rows and all(row["ok"] for row in rows), checks["selftest"]
     assert {row["device"] for row in rows} >= {"mrz_reader", "camera", "fingerprint", "power"}, rows
     assert checks["kiosk-service"] == (0, "active")
+    rc, exported = checks["stick-export"]
+    assert rc == 0 and exported["crossings"] >= 1, checks["stick-export"]
+    # The supervisor's stick screen writes from inside kiosk.service (ProtectSystem=strict): its API.
+    status, on_screen = second.request("GET", "/api/stick", token=login["token"])
+    assert status == 200 and on_screen["mounted"], on_screen
+    status, by_screen = second.request("POST", "/api/stick/export", {"photos": False}, token=login["token"])
+    assert status == 201 and by_screen["crossings"] >= 1, by_screen
     second.power_cut()
+
+    # The stick, read on the host as HQ would: the export is there whole, signed by this kiosk and
+    # sealed for HQ's stick key, and it holds the crossing recorded before the power cut.
+    started = time.monotonic()
+    key_file = tmp_path / "kiosk_ed25519.key"
+    assert qemu.read_data_file(disk, qemu.DATA_SIGNING_KEY, key_file)
+    kiosk_key = protocol.load_private_key(key_file).public_key()
+    listing = run("mdir", "-b", "-i", str(usb), "::/").stdout
+    for written in (exported, by_screen):
+        name = Path(written["file"]).name
+        assert name in listing, listing
+        run("mcopy", "-o", "-i", str(usb), f"::/{name}", str(tmp_path / name))
+        opened = stick.open_export((tmp_path / name).read_bytes(), lambda _post, _kiosk: kiosk_key,
+                                   stick.load_private_key(tmp_path / "hq-stick.key"))
+        assert crossing["id"] in {item["id"] for item in opened.payload["items"]}, opened.header
+    phase("crossings exported onto a USB stick inside, read on the host", started)
 
 
 def test_power_cuts_of_the_whole_machine_lose_nothing_acknowledged(image: Image, tmp_path: Path) -> None:

@@ -132,7 +132,7 @@ class Guest:
     """The image booted under qemu-system-aarch64 (virt), its serial console in a log file."""
 
     def __init__(self, image: Image, disk: Path, log: Path, append: str = "", network: str = "restrict=on",
-                 port: int | None = None) -> None:
+                 port: int | None = None, stick: Path | None = None) -> None:
         self.port = port or free_port()
         self.log = log
         cmdline = ("root=LABEL=KIOSK-ROOT ro rootfstype=ext4 rootwait console=ttyAMA0 net.ifnames=0 "
@@ -150,6 +150,9 @@ class Guest:
              "-netdev", f"user,id=net,{network},hostfwd=tcp:127.0.0.1:{self.port}-:8080",
              "-device", "virtio-net-pci,netdev=net,romfile=",
              "-device", "i6300esb",
+             # A USB stick (a raw FAT image) on an xHCI controller, as a technician plugs one in.
+             *(["-device", "qemu-xhci,id=xhci", "-drive", f"file={stick},format=raw,if=none,id=stick",
+                "-device", "usb-storage,bus=xhci.0,drive=stick"] if stick else []),
              "-display", "none", "-monitor", "none", "-serial", f"file:{log}", "-no-reboot"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.url = f"http://127.0.0.1:{self.port}"

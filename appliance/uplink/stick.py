@@ -184,6 +184,19 @@ def open_receipt(data: bytes, post_id: str, kiosk_id: str, hq_key: Ed25519Public
 
 # --- keys -----------------------------------------------------------------------------
 
+def commit_file(partial: Path, target: Path) -> None:
+    """Give a written and fsynced ``partial`` its name for good: the rename, then the folder's entries
+    fsynced. Until then a power cut or a pulled stick leaves at most a ``.part`` (a FAT stick keeps a
+    file's size in its folder entry: without the folder's fsync a renamed file can come back empty).
+    Raises OSError."""
+    os.replace(partial, target)
+    folder = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
 def generate_key_file(path: Path) -> str:
     """Write HQ's X25519 stick key (PEM, mode 0600) to ``path``; returns its public key in base64.
 

@@ -78,7 +78,7 @@ def export(store: Store, config: Config, directory: Path, *, photos: bool = Fals
             audit.append(store, actor, "stick.export", export_id,
                          {k: v for k, v in summary.items() if k not in ("export_id", "file")} | {"file": target.name})
         # Only now the file gets its name: a stick pulled out before this holds no export.
-        os.replace(partial, target)
+        stick.commit_file(partial, target)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
