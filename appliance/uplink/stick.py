@@ -185,16 +185,18 @@ def open_receipt(data: bytes, post_id: str, kiosk_id: str, hq_key: Ed25519Public
 # --- keys -----------------------------------------------------------------------------
 
 def commit_file(partial: Path, target: Path) -> None:
-    """Give a written and fsynced ``partial`` its name for good: the rename, then the folder's entries
-    fsynced. Until then a power cut or a pulled stick leaves at most a ``.part`` (a FAT stick keeps a
-    file's size in its folder entry: without the folder's fsync a renamed file can come back empty).
-    Raises OSError."""
+    """Give a written and fsynced ``partial`` its name for good: the rename, then the renamed file and
+    its folder fsynced. Until then a power cut or a pulled stick leaves at most a ``.part``. On FAT
+    the rename makes a new folder entry with no size and no first cluster, filled in only when the
+    file's inode is next written: without the second fsync of the file, a power cut left the export
+    under its name with 0 bytes (the booted image's stick test). Raises OSError."""
     os.replace(partial, target)
-    folder = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
+    for path, flags in ((target, os.O_RDONLY), (target.parent, os.O_RDONLY | os.O_DIRECTORY)):
+        handle = os.open(path, flags)
+        try:
+            os.fsync(handle)
+        finally:
+            os.close(handle)
 
 
 def generate_key_file(path: Path) -> str:
