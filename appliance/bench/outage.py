@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from appliance.bench.rig import HQ, KioskProcess, LocalBroker, Officer, quantiles
+from appliance.bench.rig import HQ, KioskProcess, LocalBroker, Officer, outbox_rows, quantiles, wait_until
 from appliance.errors import UplinkError
 from appliance.storage.store import Store
 from appliance.uplink import status
@@ -35,24 +35,9 @@ class Settings:
     inflight_captures: int | None = None
 
 
-def _outbox(store: Store, up_to: int | None = None) -> int:
-    with store.lock:
-        if up_to is None:
-            return store.conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
-        return store.conn.execute("SELECT count(*) FROM outbox WHERE seq <= ?", (up_to,)).fetchone()[0]
-
-
 def _last_seq(store: Store) -> int:
     with store.lock:
         return store.conn.execute("SELECT coalesce(max(seq), 0) FROM outbox").fetchone()[0]
-
-
-def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise UplinkError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.1)
 
 
 class _Sampler(threading.Thread):
@@ -104,11 +89,11 @@ def run(settings: Settings, progress: Callable[[str], None] | None = None) -> di
             kiosk.start()
             kiosk.wait_ready(90)
             store = Store(kiosk.config.db_path)
-            _wait(lambda: bool(status.snapshot(store)["connected"]), 30, "the uplink to connect")
+            wait_until(lambda: bool(status.snapshot(store)["connected"]), 30, "the uplink to connect")
             sampler.start()
             desk = f"officer{settings.officers + 1}"
             idle = _pace_officer(kiosk, desk, settings.pace_s, settings.idle_s, threading.Event())
-            _wait(lambda: _outbox(store) == 0, 60, "the idle crossings to drain")
+            wait_until(lambda: outbox_rows(store) == 0, 60, "the idle crossings to drain")
             memory_idle = kiosk.memory()
 
             say(f"broker down; recording {settings.crossings} crossings with photos")
@@ -128,7 +113,7 @@ def run(settings: Settings, progress: Callable[[str], None] | None = None) -> di
             for officer in recorders:
                 officer.join(60)
             recording_s = time.monotonic() - started
-            backlog = _outbox(store)
+            backlog = outbox_rows(store)
             backlog_last = _last_seq(store)
             memory_recorded = kiosk.memory()
 
@@ -139,14 +124,14 @@ def run(settings: Settings, progress: Callable[[str], None] | None = None) -> di
             draining_stop = threading.Event()
             during = _pace_officer(kiosk, desk, settings.pace_s, None, draining_stop)
             # Both ends reconnect with backoff: the first receipt says when the link is really back.
-            _wait(lambda: _outbox(store, backlog_last) < backlog, 120, "the first receipt")
+            wait_until(lambda: outbox_rows(store, backlog_last) < backlog, 120, "the first receipt")
             first_receipt_s = time.monotonic() - up_at
-            _wait(lambda: _outbox(store, backlog_last) == 0, settings.drain_timeout_s, "the backlog to drain")
+            wait_until(lambda: outbox_rows(store, backlog_last) == 0, settings.drain_timeout_s, "the backlog to drain")
             drain_s = time.monotonic() - up_at
             draining_stop.set()
             during.join(30)
             # The officer's own crossings and photos, recorded during the drain, go last.
-            _wait(lambda: _outbox(store) == 0, settings.drain_timeout_s, "the officer's own crossings to drain")
+            wait_until(lambda: outbox_rows(store) == 0, settings.drain_timeout_s, "the officer's own crossings to drain")
             memory_drained = kiosk.memory()
             sampler.done.set()
             with store.lock:

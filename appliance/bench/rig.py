@@ -66,6 +66,24 @@ def quantiles(samples: list[float]) -> dict[str, float | int | None]:
             "max": round(ordered[-1], 3)}
 
 
+def outbox_rows(store: Store, up_to: int | None = None) -> int:
+    """Rows in the kiosk's outbox (those with seq <= ``up_to`` when given)."""
+    with store.lock:
+        if up_to is None:
+            return store.conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
+        return store.conn.execute("SELECT count(*) FROM outbox WHERE seq <= ?", (up_to,)).fetchone()[0]
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> float:
+    """Poll ``condition`` every 0.1 s; returns the seconds it took. Raises UplinkError after ``timeout``."""
+    started = time.monotonic()
+    while not condition():
+        if time.monotonic() - started > timeout:
+            raise UplinkError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.1)
+    return time.monotonic() - started
+
+
 class LocalBroker:
     """One mosquitto on 127.0.0.1:<port>; ``stop()`` and ``start()`` again are an outage at HQ's end."""
 

@@ -47,7 +47,9 @@ from appliance.bench.rig import (
     OFFICER_PIN,
     KioskProcess,
     LocalBroker,
+    outbox_rows,
     quantiles,
+    wait_until,
 )
 from appliance.domain import clock
 from appliance.errors import UplinkError
@@ -235,20 +237,6 @@ def _record(kiosk: KioskProcess, officers: list[str], count: int, day: Day, cale
     return [item for desk in desks for item in desk.recorded]
 
 
-def _outbox(store: Store) -> int:
-    with store.lock:
-        return store.conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
-
-
-def _wait(condition: Callable[[], bool], timeout: float, what: str) -> float:
-    started = time.monotonic()
-    while not condition():
-        if time.monotonic() - started > timeout:
-            raise UplinkError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.1)
-    return time.monotonic() - started
-
-
 def _memory_kb(pid: int | None) -> int | None:
     if pid is None:
         return None
@@ -305,11 +293,11 @@ def _uplink_window(kiosk: KioskProcess, store: Store, broker: LocalBroker, hq: H
     broker.start()
     hq.start()
     try:
-        backlog = _outbox(store)
-        _wait(lambda: _outbox(store) < backlog or backlog == 0, 120, "the first receipt")
+        backlog = outbox_rows(store)
+        wait_until(lambda: outbox_rows(store) < backlog or backlog == 0, 120, "the first receipt")
         recorded = _record(kiosk, officers, count, day, calendar)
         # The hour is a cap: the link closes as soon as the outbox is empty.
-        day.drained_s = _wait(lambda: _outbox(store) == 0, settings.window_s, "the outbox to drain")
+        day.drained_s = wait_until(lambda: outbox_rows(store) == 0, settings.window_s, "the outbox to drain")
         day.hq_rss_kb = _memory_kb(hq.process.pid if hq.process else None)
     finally:
         hq.stop()
