@@ -22,9 +22,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sqlite3
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path

@@ -11,6 +11,8 @@ photo complete.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import tempfile
 import threading
 import time
@@ -33,6 +35,8 @@ class Settings:
     drain_timeout_s: float = 3600.0
     # [uplink] max_inflight_captures of the kiosk; None: its default.
     inflight_captures: int | None = None
+    # Where the run's kiosk, HQ and broker live; kept afterwards for a post-mortem. None: a temporary folder.
+    keep: Path | None = None
 
 
 def _last_seq(store: Store) -> int:
@@ -69,9 +73,33 @@ def _pace_officer(kiosk: KioskProcess, officer_id: str, pace_s: float, seconds: 
     return officer
 
 
+def _folder(keep: Path | None) -> contextlib.AbstractContextManager[str]:
+    if keep is None:
+        return tempfile.TemporaryDirectory(prefix="kiosk-bench-outage-")
+    if keep.exists() and any(keep.iterdir()):
+        raise UplinkError(f"--keep {keep}: the folder is not empty (a run needs its own)")
+    keep.mkdir(parents=True, exist_ok=True)
+    return contextlib.nullcontext(str(keep))
+
+
+def _post_mortem(store: Store, kiosk: KioskProcess, hq: HQ, broker: LocalBroker) -> str:
+    """What a timed-out wait says about both ends: enough to tell a dead thread from a slow one."""
+    def tail(lines: list[str]) -> str:
+        return "".join(lines[-15:]).strip() or "(nothing)"
+
+    try:
+        uplink = json.dumps(status.snapshot(store), default=str)
+    except Exception as exc:  # the post-mortem must not hide the timeout it explains
+        uplink = f"(unreadable: {exc})"
+    alive = {name: process is not None and process.poll() is None
+             for name, process in (("kiosk", kiosk.process), ("hq", hq.process), ("broker", broker.process))}
+    return (f"processes alive: {alive}\nkiosk uplink status: {uplink}\n"
+            f"kiosk run's last lines:\n{tail(kiosk.stderr)}\nHQ ingest's last lines:\n{tail(hq.stderr)}")
+
+
 def run(settings: Settings, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     say = progress or (lambda _text: None)
-    with tempfile.TemporaryDirectory(prefix="kiosk-bench-outage-") as tmp:
+    with _folder(settings.keep) as tmp:
         root = Path(tmp)
         # Started inside the try below: a kiosk config refused here leaves no broker behind.
         broker = LocalBroker(root / "broker")
@@ -123,10 +151,14 @@ def run(settings: Settings, progress: Callable[[str], None] | None = None) -> di
             up_at = time.monotonic()
             draining_stop = threading.Event()
             during = _pace_officer(kiosk, desk, settings.pace_s, None, draining_stop)
-            # Both ends reconnect with backoff: the first receipt says when the link is really back.
-            wait_until(lambda: outbox_rows(store, backlog_last) < backlog, 120, "the first receipt")
-            first_receipt_s = time.monotonic() - up_at
-            wait_until(lambda: outbox_rows(store, backlog_last) == 0, settings.drain_timeout_s, "the backlog to drain")
+            try:
+                # Both ends reconnect with backoff: the first receipt says when the link is really back.
+                wait_until(lambda: outbox_rows(store, backlog_last) < backlog, 120, "the first receipt")
+                first_receipt_s = time.monotonic() - up_at
+                wait_until(lambda: outbox_rows(store, backlog_last) == 0, settings.drain_timeout_s,
+                           "the backlog to drain")
+            except UplinkError as exc:
+                raise UplinkError(f"{exc}\n{_post_mortem(store, kiosk, hq, broker)}") from None
             drain_s = time.monotonic() - up_at
             draining_stop.set()
             during.join(30)

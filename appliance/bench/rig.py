@@ -118,8 +118,11 @@ class LocalBroker:
         self.process = None
 
 
-def wait_for_line(process: subprocess.Popen, marker: str, timeout: float = 30.0) -> None:
-    """Wait for a line holding ``marker`` on the process's stderr; then keep draining it so it never blocks."""
+def wait_for_line(process: subprocess.Popen, marker: str, timeout: float = 30.0) -> list[str]:
+    """Wait for a line holding ``marker`` on the process's stderr; then keep draining it so it never blocks.
+
+    Returns the list its last 200 lines are kept in (still filled as the process writes), for a failure message.
+    """
     stderr = process.stderr
     if stderr is None:
         raise UplinkError("the process was started without stderr=PIPE: its ready line cannot be read")
@@ -137,6 +140,7 @@ def wait_for_line(process: subprocess.Popen, marker: str, timeout: float = 30.0)
     threading.Thread(target=read, name="bench-stderr", daemon=True).start()
     if not seen.wait(timeout):
         raise UplinkError(f"no {marker!r} line within {timeout:.0f} s: {''.join(lines)[-2000:]}")
+    return lines
 
 
 class HQ:
@@ -158,6 +162,7 @@ class HQ:
         """), encoding="utf-8")
         self.process: subprocess.Popen | None = None
         self.env: dict[str, str] | None = None  # ingest's environment (None: the bench's own)
+        self.stderr: list[str] = []  # ingest's last lines, for a failure message
 
     def enrol(self, post_id: str, kiosk_id: str, public_key: str) -> None:
         with HQDatabase(str(self.database)) as db:
@@ -166,7 +171,7 @@ class HQ:
     def start(self) -> HQ:
         self.process = subprocess.Popen([sys.executable, "-m", "hq", "ingest", "--config", str(self.config_path),
                                          "--log-level", "WARNING"], stderr=subprocess.PIPE, env=self.env)
-        wait_for_line(self.process, "ingest ready")
+        self.stderr = wait_for_line(self.process, "ingest ready")
         return self
 
     def alive(self) -> bool:
@@ -244,6 +249,7 @@ class KioskProcess:
         self.public_key = (protocol.generate_key_file(self.config.kiosk.data_dir / "uplink" / "kiosk_ed25519.key")
                            if broker_url else None)
         self.process: subprocess.Popen | None = None
+        self.stderr: list[str] = []  # the service's last lines, for a failure message
         self._notify_path = directory / "notify.sock"
         self._notify: socket.socket | None = None
         self._started_at = 0.0
@@ -261,8 +267,8 @@ class KioskProcess:
                                         env={**self.env, "NOTIFY_SOCKET": str(self._notify_path)},
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         # Never let a full stderr pipe stall the service; keep its last lines for a failure message.
-        self._stderr: list[str] = []
-        threading.Thread(target=self._read_stderr, args=(self.process, self._stderr), daemon=True).start()
+        self.stderr = []
+        threading.Thread(target=self._read_stderr, args=(self.process, self.stderr), daemon=True).start()
 
     @staticmethod
     def _read_stderr(process: subprocess.Popen, sink: list[str]) -> None:
@@ -288,7 +294,7 @@ class KioskProcess:
         self._notify.settimeout(0.05)
         while result.ready_s is None:
             if self.process.poll() is not None:
-                raise UplinkError(f"kiosk run exited with {self.process.returncode}: {''.join(self._stderr)[-2000:]}")
+                raise UplinkError(f"kiosk run exited with {self.process.returncode}: {''.join(self.stderr)[-2000:]}")
             if time.monotonic() > deadline:
                 raise UplinkError(f"kiosk run not READY within {timeout:.0f} s")
             try:

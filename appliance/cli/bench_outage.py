@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -18,12 +19,15 @@ from appliance.cli.common import ReportingCommand
               help="Officers recording the backlog at once over the API.")
 @click.option("--inflight-captures", type=click.IntRange(1, 99), default=None,
               help="The kiosk's [uplink] max_inflight_captures (photos in flight at once); default: its own.")
+@click.option("--keep", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Run in this (new or empty) folder and keep it: the kiosk's data, HQ's database, for a post-mortem.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the figures.")
-def command(crossings: int, officers: int, inflight_captures: int | None, as_json: bool) -> None:
+def command(crossings: int, officers: int, inflight_captures: int | None, keep: Path | None, as_json: bool) -> None:
     """Long outage: drain time, peak memory of kiosk run, record latency while draining, HQ exactly-once in order."""
     from appliance.bench import outage
 
-    figures = outage.run(outage.Settings(crossings=crossings, officers=officers, inflight_captures=inflight_captures),
+    figures = outage.run(outage.Settings(crossings=crossings, officers=officers, inflight_captures=inflight_captures,
+                                         keep=keep),
                          None if as_json else lambda text: click.echo(text, err=True))
     emit(figures, as_json, _report)
 
