@@ -108,6 +108,46 @@ def test_the_same_document_in_the_same_direction_within_the_window_is_flagged(st
     assert late.repeat_of is None
 
 
+def _older_copies(store, crossing_id: str, count: int, direction: str, seq_below: int) -> None:
+    """``count`` earlier crossings like ``crossing_id`` (same document): an hour apart going back, seq below ``seq_below``."""
+    columns = [row[1] for row in store.conn.execute("PRAGMA table_info(crossings)")]
+    picked = ", ".join({"id": "id || '-' || ?", "seq": "?", "direction": "?",
+                        "recorded_at": "strftime('%Y-%m-%dT%H:%M:%fZ', recorded_at, '-' || ? || ' hours')"}
+                       .get(c, c) for c in columns)
+    with store.transaction():
+        for n in range(1, count + 1):
+            store.conn.execute(f"INSERT INTO crossings ({', '.join(columns)}) SELECT {picked} FROM crossings "
+                               "WHERE id = ?", (f"{direction}{n}", seq_below - n, direction, n + 1, crossing_id))
+
+
+def test_the_repeat_check_reads_the_same_work_however_often_the_document_crossed(store, config, officers):
+    # The check runs inside every record call: it must not read all of a frequent traveller's
+    # crossings (or the one passport a bench records 50,000 times).
+    import_demo_lists(store)
+    officer = officers.get("alice")
+    first = crossings.record(store, config, officer, crossings.CrossingRequest(direction="entry", mrz=CLEAR_OKAFOR))
+    latest = crossings.record(store, config, officer, crossings.CrossingRequest(direction="entry", mrz=CLEAR_OKAFOR))
+
+    def steps() -> int:
+        counted = [0]
+
+        def tick() -> int:
+            counted[0] += 1
+            return 0
+
+        store.conn.set_progress_handler(tick, 10)
+        try:
+            assert crossings.earlier_same_document(store, config, latest.crossing)["id"] == first.crossing.id
+        finally:
+            store.conn.set_progress_handler(None, 0)
+        return counted[0]
+
+    few = steps()
+    _older_copies(store, first.crossing.id, 3000, "entry", first.crossing.seq)  # before the window
+    _older_copies(store, first.crossing.id, 3000, "exit", -10_000)  # the other direction
+    assert steps() <= few + 2
+
+
 def test_purpose_and_an_mrv_visa_are_stored_sent_to_hq_and_counted(store, config, officers):
     import_demo_lists(store)
     officer = officers.get("alice")

@@ -232,6 +232,14 @@ MIGRATIONS: list[str] = [
         value TEXT NOT NULL
     );
     """,
+    # 9: the repeat-crossing check (the same document's last crossing in a direction) answered
+    # from the index alone, newest first: on (document, state) only it read and sorted every
+    # crossing of the document, which a frequent traveller's or a long offline backlog's
+    # thousands of rows made the slowest step of recording a crossing.
+    """
+    DROP INDEX crossings_document;
+    CREATE INDEX crossings_document ON crossings(document_number, issuing_state, direction, training, seq, recorded_at);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
