@@ -32,7 +32,7 @@ import httpx
 import numpy as np
 
 from appliance.bench import machine
-from appliance.bench.rig import HQ, OFFICER_PIN, KioskProcess, LocalBroker, MRZ_OF_DEMO, quantiles
+from appliance.bench.rig import HQ, OFFICER_PIN, KioskProcess, LocalBroker, MRZ_OF_DEMO, outbox_rows, quantiles
 from appliance.bench.screening import STATES, _numbers, default_cache
 from appliance.errors import UplinkError
 from appliance.lists import apply as list_apply
@@ -185,11 +185,6 @@ def _record(kiosk: KioskProcess, count: int, dim: int, seed: int) -> tuple[list[
     return latencies, refused
 
 
-def _outbox(store: Store) -> int:
-    with store.lock:
-        return store.conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
-
-
 def _measure(kiosk: KioskProcess, settings: Settings, with_lists: bool, say: Callable[[str], None]) -> dict[str, Any]:
     kiosk.start()
     start = kiosk.wait_ready(120)
@@ -216,15 +211,15 @@ def _measure(kiosk: KioskProcess, settings: Settings, with_lists: bool, say: Cal
         figures["idle_seconds"] = settings.idle_s
         say(f"recording {settings.crossings} crossings while the uplink drains them")
         latencies, refused = _record(kiosk, settings.crossings, settings.dim, settings.seed)
-        backlog_after_recording = _outbox(store)
+        backlog_after_recording = outbox_rows(store)
         deadline = time.monotonic() + 300
-        while _outbox(store) and time.monotonic() < deadline:
+        while outbox_rows(store) and time.monotonic() < deadline:
             time.sleep(0.2)
         after = kiosk.memory()
         figures.update({
             "record_ms": quantiles(latencies), "first_record_ms": round(latencies[0], 1) if latencies else None,
             "refused": refused[:5], "refused_count": len(refused),
-            "outbox_when_recording_ended": backlog_after_recording, "outbox_drained": _outbox(store) == 0,
+            "outbox_when_recording_ended": backlog_after_recording, "outbox_drained": outbox_rows(store) == 0,
             "rss_after_crossings_mb": round(after["rss_kb"] / 1024, 1),
             "peak_rss_mb": round(after["peak_rss_kb"] / 1024, 1)})
         return figures

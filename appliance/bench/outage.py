@@ -26,6 +26,9 @@ from appliance.storage.store import Store
 from appliance.uplink import status
 
 
+FIRST_RECEIPT_TIMEOUT_S = 600.0
+
+
 @dataclass
 class Settings:
     crossings: int = 50_000
@@ -152,8 +155,10 @@ def run(settings: Settings, progress: Callable[[str], None] | None = None) -> di
             draining_stop = threading.Event()
             during = _pace_officer(kiosk, desk, settings.pace_s, None, draining_stop)
             try:
-                # Both ends reconnect with backoff: the first receipt says when the link is really back.
-                wait_until(lambda: outbox_rows(store, backlog_last) < backlog, 120, "the first receipt")
+                # Both ends reconnect with backoff: the first receipt says when the link is really back
+                # (printed; a late one is a finding, so it is waited for well past any backoff).
+                wait_until(lambda: outbox_rows(store, backlog_last) < backlog, FIRST_RECEIPT_TIMEOUT_S,
+                           "the first receipt")
                 first_receipt_s = time.monotonic() - up_at
                 wait_until(lambda: outbox_rows(store, backlog_last) == 0, settings.drain_timeout_s,
                            "the backlog to drain")
