@@ -74,6 +74,16 @@ def outbox_rows(store: Store, up_to: int | None = None) -> int:
         return store.conn.execute("SELECT count(*) FROM outbox WHERE seq <= ?", (up_to,)).fetchone()[0]
 
 
+def process_memory(pid: int) -> dict[str, int]:
+    """A process's resident memory now and at its peak (kB, VmRSS and VmHWM from /proc); OSError once it is gone."""
+    found = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            found[key] = int(value.split()[0])
+    return {"rss_kb": found.get("VmRSS", 0), "peak_rss_kb": found.get("VmHWM", 0)}
+
+
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> float:
     """Poll ``condition`` every 0.1 s; returns the seconds it took. Raises UplinkError after ``timeout``."""
     started = time.monotonic()
@@ -335,12 +345,7 @@ class KioskProcess:
     def memory(self) -> dict[str, int]:
         """The running service's resident memory now and at its peak (kB, from /proc)."""
         assert self.process is not None
-        found = {}
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                found[key] = int(value.split()[0])
-        return {"rss_kb": found.get("VmRSS", 0), "peak_rss_kb": found.get("VmHWM", 0)}
+        return process_memory(self.process.pid)
 
     def kiosk_command(self, *args: str) -> subprocess.CompletedProcess:
         """Run a ``kiosk`` command on this kiosk's config, as a technician would."""

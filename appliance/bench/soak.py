@@ -48,6 +48,7 @@ from appliance.bench.rig import (
     KioskProcess,
     LocalBroker,
     outbox_rows,
+    process_memory,
     quantiles,
     wait_until,
 )
@@ -237,16 +238,11 @@ def _record(kiosk: KioskProcess, officers: list[str], count: int, day: Day, cale
     return [item for desk in desks for item in desk.recorded]
 
 
-def _memory_kb(pid: int | None) -> int | None:
-    if pid is None:
-        return None
+def _hq_rss_kb(hq: HQ) -> int | None:
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
+        return process_memory(hq.process.pid)["rss_kb"] if hq.process else None
     except OSError:
-        return None
-    return None
+        return None  # ingest is gone: the day's figures say so rather than fail
 
 
 def _set_boot(kiosk: KioskProcess, boot_id: str, board_offset: float) -> None:
@@ -298,7 +294,7 @@ def _uplink_window(kiosk: KioskProcess, store: Store, broker: LocalBroker, hq: H
         recorded = _record(kiosk, officers, count, day, calendar)
         # The hour is a cap: the link closes as soon as the outbox is empty.
         day.drained_s = wait_until(lambda: outbox_rows(store) == 0, settings.window_s, "the outbox to drain")
-        day.hq_rss_kb = _memory_kb(hq.process.pid if hq.process else None)
+        day.hq_rss_kb = _hq_rss_kb(hq)
     finally:
         hq.stop()
         broker.stop()
