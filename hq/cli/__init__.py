@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from hq import __version__
-from hq.cli.common import HQGroup, load, open_db, print_json
+from hq.cli.common import HQGroup, load, open_db, per_kiosk, print_json
 from hq.cli.lists import command as lists_command
 from hq.cli.demo import command as demo_command
 from hq.cli.web import users_group, web
@@ -43,9 +43,7 @@ def ingest(config_path: str | None, log_level: str) -> None:
 
 
 @cli.command("crossings")
-@click.option("--post", "post_id", help="Only this post.")
-@click.option("--kiosk", "kiosk_id", help="Only this kiosk.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@per_kiosk
 def crossings(config_path: str | None, post_id: str | None, kiosk_id: str | None, as_json: bool) -> None:
     """Crossings HQ holds, per kiosk in the kiosk's order."""
     from hq import reanchor
@@ -64,9 +62,7 @@ def crossings(config_path: str | None, post_id: str | None, kiosk_id: str | None
 
 
 @cli.command("reanchor")
-@click.option("--post", "post_id", help="Only this post.")
-@click.option("--kiosk", "kiosk_id", help="Only this kiosk.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@per_kiosk
 def reanchor_command(config_path: str | None, post_id: str | None, kiosk_id: str | None, as_json: bool) -> None:
     """Recompute the true times of crossings recorded under an untrusted clock, per kiosk."""
     from hq import reanchor

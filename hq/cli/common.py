@@ -50,3 +50,14 @@ def open_db(config: HQConfig) -> HQDatabase:
 
 def print_json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def per_kiosk(command: Any) -> Any:
+    """``--post``, ``--kiosk`` (narrowing to one post or kiosk) and ``--json``, as the per-kiosk commands take them."""
+    for option in reversed((
+        click.option("--post", "post_id", help="Only this post."),
+        click.option("--kiosk", "kiosk_id", help="Only this kiosk."),
+        click.option("--json", "as_json", is_flag=True, help="Print a JSON array."),
+    )):
+        command = option(command)
+    return command
