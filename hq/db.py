@@ -53,6 +53,16 @@ SCHEMA = [
 ]
 
 
+def where(*always: str, **equal: str | None) -> tuple[str, list[str]]:
+    """`` WHERE`` with the ``always`` clauses and ``column = ?`` for each given (non-empty) value; "" if none."""
+    clauses, params = list(always), []
+    for column, value in equal.items():
+        if value:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    return (f" WHERE {' AND '.join(clauses)}" if clauses else ""), params
+
+
 class HQDatabase:
     """One connection, used by one ingest worker (or a CLI command) under a lock."""
 
@@ -306,15 +316,8 @@ class HQDatabase:
 
     def crossings(self, post_id: str | None = None, kiosk_id: str | None = None) -> list[dict[str, Any]]:
         """Crossings HQ holds, per kiosk in the kiosk's own order (its seq)."""
-        clauses, params = [], []
-        if post_id:
-            clauses.append("post_id = ?")
-            params.append(post_id)
-        if kiosk_id:
-            clauses.append("kiosk_id = ?")
-            params.append(kiosk_id)
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = self._rows(f"SELECT data, outcome, received_at FROM crossings{where} ORDER BY post_id, kiosk_id, seq",
+        clause, params = where(post_id=post_id, kiosk_id=kiosk_id)
+        rows = self._rows(f"SELECT data, outcome, received_at FROM crossings{clause} ORDER BY post_id, kiosk_id, seq",
                           params)
         out = []
         for data, outcome, received_at in rows:

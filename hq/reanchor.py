@@ -24,6 +24,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Iterable
 
 from appliance.domain import clock
+from hq.db import where
 
 if TYPE_CHECKING:
     from hq.db import HQDatabase
@@ -176,13 +177,9 @@ def times(db: HQDatabase, post_id: str | None = None, kiosk_id: str | None = Non
     """Crossing id -> its re-anchored time (``reanchored_at``, ``reanchored_uncertainty_s``, ``anchored_by``),
     for the crossings HQ re-anchored."""
     db.ensure(TABLES)
-    clauses, params = ["reanchored_at IS NOT NULL"], []
-    for column, value in (("post_id", post_id), ("kiosk_id", kiosk_id), ("id", crossing_id)):
-        if value:
-            clauses.append(f"{column} = ?")
-            params.append(value)
-    rows = db.query("SELECT id, reanchored_at, reanchored_uncertainty_s, anchored_by FROM crossing_times"
-                    f" WHERE {' AND '.join(clauses)}", params)
+    clause, params = where("reanchored_at IS NOT NULL", post_id=post_id, kiosk_id=kiosk_id, id=crossing_id)
+    rows = db.query(f"SELECT id, reanchored_at, reanchored_uncertainty_s, anchored_by FROM crossing_times{clause}",
+                    params)
     return {crossing_id: {"reanchored_at": at, "reanchored_uncertainty_s": uncertainty, "anchored_by": by}
             for crossing_id, at, uncertainty, by in rows}
 
