@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import getpass
 import re
-import threading
-import time
 from typing import Iterator
 
 import cv2
 import numpy as np
 import pytest
-import uvicorn
 from click.testing import CliRunner
 from playwright.sync_api import expect
 
@@ -28,7 +25,7 @@ from appliance.web.app import create_app
 from appliance.workflow import provision
 
 from .provisioning import KEY_FILE, write_provisioning_set
-from .ui.fixtures import SMALL, _free_socket, check_screen, tap_keys  # noqa: F401
+from .ui.fixtures import SMALL, check_screen, serving, tap_keys  # noqa: F401
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -50,22 +47,10 @@ def first_boot(tmp_path_factory) -> Iterator[dict]:
     config = config_module.load(config_path, environ={})
     store = Store(config.db_path)
     app = create_app(config, store)
-    sock = _free_socket()
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="first-boot-ui", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the kiosk app did not start"
-        time.sleep(0.02)
-    host, port = sock.getsockname()
     try:
-        yield {"url": f"http://{host}:{port}", "config": config, "config_path": config_path, "store": store,
-               "root": root}
+        with serving(app, "first-boot-ui") as url:
+            yield {"url": url, "config": config, "config_path": config_path, "store": store, "root": root}
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
         store.close()
 
 

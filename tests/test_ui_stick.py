@@ -13,8 +13,6 @@ from __future__ import annotations
 import html
 import shutil
 import textwrap
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,7 +23,6 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
-import uvicorn
 from playwright.sync_api import expect
 
 from appliance import config as config_module
@@ -48,10 +45,10 @@ from .ui.fixtures import (
     LARGE,
     SMALL,
     TECH_PIN,
-    _free_socket,
     artifacts_dir,
     check_screen,
     login,
+    serving,
 )
 from .web_client import BrowserClient
 
@@ -203,21 +200,8 @@ class Served:
 
 @pytest.fixture
 def served(post) -> Iterator[Served]:
-    sock = _free_socket()
-    server = uvicorn.Server(uvicorn.Config(post.app, log_config=None, access_log=False, lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="stick-ui", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the kiosk app did not start"
-        time.sleep(0.02)
-    host, port = sock.getsockname()
-    try:
-        yield Served(f"http://{host}:{port}")
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with serving(post.app, "stick-ui") as url:
+        yield Served(url)
 
 
 def _page(browser, served: Served, viewport: dict[str, int]):

@@ -8,6 +8,7 @@ browser downloaded by a test tool.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import textwrap
@@ -73,6 +74,26 @@ def _free_socket() -> socket.socket:
     return sock
 
 
+@contextlib.contextmanager
+def serving(app, name: str) -> Iterator[str]:
+    """The kiosk app served by uvicorn on a free loopback port, in a thread; yields its URL."""
+    sock = _free_socket()
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=name, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "the kiosk app did not start"
+        time.sleep(0.02)
+    host, port = sock.getsockname()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
 @pytest.fixture(scope="module")
 def ui_kiosk(tmp_path_factory) -> Iterator[UIKiosk]:
     directory = tmp_path_factory.mktemp("ui-kiosk")
@@ -108,21 +129,10 @@ def ui_kiosk(tmp_path_factory) -> Iterator[UIKiosk]:
     import_demo_lists(store)
     devices = open_devices(config.hardware)
     app = create_app(config, store, devices)
-    sock = _free_socket()
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="ui-kiosk", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the kiosk app did not start"
-        time.sleep(0.02)
-    host, port = sock.getsockname()
     try:
-        yield UIKiosk(url=f"http://{host}:{port}", config=config, store=store, devices=devices, app=app)
+        with serving(app, "ui-kiosk") as url:
+            yield UIKiosk(url=url, config=config, store=store, devices=devices, app=app)
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
         devices.close()
         store.close()
 
