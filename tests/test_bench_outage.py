@@ -7,11 +7,14 @@ import json
 from click.testing import CliRunner
 
 from appliance.cli import cli
+from appliance.storage.store import Store
+from hq.db import HQDatabase
 
 
-def test_outage_backlog_drains_exactly_once_in_order_with_photos():
-    result = CliRunner().invoke(cli, ["bench", "outage", "--crossings", "60", "--officers", "2", "--json"],
-                                catch_exceptions=False)
+def test_outage_backlog_drains_exactly_once_in_order_with_photos(tmp_path):
+    kept = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["bench", "outage", "--crossings", "60", "--officers", "2", "--json",
+                                      "--keep", str(kept)], catch_exceptions=False)
     figures = json.loads(result.output)
     assert result.exit_code == 0, figures
     assert figures["recorded_offline"] >= 60
@@ -28,6 +31,20 @@ def test_outage_backlog_drains_exactly_once_in_order_with_photos():
     assert 0 < memory["idle"] <= memory["peak"] and memory["after_drain"] <= memory["peak"]
     assert figures["ok"] is True
     assert figures["inflight_captures"] == 3  # the kiosk's default
+    # --keep leaves both ends for a post-mortem: the kiosk's database and HQ's, with what they hold.
+    with Store(kept / "kiosk" / "data" / "kiosk.sqlite3") as store:
+        assert store.conn.execute("SELECT count(*) FROM crossings").fetchone()[0] == hq["held"]
+    with HQDatabase(str(kept / "hq" / "hq.sqlite3")) as db:
+        assert len(db.crossings()) == hq["held"]
+
+
+def test_outage_keeps_its_run_only_in_a_folder_of_its_own(tmp_path):
+    (tmp_path / "notes.txt").write_text("a technician's notes", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["bench", "outage", "--crossings", "10", "--keep", str(tmp_path)],
+                                catch_exceptions=False)
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("error: ") and "the folder is not empty" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
 
 
 def test_outage_refuses_photos_in_flight_that_would_take_the_whole_window():
