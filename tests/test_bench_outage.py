@@ -6,6 +6,8 @@ import json
 
 from click.testing import CliRunner
 
+from appliance.bench import outage
+from appliance.bench.rig import HQ, KioskProcess, LocalBroker
 from appliance.cli import cli
 from appliance.storage.store import Store
 from hq.db import HQDatabase
@@ -53,3 +55,26 @@ def test_outage_refuses_photos_in_flight_that_would_take_the_whole_window():
                                 catch_exceptions=False)
     assert result.exit_code == 1, result.output
     assert result.stderr.startswith("error: ") and "max_inflight_captures (4) must be at most 3" in result.stderr
+
+
+def test_a_timed_out_wait_says_what_each_end_was_doing(tmp_path):
+    # HQ ingest gone while the kiosk and broker run: the post-mortem names who is down,
+    # the kiosk's view of its uplink, and each process's last log lines.
+    broker = LocalBroker(tmp_path / "broker").start()
+    hq = HQ(tmp_path / "hq", broker.url)
+    kiosk = KioskProcess(tmp_path / "kiosk", broker.url, hq.public_key)
+    try:
+        hq.start()
+        kiosk.start()
+        kiosk.wait_ready(90)
+        hq.stop()
+        with Store(kiosk.config.db_path) as store:
+            text = outage._post_mortem(store, kiosk, hq, broker)
+    finally:
+        kiosk.stop()
+        hq.stop()
+        broker.stop()
+    assert "processes alive: {'kiosk': True, 'hq': False, 'broker': True}" in text
+    uplink = json.loads(text.split("kiosk uplink status: ", 1)[1].split("\n", 1)[0])
+    assert uplink["broker"] == broker.url.removeprefix("mqtt://") and "queued" in uplink
+    assert "HQ ingest's last lines:\n" in text and "ingest ready" in text.split("HQ ingest's last lines:\n", 1)[1]
