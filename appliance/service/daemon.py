@@ -21,7 +21,7 @@ from appliance.hw.power_policy import PowerPolicy
 from appliance.inference import face_embedder
 from appliance.lists import indexes
 from appliance.lists.apply import apply_bundle
-from appliance.service import sdnotify
+from appliance.service import malloc_arenas, sdnotify
 from appliance.service.clock_watch import ClockWatch
 from appliance.service.housekeeping import Housekeeping
 from appliance.service.power_records import StorePowerRecords
@@ -256,6 +256,7 @@ def _exit_cleanly(_signum: int, _frame: object) -> None:
 
 
 def run(config: Config) -> None:
+    malloc_arenas.limit()  # before any of the service's threads allocate
     service = KioskService(config)
     service.start()
     service.serve()

@@ -11,7 +11,6 @@ technician ran ``kiosk provision``), it exits with ``EXIT_CONFIG_CHANGED`` so th
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import socket
 import threading
